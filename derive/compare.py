@@ -1,0 +1,219 @@
+"""The four-way check: backprop, symbolic, central difference, complex step.
+
+Per variable differentiated, the staged backprop gradient is compared with
+
+* **symbolic**: the DAG-sweep derivative (:func:`derive.symbolic.dag_gradient`),
+  made numeric by ``lambdify`` (numpy backend) while its tree has at most
+  :data:`LAMBDIFY_TREE_CAP` nodes, by generated straight-line code above;
+* **symbolic (sympy.diff)**: per-variable ``sympy.diff``, the textbook form,
+  run while the output's tree times the number of variables is at most
+  :data:`DIFF_WORK_CAP` (otherwise skipped and said so);
+* **central difference**: D(h) = (L(p + h) − L(p − h)) / 2h with
+  h = ε^(1/3)·max(1, |p|) ≈ 6.06e-6·max(1, |p|), ε the float64 epsilon, and
+  its own error estimate |D(2h) − D(h)| (truncation error grows as h², so
+  D(2h) − D(h) is three times D(h)'s truncation error);
+* **complex step**: Im L(p + i·h) / h with h = 1e-20·max(1, |p|), where every
+  primitive that p reaches is analytic (relu is not: then ``None``).
+
+Agreement rule: |a − b| <= atol + rtol·|b|, b the backprop value, with the
+defaults in :data:`TOLERANCES`; NaN or inf never agrees.  The exact methods
+compute the same quantity as backprop, so their tolerance is rounding only;
+the central difference's tolerance adds its error estimate to atol and
+rtol: its rounding error ε·|L|/h scales with max(1, |L|), and its truncation
+error h²·|L'''|/6 is large where L is wild (the logistic map is chaotic: at
+N = 10 its third derivative reaches 10^15) and is what the estimate measures.
+A wrong gradient is still caught: D(h) and D(2h) then agree with each other,
+not with backprop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from . import codegen
+from .graph import sizes, topological_order
+from .primitives import PRIMITIVES, rule_for
+from .staged import program
+from .symbolic import dag_gradient, diff_gradient
+from .table import Table
+
+LAMBDIFY_TREE_CAP = 200_000
+DIFF_WORK_CAP = 100_000
+EPS = float(np.finfo(float).eps)
+CENTRAL_STEP = EPS ** (1 / 3)
+COMPLEX_STEP = 1e-20
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|a − b| <= atol·scale + rtol·|b|; ``scale`` is max(1, |L|) where ``scaled``."""
+
+    rtol: float
+    atol: float
+    scaled: bool = False
+
+    def agree(self, a, b, loss: float = 1.0, estimate: float = 0.0) -> bool:
+        """Whether a agrees with b; ``estimate`` is a method's own error estimate."""
+        if a is None or not (math.isfinite(a) and math.isfinite(b) and math.isfinite(estimate)):
+            return False
+        scale = max(1.0, abs(loss)) if self.scaled else 1.0
+        return abs(a - b) <= self.atol * scale + self.rtol * abs(b) + estimate
+
+
+TOLERANCES = {
+    "symbolic": Tolerance(rtol=1e-10, atol=1e-10),
+    "symbolic_diff": Tolerance(rtol=1e-10, atol=1e-10),
+    "complex_step": Tolerance(rtol=1e-10, atol=1e-10, scaled=True),
+    "central_difference": Tolerance(rtol=1e-6, atol=1e-7, scaled=True),
+}
+"""Default tolerance of each method against backprop."""
+
+METHODS = ["backprop", "symbolic", "symbolic_diff", "central_difference", "complex_step"]
+
+
+@dataclass
+class Check:
+    """The comparison for every variable: ``rows[name][method]`` is a float or None.
+
+    ``agree`` is True when every method that applies agrees with backprop;
+    ``notes`` says what was skipped or switched and why.
+    """
+
+    model: str
+    loss: float
+    parameters: list[str]
+    rows: Table
+    tolerances: dict
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        return all(row["agree"] for row in self.rows)
+
+    def disagreements(self) -> list[dict]:
+        return [row for row in self.rows if not row["agree"]]
+
+    def to_json(self) -> dict:
+        """The documented ``derive check --json`` object."""
+        keys = ["backprop", "symbolic", "central_difference", "complex_step"]
+        return {"model": self.model, "loss": self.loss, "parameters": self.parameters,
+                "gradients": {r["name"]: {k: r[k] for k in keys} for r in self.rows},
+                "agree": self.agree}
+
+    def __str__(self) -> str:
+        lines = [f"model {self.model}    loss {self.loss:.6g}", "", str(self.rows), ""]
+        lines += [f"note: {n}" for n in self.notes]
+        tol = ", ".join(f"{k} rtol={t.rtol:g} atol={t.atol:g}{'*max(1,|L|)' if t.scaled else ''}"
+                        for k, t in self.tolerances.items())
+        lines += [f"tolerances vs backprop: {tol}",
+                  "all agree" if self.agree else
+                  f"DISAGREE: {', '.join(r['name'] for r in self.disagreements())}"]
+        return "\n".join(lines)
+
+
+def check(model, tolerances: dict | None = None) -> Check:
+    """Compare backprop with the symbolic and numeric derivatives, per variable.
+
+    Cost: one DAG sweep (linear), one compile of its derivatives, two forward
+    passes per variable for the central difference and one complex one for
+    the complex step, plus ``sympy.diff`` below its size cap.
+
+    >>> from derive.models import model
+    >>> c = check(model("toy"))
+    >>> c.agree, round(c.rows["omega0"]["central_difference"], 3)
+    (True, 5.246)
+    """
+    tol = {**TOLERANCES, **(tolerances or {})}
+    p = program(model)
+    loss, backprop = p.gradients(model.values)
+    shape = np.shape(p.forward(model.values)[model.output])
+    notes: list[str] = []
+    symbolic = _numeric(dag_gradient(model.output, model.wrt), model, shape, notes, "DAG sweep")
+    by_diff = _by_diff(model, shape, notes)
+    analytic = _complex_step_applies(model)
+    rows = []
+    for i, w in enumerate(model.wrt):
+        central, estimate = _central(p, model, w)
+        row = {"name": str(w), "backprop": backprop[w], "symbolic": symbolic[i],
+               "symbolic_diff": by_diff[i] if by_diff else None,
+               "central_difference": central, "central_estimate": estimate,
+               "complex_step": _complex(p, model, w) if w in analytic else None}
+        row["agree"] = all(
+            tol[m].agree(row[m], row["backprop"], loss,
+                         estimate if m == "central_difference" else 0.0)
+            for m in METHODS[1:] if row[m] is not None or m == "symbolic")
+        rows.append(row)
+    if len(analytic) < len(model.wrt):
+        notes.append("complex step not applicable where a non-analytic primitive "
+                     "(relu) lies on the path")
+    table = Table(["name", *METHODS, "agree"], rows,
+                  headers={"symbolic_diff": "sympy.diff", "central_difference": "central",
+                           "complex_step": "complex"})
+    return Check(model.name, loss, [str(w) for w in model.wrt], table, tol, notes)
+
+
+def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
+    """Evaluate derivative expressions: lambdify while small, generated code beyond."""
+    arguments = [s for s in model.values]
+    tree = sizes(exprs).tree_nodes
+    if tree > LAMBDIFY_TREE_CAP:
+        notes.append(f"{what} evaluated by generated code: its tree has {tree:,} nodes "
+                     f"(lambdify is used up to {LAMBDIFY_TREE_CAP:,})")
+        return codegen.evaluate(exprs, arguments, model.values, shape)
+    namespace = {row.name: row.forward for row in PRIMITIVES.values()}
+    function = sympy.lambdify(arguments, list(exprs), modules=[namespace, "numpy"])
+    with np.errstate(all="ignore"):
+        results = function(*[model.values[a] for a in arguments])
+    return [float(np.sum(np.broadcast_to(r, shape))) for r in results]
+
+
+def _by_diff(model, shape, notes):
+    tree = sizes(model.output).tree_nodes
+    work = tree * len(model.wrt)
+    if work > DIFF_WORK_CAP:
+        notes.append(f"sympy.diff skipped: output tree {tree:,} nodes x {len(model.wrt)} "
+                     f"variables exceeds {DIFF_WORK_CAP:,}")
+        return None
+    return _numeric(diff_gradient(model.output, model.wrt), model, shape, notes, "sympy.diff")
+
+
+def _shifted(model, w, delta):
+    values = dict(model.values)
+    values[w] = values[w] + delta
+    return values
+
+
+def _central(p, model, w) -> tuple[float, float]:
+    """D(h) and its error estimate |D(2h) − D(h)|."""
+    h = CENTRAL_STEP * max(1.0, float(np.max(np.abs(model.values[w]))))
+
+    def difference(step):
+        up = np.sum(p.forward(_shifted(model, w, step))[model.output])
+        down = np.sum(p.forward(_shifted(model, w, -step))[model.output])
+        return float((up - down) / (2 * step))
+
+    value = difference(h)
+    return value, abs(difference(2 * h) - value)
+
+
+def _complex(p, model, w) -> float:
+    h = COMPLEX_STEP * max(1.0, float(np.max(np.abs(model.values[w]))))
+    value = p.forward(_shifted(model, w, 1j * h))[model.output]
+    return float(np.sum(np.imag(value)) / h)
+
+
+def _complex_step_applies(model) -> set:
+    """Variables whose every path to the output passes only analytic rules."""
+    reach: dict = {}
+    blocked: set = set()
+    wrt = set(model.wrt)
+    for node in topological_order(model.output):
+        below = set().union(*(reach[a] for a in node.args)) if node.args else set()
+        reach[node] = below | ({node} & wrt)
+        if node.args and not rule_for(node).analytic:
+            blocked |= reach[node]
+    return wrt - blocked

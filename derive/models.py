@@ -1,0 +1,236 @@
+"""Models: a composed SymPy expression with values, and the families that build them.
+
+A :class:`Model` holds the differentiated quantity ``output`` (the loss
+ℓ = (f − y)² for toy and chain, l_N itself for the logistic map), the
+variables differentiated (``wrt``) and a value for every symbol.
+
+Families, by name (:func:`model`):
+
+``toy``
+    Notebook 7.1 exactly: f = β3 + ω3·cos[β2 + ω2·exp[β1 + ω1·sin[β0 + ω0·x]]],
+    β = (1.0, 2.0, −3.0, 0.4), ω = (0.1, −0.4, 2.0, 3.0), x = 2.3, y = 2.0.
+``chain:LIST`` and ``chain:LIST*K``
+    f0 = β0 + ω0·x, h_k = act_k[f_{k−1}], f_k = β_k + ω_k·h_k, with LIST a
+    comma-separated list of primitives, repeated K times.  Defaults (see
+    :func:`chain_values`): x = 0.5, y = 1.0 and seeded parameters.
+``logistic:N``
+    The logistic map l1 = x, l_{n+1} = 4·l_n·(1 − l_n), built unevaluated so
+    each l_n is one shared node; l_N is differentiated with respect to x = 0.3.
+
+>>> m = model("toy")
+>>> [str(p) for p in m.wrt]
+['beta0', 'omega0', 'beta1', 'omega1', 'beta2', 'omega2', 'beta3', 'omega3']
+>>> round(float(m.evaluate()), 3)
+0.139
+>>> model("chain:tanh*0")
+Traceback (most recent call last):
+...
+derive.errors.DeriveError: bad model 'chain:tanh*0': the repeat count K in chain:LIST*K must be a whole number from 1 to 512
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import sympy
+from sympy import Add, Mul, Pow, Symbol
+
+from .errors import DeriveError
+from .graph import topological_order
+from .primitives import ACTIVATIONS, PRIMITIVES
+
+MAX_LAYERS = 512
+MAX_LOGISTIC = 1000
+ACCEPTED = "toy, chain:LIST, chain:LIST*K (LIST of primitives) or logistic:N"
+
+TOY_BETA = (1.0, 2.0, -3.0, 0.4)
+TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)
+TOY_X, TOY_Y = 2.3, 2.0
+CHAIN_X, CHAIN_Y = 0.5, 1.0
+LOGISTIC_X = 0.3
+
+
+@dataclass(frozen=True)
+class Model:
+    """A differentiable quantity with values for every symbol.
+
+    ``names`` maps intermediate nodes to the names the staged program shows
+    (f0, h1, ...); ``prediction`` is f where there is one.  Values are floats,
+    or numpy arrays of one batch shape for inputs and targets.
+    """
+
+    name: str
+    output: sympy.Expr
+    wrt: tuple[Symbol, ...]
+    values: dict[Symbol, object]
+    parameters: tuple[Symbol, ...] = ()
+    inputs: tuple[Symbol, ...] = ()
+    target: Symbol | None = None
+    prediction: sympy.Expr | None = None
+    names: dict[sympy.Basic, str] = field(default_factory=dict)
+
+    def evaluate(self, values: dict | None = None):
+        """The output's value (an array for a batch); see :mod:`derive.staged`."""
+        from .staged import program
+        return program(self).forward(values or self.values)[self.output]
+
+    def batch(self, n: int, seed: int = 0) -> "Model":
+        """The same model on a seeded batch of ``n`` inputs and targets.
+
+        Each input is drawn uniformly from its value ± 0.5 (for the logistic
+        map, from (0, 1)); each target from its value ± 0.5.  The batch loss
+        and its gradients are sums over the batch.
+        """
+        if n < 1:
+            raise DeriveError(f"--batch must be a whole number >= 1, got {n}")
+        rng = np.random.default_rng(seed)
+        values = dict(self.values)
+        for s in self.inputs:
+            if self.name.startswith("logistic"):
+                values[s] = rng.uniform(0.0, 1.0, n)
+            else:
+                values[s] = float(self.values[s]) + rng.uniform(-0.5, 0.5, n)
+        if self.target is not None:
+            values[self.target] = float(self.values[self.target]) + rng.uniform(-0.5, 0.5, n)
+        return replace(self, values=values)
+
+
+def least_squares(f: sympy.Expr, y: Symbol) -> sympy.Expr:
+    """ℓ = (f − y)², built unevaluated so that f stays one node of the graph."""
+    return Pow(Add(f, Mul(-1, y, evaluate=False), evaluate=False), 2, evaluate=False)
+
+
+def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
+                    target: dict | None = None, wrt=None, name: str = "expression",
+                    names: dict | None = None) -> Model:
+    """A model from a SymPy expression built in Python.
+
+    ``parameters``, ``inputs`` and ``target`` map symbols to values (give
+    ``target`` a one-entry dict; with none, the prediction itself is
+    differentiated).  ``wrt`` defaults to every parameter, in order.
+
+    >>> b, w, x, y = sympy.symbols("b w x y")
+    >>> m = from_expression(b + w * sympy.tanh(x), {b: 0.5, w: -1.0}, {x: 2.0}, {y: 1.0})
+    >>> m.output
+    (-y + (b + w*tanh(x)))**2
+    """
+    parameters, inputs = dict(parameters), dict(inputs)
+    names = dict(names or {})
+    if target:
+        ((y, y_value),) = target.items()
+        output = least_squares(prediction, y)
+        names.setdefault(prediction, "f")
+        names.setdefault(output, "l")
+        values = {**parameters, **inputs, y: y_value}
+    else:
+        y, output = None, prediction
+        names.setdefault(output, "f")
+        values = {**parameters, **inputs}
+    missing = [str(s) for s in topological_order(output) if s.is_Symbol and s not in values]
+    if missing:
+        raise DeriveError(f"no value for symbol(s) {', '.join(sorted(missing))}")
+    wrt = tuple(parameters) if wrt is None else tuple(wrt)
+    return Model(name, output, wrt, values, tuple(parameters), tuple(inputs), y,
+                 prediction, names)
+
+
+def chain(activations: list[str], beta, omega, x: float, y: float, name: str) -> Model:
+    """f0 = β0 + ω0·x, h_k = act_k[f_{k−1}], f_k = β_k + ω_k·h_k; ℓ = (f_K − y)²."""
+    K = len(activations)
+    betas = sympy.symbols(f"beta0:{K + 1}")
+    omegas = sympy.symbols(f"omega0:{K + 1}")
+    xs, ys = Symbol("x"), Symbol("y")
+    f = betas[0] + omegas[0] * xs
+    names = {f: "f0"}
+    for k, act in enumerate(activations, start=1):
+        h = PRIMITIVES[act].sympy(f)
+        f = betas[k] + omegas[k] * h
+        names[h], names[f] = f"h{k}", f"f{k}"
+    parameters = {}
+    for k in range(K + 1):
+        parameters[betas[k]], parameters[omegas[k]] = float(beta[k]), float(omega[k])
+    return from_expression(f, parameters, {xs: x}, {ys: y}, name=name, names=names)
+
+
+def chain_values(activations: list[str], seed: int = 0, x: float = CHAIN_X):
+    """Default chain parameters: seeded, and scaled so deep chains stay finite.
+
+    ω_k = ±U(0.5, 1.0) with a random sign; β_k is then chosen so that the
+    pre-activation f_k at the default input lies within ±0.25 of the next
+    primitive's centre (0 for most, 0.5 for relu, 1.5 for log and sqrt; 0 for
+    the output f_K).  So every layer works where its primitive is tame, at
+    any depth.  Returns (beta, omega) as lists.
+    """
+    rng = np.random.default_rng(seed)
+    beta, omega, h = [], [], x
+    for nxt in [*activations, None]:
+        w = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0)
+        centre = PRIMITIVES[nxt].centre if nxt else 0.0
+        b = centre + rng.uniform(-0.25, 0.25) - w * h
+        beta.append(b)
+        omega.append(w)
+        if nxt:
+            h = float(PRIMITIVES[nxt].forward(b + w * h))
+    return beta, omega
+
+
+def logistic(n: int, x: float = LOGISTIC_X) -> Model:
+    """l1 = x, l_{k+1} = 4·l_k·(1 − l_k), each l_k one shared node; output l_n."""
+    xs = Symbol("x")
+    l, names = xs, {}
+    for k in range(2, n + 1):
+        l = Mul(4, l, Add(1, Mul(-1, l, evaluate=False), evaluate=False), evaluate=False)
+        names[l] = f"l{k}"
+    return Model(f"logistic:{n}", l, (xs,), {xs: x}, (), (xs,), None, None, names)
+
+
+def toy() -> Model:
+    """Notebook 7.1's model and values."""
+    return chain(["sin", "exp", "cos"], TOY_BETA, TOY_OMEGA, TOY_X, TOY_Y, "toy")
+
+
+def model(spec: str, seed: int = 0) -> Model:
+    """Build a family member from its name: toy, chain:LIST[*K], logistic:N.
+
+    Bad names raise :class:`DeriveError` with one line naming what is wrong
+    and what is accepted.
+    """
+    spec = (spec or "").strip()
+    family, _, arg = spec.partition(":")
+    if family == "toy" and not arg:
+        return toy()
+    if family == "chain":
+        activations = parse_chain(arg, spec)
+        beta, omega = chain_values(activations, seed)
+        return chain(activations, beta, omega, CHAIN_X, CHAIN_Y, spec)
+    if family == "logistic":
+        if not re.fullmatch(r"[0-9]+", arg) or not 1 <= int(arg) <= MAX_LOGISTIC:
+            raise _bad(spec, f"logistic:N needs a whole number N from 1 to {MAX_LOGISTIC}")
+        return logistic(int(arg))
+    if not spec:
+        raise DeriveError(f"empty model name: expected {ACCEPTED}")
+    raise _bad(spec, f"expected {ACCEPTED}")
+
+
+def parse_chain(arg: str, spec: str) -> list[str]:
+    """'sin,exp,cos*4' -> the list of activations, validated."""
+    body, star, count = arg.partition("*")
+    if star and (not re.fullmatch(r"[0-9]+", count) or not 1 <= int(count) <= MAX_LAYERS):
+        raise _bad(spec, "the repeat count K in chain:LIST*K must be a whole number "
+                         f"from 1 to {MAX_LAYERS}")
+    names = [name.strip() for name in body.split(",")] if body.strip() else []
+    if not names:
+        raise _bad(spec, "a chain needs at least one layer, e.g. chain:sin,exp,cos")
+    for name in names:
+        if name not in ACTIVATIONS:
+            raise _bad(spec, f"unknown primitive {name!r}; known: {', '.join(ACTIVATIONS)}")
+    layers = names * (int(count) if star else 1)
+    if len(layers) > MAX_LAYERS:
+        raise _bad(spec, f"a chain may have at most {MAX_LAYERS} layers, this has {len(layers)}")
+    return layers
+
+
+def _bad(spec: str, why: str) -> DeriveError:
+    return DeriveError(f"bad model {spec!r}: {why}")

@@ -1,0 +1,67 @@
+"""A small table: rows a user can index by name or position, printed aligned.
+
+>>> t = Table(["name", "value"], [{"name": "f0", "value": 1.23}, {"name": "h1", "value": 0.942}])
+>>> t["h1"]["value"]
+0.942
+>>> print(t)
+name  value
+----  -----
+f0    1.230
+h1    0.942
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class Table:
+    """Rows (dicts) with ordered columns; ``table[name]`` or ``table[i]`` gives a row."""
+
+    def __init__(self, columns: list[str], rows: list[dict], key: str = "name",
+                 headers: dict | None = None):
+        self.columns, self.rows, self.key = list(columns), list(rows), key
+        self.headers = {c: c for c in self.columns} | (headers or {})
+
+    def __getitem__(self, item):
+        if isinstance(item, int):
+            return self.rows[item]
+        for row in self.rows:
+            if row[self.key] == item:
+                return row
+        raise KeyError(item)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __str__(self) -> str:
+        cells = [[_cell(row.get(c)) for c in self.columns] for row in self.rows]
+        header = [self.headers[c] for c in self.columns]
+        width = [max(len(x) for x in col) for col in zip(header, *cells)]
+        numeric = [all(_is_number(row.get(c)) for row in self.rows) for c in self.columns]
+
+        def line(items):
+            return "  ".join(x.rjust(w) if num else x.ljust(w)
+                             for x, w, num in zip(items, width, numeric)).rstrip()
+
+        return "\n".join([line(header), line(["-" * w for w in width]),
+                          *map(line, cells)])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        if math.isfinite(value) and value != 0 and not 1e-3 <= abs(value) < 1e6:
+            return f"{value:.3e}"
+        return f"{value:.3f}"
+    return str(value)

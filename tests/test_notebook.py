@@ -1,0 +1,74 @@
+"""Notebook 7.1's printed true values are the first acceptance test."""
+
+import json
+
+import pytest
+
+from derive import model, program, trace
+
+FORWARD = {"f0": 1.230, "h1": 0.942, "f1": 1.623, "h2": 5.068, "f2": 7.137,
+           "h3": 0.657, "f3": 2.372, "l": 0.139}
+ADJOINTS = {"f3": 0.745, "h3": 2.234, "f2": -1.683, "h2": -3.366, "f1": -17.060,
+            "h1": 6.824, "f0": 2.281}
+GRADIENTS = {"beta3": 0.745, "omega3": 0.489, "beta2": -1.683, "omega2": -8.530,
+             "beta1": -17.060, "omega1": -16.079, "beta0": 2.281, "omega0": 5.246}
+
+
+@pytest.fixture(scope="module")
+def toy_trace():
+    return trace(model("toy"))
+
+
+@pytest.mark.parametrize("name,value", FORWARD.items())
+def test_forward_values_match_the_notebook(toy_trace, name, value):
+    assert round(toy_trace.forward[name]["value"], 3) == pytest.approx(value, abs=1e-12)
+
+
+@pytest.mark.parametrize("name,value", ADJOINTS.items())
+def test_adjoints_match_the_notebook(toy_trace, name, value):
+    assert round(toy_trace.backward[name]["adjoint"], 3) == pytest.approx(value, abs=1e-12)
+
+
+@pytest.mark.parametrize("name,value", GRADIENTS.items())
+def test_gradients_match_the_notebook(toy_trace, name, value):
+    assert round(toy_trace.gradients[name], 3) == pytest.approx(value, abs=1e-12)
+
+
+def test_loss_matches_the_notebook(toy_trace):
+    assert round(toy_trace.loss, 3) == 0.139
+
+
+def test_staged_program_has_exactly_the_notebooks_steps_in_order():
+    steps = program(model("toy")).steps
+    assert [s.name for s in steps] == ["f0", "h1", "f1", "h2", "f2", "h3", "f3", "l"]
+    assert [str(s.equation) for s in steps] == [
+        "beta0 + omega0*x", "sin(f0)", "beta1 + h1*omega1", "exp(f1)",
+        "beta2 + h2*omega2", "cos(f2)", "beta3 + h3*omega3", "(f3 - y)**2"]
+
+
+def test_backward_pass_runs_in_the_notebooks_reverse_order(toy_trace):
+    assert [r["name"] for r in toy_trace.backward] == list(ADJOINTS)
+
+
+def test_trace_cli_prints_the_notebook_values(run):
+    code, out, err = run("trace")
+    assert code == 0 and err == ""
+    for value in [*FORWARD.values(), *ADJOINTS.values(), *GRADIENTS.values()]:
+        assert f"{value:.3f}" in out
+
+
+def test_trace_json_contract(run):
+    code, out, _ = run("trace", "toy", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert set(data) == {"model", "parameters", "inputs", "target", "loss", "forward",
+                         "backward", "gradients"}
+    assert data["model"] == "toy" and data["target"] == 2.0
+    assert data["inputs"] == {"x": 2.3}
+    assert data["parameters"] == {"beta0": 1.0, "omega0": 0.1, "beta1": 2.0, "omega1": -0.4,
+                                  "beta2": -3.0, "omega2": 2.0, "beta3": 0.4, "omega3": 3.0}
+    assert [set(r) for r in data["forward"]] == [{"name", "equation", "value"}] * 8
+    assert data["forward"][1] == {"name": "h1", "equation": r"\sin\left[f_{0}\right]",
+                                  "value": pytest.approx(0.9424888019316975)}
+    assert [set(r) for r in data["backward"]] == [{"name", "adjoint"}] * 7
+    assert round(data["gradients"]["omega0"], 3) == 5.246
