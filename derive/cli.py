@@ -57,15 +57,55 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--batch", type=int, metavar="N",
                        help="check on a seeded batch of N inputs (loss and gradients summed)")
     check.set_defaults(run=_check)
+
+    sizes = sub.add_parser("sizes", help="exact expression sizes by depth, with growth laws",
+                           description="One row per depth of FAMILY: tree and DAG sizes of "
+                           "the loss and of its symbolic gradient, operation counts before "
+                           "and after sharing, backprop's operations, and derivation times; "
+                           "then a fitted growth law per measure (power n^k or exponential "
+                           "b^n, fitted to the deeper half of the sweep).")
+    sizes.add_argument("family", metavar="FAMILY",
+                       help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh) "
+                       "or logistic (depth = N)")
+    sizes.add_argument("--depth", default="1:12", metavar="A:B",
+                       help="depths to sweep, inclusive (default 1:12)")
+    sizes.add_argument("--seed", type=int, default=0, help="seed for chain parameters")
+    form = sizes.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="rows and fits as JSON")
+    form.add_argument("--csv", action="store_true", help="rows as CSV")
+    form.add_argument("--table1", action="store_true",
+                      help="logistic only: Baydin et al. 2018 Table 1 (l_n, its "
+                      "product-rule derivative, simplified)")
+    sizes.set_defaults(run=_sizes)
+
+    code = sub.add_parser("code", help="generated numpy code for the loss and gradient",
+                          description="Write MODEL's loss and gradient as straight-line "
+                          "numpy code read off the expression graph: the forward pass, then "
+                          "the backward pass, one assignment per distinct node. The file "
+                          "needs only numpy; running it prints the values.")
+    _model_argument(code)
+    code.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    code.set_defaults(run=_code)
+
+    bench = sub.add_parser("bench", help="time derivation, compile and evaluation",
+                           description="Median times of repeated runs, in one process: "
+                           "symbolic derivation (sympy.diff vs the DAG sweep), compile "
+                           "(lambdify, lambdify cse=True, generated code), evaluation over "
+                           "a batch (forward, backprop, lambdified, generated), and ratios.")
+    _model_argument(bench)
+    bench.add_argument("--batch", type=int, default=100_000, metavar="N",
+                       help="evaluation batch size (default 100000)")
+    bench.add_argument("--repeat", type=int, default=5, metavar="R",
+                       help="timed runs per measurement (default 5)")
+    bench.add_argument("--json", action="store_true", help="print the documented JSON object")
+    bench.set_defaults(run=_bench)
     return parser
 
 
-def _load(args):
+def _load(args, batch: int | None = None):
     from .models import model
     built = model(args.model, seed=args.seed)
-    if getattr(args, "batch", None) is not None:
-        built = built.batch(args.batch, args.seed)
-    return built
+    return built if batch is None else built.batch(batch, args.seed)
 
 
 def _trace(args) -> int:
@@ -77,9 +117,69 @@ def _trace(args) -> int:
 
 def _check(args) -> int:
     from .compare import check
-    result = check(_load(args))
+    result = check(_load(args, args.batch))
     print(json.dumps(result.to_json(), indent=2) if args.json else result)
     return 0 if result.agree else 1
+
+
+def _sizes(args) -> int:
+    from . import growth
+    depths = growth.parse_depths(args.depth)
+    growth.family_model(args.family, 1)  # validates the family before any work
+    if args.table1:
+        return _table1(args.family, depths)
+    rows = growth.sweep(args.family, depths, args.seed)
+    fits = growth.fits(rows)
+    if args.json:
+        print(json.dumps({"family": args.family, "rows": rows, "fits": fits}, indent=2))
+    elif args.csv:
+        print(",".join(growth.ROW_KEYS))
+        for row in rows:
+            print(",".join("" if row[k] is None else str(row[k]) for k in growth.ROW_KEYS))
+    else:
+        print(growth.format_rows(args.family, rows, fits))
+    return 0
+
+
+def _table1(family, depths) -> int:
+    from . import growth
+    if family != "logistic":
+        raise DeriveError("--table1 is for the logistic family: derive sizes logistic "
+                          "--depth 1:4 --table1")
+    if depths.stop - 1 > 6:
+        raise DeriveError("--table1 expands polynomials of degree 2^(n-1): use depths up to 6")
+    for row in growth.table1(depths):
+        print(f"n = {row['n']}")
+        for key in ("l_n", "derivative", "simplified"):
+            print(f"  {key:<11} {sympy_text(row[key])}")
+    return 0
+
+
+def sympy_text(expr) -> str:
+    """Polynomials in ascending powers, as Baydin et al. print them."""
+    import sympy
+    return sympy.sstr(expr, order="rev-lex")
+
+
+def _code(args) -> int:
+    from .codegen import model_source
+    from .output import write_text
+    text = model_source(_load(args))
+    if args.output:
+        write_text(args.output, text)
+        print(args.output)
+    else:
+        print(text)
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import bench, format_bench
+    if args.batch < 1 or args.repeat < 1:
+        raise DeriveError("--batch and --repeat must be whole numbers >= 1")
+    result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed)
+    print(json.dumps(result, indent=2) if args.json else format_bench(result))
+    return 0
 
 
 def main(argv=None) -> int:

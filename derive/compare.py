@@ -42,7 +42,7 @@ from .symbolic import dag_gradient, diff_gradient
 from .table import Table
 
 LAMBDIFY_TREE_CAP = 200_000
-DIFF_WORK_CAP = 100_000
+DIFF_WORK_CAP = 5_000
 EPS = float(np.finfo(float).eps)
 CENTRAL_STEP = EPS ** (1 / 3)
 COMPLEX_STEP = 1e-20

@@ -80,8 +80,9 @@ class Sizes:
 
     ``ops`` differs from ``sympy.count_ops`` where SymPy prints a node
     otherwise than it is stored: ``x - y`` is stored as ``x + (-1)*y`` (two
-    operations here, one SUB there) and ``x/y`` as ``x*y**(-1)`` (two here,
-    one DIV there).  On expressions without negation or division they agree.
+    operations here, one SUB there), ``x/y`` as ``x*y**(-1)`` (two here,
+    one DIV there), and a fraction such as 1/2 is one number here, one DIV
+    there.  On expressions without negation, fractions or division they agree.
     """
 
     tree_nodes: int

@@ -1,0 +1,192 @@
+"""Expression growth with depth: exact sizes per depth and fitted growth laws.
+
+A family is a chain list cycled to ``depth`` layers (``sin,exp,cos`` at depth 3
+has the toy's structure; at depth 7 it is sin,exp,cos,sin,exp,cos,sin) or
+``logistic`` (depth = N).  :func:`size_row` measures one depth exactly, by
+memoised passes over distinct nodes (:func:`derive.graph.sizes`); only
+``sympy.diff`` walks the tree, and it runs only below
+:data:`derive.compare.DIFF_WORK_CAP`.
+
+>>> row = size_row(family_model("logistic", 30))
+>>> row["gradient_tree_nodes"] > 10**9, row["gradient_dag_nodes"] < 300
+(True, True)
+>>> fit([1, 2, 3, 4, 5], [2, 4, 8, 16, 32])["law"]
+'exponential'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+
+import numpy as np
+import sympy
+
+from .compare import DIFF_WORK_CAP
+from .errors import DeriveError
+from .graph import sizes
+from .models import chain, chain_values, logistic, parse_chain
+from .staged import program
+from .symbolic import dag_gradient, diff_gradient
+
+ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
+            "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
+            "gradient_ops", "gradient_cse_ops", "backprop_ops", "seconds_sympy_diff",
+            "seconds_dag_gradient"]
+FIT_KEYS = ["loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
+            "sympy_diff_tree_nodes", "gradient_dag_nodes", "gradient_ops",
+            "gradient_cse_ops", "backprop_ops", "seconds_sympy_diff"]
+MAX_DEPTH = 512
+LINEAR_SLACK = 0.15
+"""A power law n^k with |k − 1| <= this is called linear."""
+
+
+def family_model(family: str, depth: int, seed: int = 0):
+    """The family's model at ``depth`` layers (``logistic``: l_depth)."""
+    if family == "logistic":
+        return logistic(depth)
+    cycle = parse_chain(family, f"chain:{family}")
+    layers = [cycle[k % len(cycle)] for k in range(depth)]
+    beta, omega = chain_values(layers, seed)
+    from .models import CHAIN_X, CHAIN_Y
+    return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, f"chain:{','.join(layers)}")
+
+
+def parse_depths(text: str) -> range:
+    """'A:B' (inclusive) or 'N' -> a range of depths; DeriveError otherwise."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*(?::\s*([0-9]+)\s*)?", text or "")
+    if not match:
+        raise DeriveError(f"bad --depth {text!r}: expected A:B with whole numbers, e.g. 1:12")
+    a = int(match.group(1))
+    b = int(match.group(2) or a)
+    if not 1 <= a <= b <= MAX_DEPTH:
+        raise DeriveError(f"bad --depth {text!r}: need 1 <= A <= B <= {MAX_DEPTH}")
+    return range(a, b + 1)
+
+
+def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
+    """One row of measures for ``model`` (keys :data:`ROW_KEYS`, depth left None).
+
+    Cost: linear in the graph, plus ``sympy.diff`` where the output's tree
+    size times the number of variables is at most ``diff_cap``.
+    """
+    start = time.perf_counter()
+    gradient = dag_gradient(model.output, model.wrt)
+    grad = sizes(gradient)
+    seconds_dag = time.perf_counter() - start
+    loss = sizes(model.output)
+    diff_tree = seconds_diff = None
+    if loss.tree_nodes * len(model.wrt) <= diff_cap:
+        start = time.perf_counter()
+        by_diff = diff_gradient(model.output, model.wrt)
+        seconds_diff = time.perf_counter() - start
+        diff_tree = sizes(by_diff).tree_nodes
+    return {"depth": None, "parameters": len(model.wrt),
+            "loss_tree_nodes": loss.tree_nodes, "loss_dag_nodes": loss.dag_nodes,
+            "gradient_tree_nodes": grad.tree_nodes, "sympy_diff_tree_nodes": diff_tree,
+            "gradient_dag_nodes": grad.dag_nodes, "gradient_ops": grad.ops,
+            "gradient_cse_ops": grad.cse_ops, "backprop_ops": program(model).backprop_ops(),
+            "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
+
+
+def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
+          progress=sys.stderr) -> list[dict]:
+    """Rows for each depth; a progress bar on ``progress`` once it runs past a second."""
+    rows, start, depths = [], time.perf_counter(), list(depths)
+    for i, depth in enumerate(depths, start=1):
+        row = size_row(family_model(family, depth, seed), diff_cap)
+        row["depth"] = depth
+        rows.append(row)
+        if progress is not None and time.perf_counter() - start > 1.0:
+            done = int(30 * i / len(depths))
+            progress.write(f"\r[{'#' * done}{'.' * (30 - done)}] depth {depth} "
+                           f"({i}/{len(depths)})")
+            progress.flush()
+    if progress is not None and time.perf_counter() - start > 1.0:
+        progress.write("\n")
+    return rows
+
+
+def fit(depths, values) -> dict | None:
+    """The better of a power law a·n^k and an exponential a·b^n, by R² of log values.
+
+    Fitted to the deeper half of the points (all of them below six), where
+    the asymptotic law shows rather than small-depth offsets.  Returns
+    {"law": "power" | "exponential", "k" or "b", "a", "r2", "from_depth"}, or
+    None with fewer than three positive values.  Exact ints of any size are fine.
+    """
+    points = [(n, v) for n, v in zip(depths, values) if v is not None and v > 0]
+    if len(points) < 3:
+        return None
+    if len(points) >= 6:
+        points = points[len(points) // 2:]
+    n = np.array([p[0] for p in points], dtype=float)
+    logv = np.array([_log(p[1]) for p in points])
+    candidates = []
+    for law, x in (("power", np.log(n)), ("exponential", n)):
+        if np.ptp(x) == 0:
+            continue
+        slope, intercept = np.polyfit(x, logv, 1)
+        residual = logv - (slope * x + intercept)
+        total = np.sum((logv - logv.mean()) ** 2)
+        r2 = 1.0 - np.sum(residual**2) / total if total > 0 else 1.0
+        rate = {"k": float(slope)} if law == "power" else {"b": float(math.exp(slope))}
+        candidates.append({"law": law, **rate, "a": float(math.exp(intercept)),
+                           "r2": float(r2), "from_depth": int(n[0])})
+    return max(candidates, key=lambda c: c["r2"]) if candidates else None
+
+
+def _log(value) -> float:
+    """log of an int of any size (math.log takes big ints beyond float range)."""
+    return math.log(value)
+
+
+def fits(rows: list[dict]) -> dict:
+    """A fitted law per measure in :data:`FIT_KEYS`."""
+    depths = [r["depth"] for r in rows]
+    return {key: fit(depths, [r[key] for r in rows]) for key in FIT_KEYS}
+
+
+def describe(law: dict | None) -> str:
+    """A fitted law in words: 'grows like n^2.6' or 'grows like 2.3^n'."""
+    if law is None:
+        return "too few points to fit"
+    if law["law"] == "power":
+        kind = " (linear)" if abs(law["k"] - 1) <= LINEAR_SLACK else ""
+        return f"grows like n^{law['k']:.2f}{kind} (R² {law['r2']:.3f})"
+    return f"grows like {law['b']:.2f}^n (R² {law['r2']:.3f})"
+
+
+def table1(depths) -> list[dict]:
+    """Baydin et al. 2018, Table 1: l_n, its product-rule derivative, and simplified.
+
+    l_n is shown factored; the derivative is ``sympy.diff`` of that factored
+    form (the product rule, as the paper prints it); the simplified form is
+    its expansion with the common factor taken out.
+    """
+    x = sympy.Symbol("x")
+    rows = []
+    for n in depths:
+        l_n = sympy.factor(sympy.expand(logistic(n).output.doit()))
+        derivative = sympy.diff(l_n, x)
+        simplified = sympy.factor_terms(sympy.expand(derivative))
+        rows.append({"n": n, "l_n": l_n, "derivative": derivative, "simplified": simplified})
+    return rows
+
+
+SHORT = {"loss_tree_nodes": "loss tree", "loss_dag_nodes": "loss dag",
+         "gradient_tree_nodes": "grad tree", "sympy_diff_tree_nodes": "diff tree",
+         "gradient_dag_nodes": "grad dag", "gradient_ops": "grad ops",
+         "gradient_cse_ops": "cse ops", "backprop_ops": "backprop ops",
+         "seconds_sympy_diff": "s diff", "seconds_dag_gradient": "s dag"}
+
+
+def format_rows(family: str, rows: list[dict], laws: dict) -> str:
+    """The sweep as an aligned table, then each fitted law in words."""
+    from .table import Table
+    table = Table(ROW_KEYS, rows, key="depth", headers=SHORT)
+    lines = [f"family {family}", "", str(table), "", "growth laws (fitted to the deeper half):"]
+    lines += [f"  {SHORT[k]:<13} {describe(law)}" for k, law in laws.items()]
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""Exact sizes without walking, growth laws, generated code, sizes/bench/code commands."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import assume, given, settings, strategies as st
+
+from derive import codegen, model, program
+from derive.graph import own_ops, sizes
+from derive.growth import fit, fits, sweep, table1
+from derive.symbolic import dag_gradient
+
+x, y, z = sympy.symbols("x y z")
+leaves = st.sampled_from([x, y, z, sympy.Integer(2), sympy.Integer(3), sympy.Rational(1, 2)])
+
+
+def _combine(children):
+    unary = st.tuples(st.sampled_from([sympy.sin, sympy.exp, sympy.tanh]), children).map(
+        lambda t: t[0](t[1]))
+    binary = st.tuples(st.sampled_from(["add", "mul", "pow", "shared"]), children, children).map(
+        _binary)
+    return unary | binary
+
+
+def _binary(t):
+    op, a, b = t
+    if op == "add":
+        return sympy.Add(a, b, evaluate=False)
+    if op == "mul":
+        return sympy.Mul(a, b, evaluate=False)
+    if op == "pow":
+        return sympy.Pow(a, 2, evaluate=False)
+    return sympy.Mul(a, sympy.Add(a, b, evaluate=False), evaluate=False)  # a is shared
+
+
+expressions = st.recursive(leaves, _combine, max_leaves=25)
+whole = st.recursive(st.sampled_from([x, y, z, sympy.Integer(2), sympy.Integer(3)]), _combine,
+                     max_leaves=25)
+
+
+def walk_ops(e):
+    return own_ops(e) + sum(walk_ops(a) for a in e.args)
+
+
+@settings(max_examples=200, deadline=None)
+@given(expressions)
+def test_sizes_equal_a_direct_walk(e):
+    walked = list(sympy.preorder_traversal(e))
+    s = sizes(e)
+    assert s.tree_nodes == len(walked)
+    assert s.dag_nodes == len(set(walked))
+    assert s.ops == walk_ops(e)
+
+
+@settings(max_examples=200, deadline=None)
+@given(whole)
+def test_ops_equals_count_ops_without_negation_or_division(e):
+    # count_ops counts as SymPy prints; with no negative numbers, fractions or
+    # negative powers both definitions agree (derive.graph.Sizes says where not);
+    # count_ops expects evaluated expressions, so compare on the evaluated form
+    e = e.doit()
+    assume(all(not (n.is_Number and (n.is_negative or not n.is_Integer))
+               for n in sympy.preorder_traversal(e)))
+    assert sizes(e).ops == sympy.count_ops(e)
+
+
+def test_sizes_of_a_list_share_across_it():
+    s = sympy.sin(x)
+    assert sizes([s, s]).dag_nodes == 2 and sizes([s, s]).tree_nodes == 4
+
+
+def test_logistic_40_has_an_exact_swollen_tree_and_a_small_graph():
+    [row] = sweep("logistic", [40], progress=None)
+    assert row["gradient_tree_nodes"] > 10**12
+    assert row["gradient_tree_nodes"] == 1410413456217067370490533
+    assert row["gradient_dag_nodes"] < 400
+
+
+def test_logistic_laws():
+    laws = fits(sweep("logistic", range(1, 25), progress=None))
+    assert laws["gradient_tree_nodes"]["law"] == "exponential"
+    for key in ("gradient_dag_nodes", "backprop_ops"):
+        assert laws[key]["law"] == "power" and abs(laws[key]["k"] - 1) < 0.15, laws[key]
+
+
+def test_sin_exp_cos_chain_laws():
+    laws = fits(sweep("sin,exp,cos", range(1, 31), progress=None))
+    assert laws["gradient_tree_nodes"]["law"] == "power"
+    assert laws["gradient_tree_nodes"]["k"] > 2
+    for key in ("gradient_cse_ops", "backprop_ops"):
+        assert laws[key]["law"] == "power" and abs(laws[key]["k"] - 1) < 0.15, laws[key]
+
+
+def test_fit_recovers_known_laws():
+    n = list(range(1, 20))
+    assert fit(n, [3 * k**2.5 for k in n]) == pytest.approx(
+        {"law": "power", "k": 2.5, "a": 3.0, "r2": 1.0, "from_depth": 10})
+    assert fit(n, [2**k for k in n])["b"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("spec", ["toy", "chain:tanh,relu,softplus*3", "logistic:9",
+                                  "chain:log,sqrt,sigmoid,square"])
+def test_generated_code_lambdify_and_backprop_agree_on_random_inputs(spec):
+    m = model(spec).batch(200, seed=7)
+    gradient = dag_gradient(m.output, m.wrt)
+    arguments = list(m.values)
+    shape = np.shape(m.values[m.inputs[0]])
+    generated = codegen.evaluate(gradient, arguments, m.values, shape)
+    lambdified = sympy.lambdify(arguments, gradient, modules=[
+        {name: row.forward for name, row in __import__("derive").PRIMITIVES.items()}, "numpy"])
+    by_lambdify = [float(np.sum(np.broadcast_to(v, shape)))
+                   for v in lambdified(*[m.values[a] for a in arguments])]
+    _, backprop = program(m).gradients(m.values)
+    for w, g, lam in zip(m.wrt, generated, by_lambdify):
+        b = backprop[w]
+        assert abs(g - b) <= 1e-10 * max(1, abs(b)) and abs(lam - b) <= 1e-10 * max(1, abs(b))
+
+
+def test_code_command_writes_a_standalone_file(run, tmp_path):
+    target = tmp_path / "g.py"
+    code, out, _ = run("code", "toy", "-o", str(target))
+    assert code == 0 and out.strip() == str(target)
+    text = target.read_text()
+    assert "derive" not in text.split('"""', 2)[2]  # only numpy is imported
+    done = subprocess.run([sys.executable, "-I", str(target)], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split() for line in done.stdout.strip().splitlines())
+    assert round(float(lines["dl_domega0"]), 3) == 5.246
+    assert round(float(lines["loss"]), 3) == 0.139
+
+
+def test_sizes_json_contract(run):
+    code, out, _ = run("sizes", "sin,exp,cos", "--depth", "1:7", "--json")
+    data = json.loads(out)
+    assert code == 0 and set(data) == {"family", "rows", "fits"}
+    assert [r["depth"] for r in data["rows"]] == list(range(1, 8))
+    assert set(data["rows"][0]) == {
+        "depth", "parameters", "loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
+        "sympy_diff_tree_nodes", "gradient_dag_nodes", "gradient_ops", "gradient_cse_ops",
+        "backprop_ops", "seconds_sympy_diff", "seconds_dag_gradient"}
+    assert data["rows"][2]["parameters"] == 8  # depth 3: the toy's structure
+
+
+def test_sizes_csv(run):
+    code, out, _ = run("sizes", "logistic", "--depth", "2:4", "--csv")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("depth,parameters,") and len(lines) == 4
+
+
+def test_table1_matches_baydin_et_al():
+    rows = table1(range(1, 5))
+    expected = [1, 4 - 8 * x, 16 * (1 - 10 * x + 24 * x**2 - 16 * x**3),
+                64 * (1 - 42 * x + 504 * x**2 - 2640 * x**3 + 7040 * x**4 - 9984 * x**5
+                      + 7168 * x**6 - 2048 * x**7)]
+    for row, paper in zip(rows, expected):
+        assert sympy.expand(row["simplified"] - paper) == 0
+        assert sympy.expand(row["derivative"] - paper) == 0
+
+
+def test_table1_command(run):
+    code, out, _ = run("sizes", "logistic", "--depth", "1:4", "--table1")
+    assert code == 0
+    assert "64*(1 - 42*x + 504*x**2 - 2640*x**3 + 7040*x**4 - 9984*x**5 + 7168*x**6 - 2048*x**7)" in out
+
+
+def test_bench_json_contract(run):
+    code, out, _ = run("bench", "toy", "--batch", "100", "--repeat", "1", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert set(data["derivation"]) == {"sympy_diff", "dag"}
+    assert set(data["compile"]) == {"lambdify", "lambdify_cse", "generated"}
+    assert set(data["evaluation"]) == {"forward", "backprop", "lambdify", "lambdify_cse",
+                                       "generated"}
+    assert set(data["ratios"]) == {"backprop_over_forward", "generated_over_backprop",
+                                   "sympy_diff_over_dag", "lambdify_over_backprop",
+                                   "lambdify_cse_over_backprop"}
+    assert data["model"] == "toy" and data["batch"] == 100 and "skipped" in data
+    assert all(v > 0 for v in data["evaluation"].values())
+
+
+def test_bench_skips_what_would_take_minutes_and_says_why(run):
+    code, out, _ = run("bench", "chain:sin,exp,cos*22", "--batch", "10", "--repeat", "1",
+                       "--json")
+    data = json.loads(out)
+    assert data["derivation"]["sympy_diff"] is None and "sympy_diff" in data["skipped"]
+    assert data["compile"]["lambdify"] is None and "lambdify" in data["skipped"]
+    assert data["compile"]["generated"] > 0
+
+
+def test_bad_depth_exits_2(run):
+    for depth in ["0:3", "5:2", "a:b", "1:9999"]:
+        code, _, err = run("sizes", "tanh", "--depth", depth)
+        assert code == 2 and err.count("\n") == 1
