@@ -99,6 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="timed runs per measurement (default 5)")
     bench.add_argument("--json", action="store_true", help="print the documented JSON object")
     bench.set_defaults(run=_bench)
+
+    report = sub.add_parser("report", help="write the HTML, LaTeX and PDF report",
+                            description="Write a report for MODEL: the model, the forward "
+                            "and backward passes, the four-way gradient check, the closed "
+                            "form beside its shared intermediates, a growth sweep of the "
+                            "model's family with charts and fitted laws, and a "
+                            "finite-difference step chart. Files: index.html, report.tex, "
+                            "report.pdf (when pdflatex is present), data.json and the charts. "
+                            "The directory is replaced whole at the end, so a failed run "
+                            "leaves an earlier report intact.")
+    _model_argument(report)
+    report.add_argument("--depth", default="1:12", metavar="A:B",
+                        help="depths of the family sweep (default 1:12)")
+    report.add_argument("--out", metavar="DIR",
+                        help="output directory (default reports/<model>, e.g. reports/toy)")
+    report.add_argument("--format", default="html,tex,pdf", metavar="LIST",
+                        help="comma-separated formats among html, tex, pdf (default all; "
+                        "data.json is always written)")
+    report.add_argument("--timestamp", metavar="TEXT",
+                        help="the timestamp printed in the report (default: now, UTC)")
+    report.set_defaults(run=_report)
     return parser
 
 
@@ -128,16 +149,15 @@ def _sizes(args) -> int:
     growth.family_model(args.family, 1)  # validates the family before any work
     if args.table1:
         return _table1(args.family, depths)
-    rows = growth.sweep(args.family, depths, args.seed)
-    fits = growth.fits(rows)
+    result = growth.growth(args.family, args.depth, args.seed, progress=sys.stderr)
     if args.json:
-        print(json.dumps({"family": args.family, "rows": rows, "fits": fits}, indent=2))
+        print(json.dumps(result.to_json(), indent=2))
     elif args.csv:
         print(",".join(growth.ROW_KEYS))
-        for row in rows:
+        for row in result.rows:
             print(",".join("" if row[k] is None else str(row[k]) for k in growth.ROW_KEYS))
     else:
-        print(growth.format_rows(args.family, rows, fits))
+        print(result)
     return 0
 
 
@@ -182,11 +202,23 @@ def _bench(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from .report import report
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    command = "derive report" + "".join(f" {a}" for a in args.argv)
+    result = report(args.model, args.depth, args.out, formats, args.timestamp, args.seed,
+                    command)
+    for path in result.paths:
+        print(path)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[2:] if argv is None else argv[1:])
         if not getattr(args, "command", None):
             parser.print_help()
             return 2

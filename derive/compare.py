@@ -104,6 +104,10 @@ class Check:
                 "gradients": {r["name"]: {k: r[k] for k in keys} for r in self.rows},
                 "agree": self.agree}
 
+    def _repr_html_(self) -> str:
+        from .notebook import fragment
+        return fragment("check.html.j2", c=self)
+
     def __str__(self) -> str:
         lines = [f"model {self.model}    loss {self.loss:.6g}", "", str(self.rows), ""]
         lines += [f"note: {n}" for n in self.notes]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 import sys
 import time
 
@@ -107,6 +108,42 @@ def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
     if progress is not None and time.perf_counter() - start > 1.0:
         progress.write("\n")
     return rows
+
+
+@dataclass
+class Sweep:
+    """A family's size rows by depth with their fitted laws (Jupyter shows a table)."""
+
+    family: str
+    rows: list[dict]
+    fits: dict
+
+    @property
+    def words(self) -> dict:
+        return {k: describe(v) for k, v in self.fits.items()}
+
+    def to_json(self) -> dict:
+        """The documented ``derive sizes --json`` object."""
+        return {"family": self.family, "rows": self.rows, "fits": self.fits}
+
+    def __str__(self) -> str:
+        return format_rows(self.family, self.rows, self.fits)
+
+    def _repr_html_(self) -> str:
+        from .notebook import fragment
+        return fragment("sizes.html.j2", s=self, keys=ROW_KEYS)
+
+
+def growth(family: str, depth: str = "1:12", seed: int = 0, progress=None) -> Sweep:
+    """Sweep ``family`` over ``depth`` ('A:B') and fit growth laws.
+
+    >>> s = growth("logistic", "1:8")
+    >>> s.fits["gradient_tree_nodes"]["law"]
+    'exponential'
+    """
+    family_model(family, 1)
+    rows = sweep(family, parse_depths(depth), seed, progress=progress)
+    return Sweep(family, rows, fits(rows))
 
 
 def fit(depths, values) -> dict | None:

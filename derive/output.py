@@ -41,6 +41,7 @@ def replace_directory(target, build) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new.", dir=target.parent))
     try:
+        staging.chmod(0o755)  # mkdtemp makes it private; a report is for reading
         build(staging)
         old = None
         if target.exists():

@@ -14,8 +14,12 @@ of the whole tree, so callers guard it by size (see :func:`derive.graph.sizes`).
 
 from __future__ import annotations
 
+import html
+import re
+
 import sympy
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.mathml import MathMLPresentationPrinter
 
 from .primitives import by_function
 
@@ -42,3 +46,21 @@ class BookLatexPrinter(LatexPrinter):
 def to_latex(expr: sympy.Basic) -> str:
     """LaTeX for ``expr`` in the notebook's notation (a full tree walk)."""
     return BookLatexPrinter({"order": "none"}).doprint(expr)
+
+
+def mathml(expr: sympy.Basic) -> str:
+    """Presentation MathML inside <math>, named entities made numeric (a tree walk).
+
+    MathML Core renders natively in Chromium, Firefox and Safari; numeric
+    character references need no DTD.
+    """
+    text = MathMLPresentationPrinter({"order": "none"}).doprint(expr)
+    return f'<math display="inline">{_numeric_entities(text)}</math>'
+
+
+def _numeric_entities(text: str) -> str:
+    def numeric(match):
+        char = html.entities.html5.get(match.group(1) + ";")
+        return "".join(f"&#{ord(c)};" for c in char) if char else match.group(0)
+
+    return re.sub(r"&([A-Za-z][A-Za-z0-9]*);", numeric, text)

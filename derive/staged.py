@@ -37,7 +37,7 @@ import sympy
 
 from .graph import topological_order, users
 from .primitives import ARITHMETIC, rule_for
-from .printing import to_latex
+from .printing import mathml, to_latex
 from .table import Table
 
 
@@ -215,6 +215,15 @@ class Trace:
             "Step 2: backward pass\n" + str(self.backward),
             "Step 3: parameter gradients\n" + str(grads)])
 
+    def _repr_html_(self) -> str:
+        from .notebook import fragment
+        return fragment("trace.html.j2", t=self)
+
+    def _repr_latex_(self) -> str:
+        lines = [rf"{to_latex(sympy.Symbol(r['name']))} &= {r['equation']} = {r['value']:.3f}"
+                 for r in self.forward if not isinstance(r["value"], list)]
+        return "$$\\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$$"
+
 
 def trace(model) -> Trace:
     """Run the three steps on ``model`` and tabulate every intermediate.
@@ -235,7 +244,7 @@ def trace(model) -> Trace:
     loss, grads = p.gradients(model.values)
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation), "text": str(s.equation),
-         "value": _plain(value[s.node])} for s in p.steps])
+         "mathml": mathml(s.equation), "value": _plain(value[s.node])} for s in p.steps])
     backward = Table(["name", "adjoint"], [
         {"name": s.name, "adjoint": _plain(adjoint.get(s.node, 0.0))}
         for s in reversed(p.steps) if s.node is not p.output and s.node in p.active],

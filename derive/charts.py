@@ -1,0 +1,77 @@
+"""Charts with matplotlib (Agg), deterministic: no dates, no random ids.
+
+SVG for the HTML report (text kept as text, ids salted with a constant),
+PDF for the LaTeX report (no creation date).
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+STYLE = {"svg.hashsalt": "derive", "svg.fonttype": "none", "font.size": 9,
+         "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 100}
+SIZE_SERIES = [("gradient_tree_nodes", "symbolic gradient, tree"),
+               ("gradient_dag_nodes", "symbolic gradient, DAG nodes"),
+               ("gradient_cse_ops", "ops after sharing"),
+               ("backprop_ops", "backprop ops")]
+TIME_SERIES = [("seconds_sympy_diff", "per-parameter sympy.diff"),
+               ("seconds_dag_gradient", "DAG sweep")]
+
+
+def _save(fig, kind: str):
+    buffer = io.BytesIO()
+    metadata = {"Date": None} if kind == "svg" else {"CreationDate": None}
+    fig.savefig(buffer, format=kind, metadata=metadata, bbox_inches="tight")
+    plt.close(fig)
+    data = buffer.getvalue()
+    if kind == "svg":
+        text = data.decode("utf-8")
+        return text[text.index("<svg"):]  # inline: drop the XML prolog and doctype
+    return data
+
+
+def _series_chart(rows, series, ylabel, title, kind):
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 3.4))
+        for key, label in series:
+            points = [(r["depth"], float(r[key])) for r in rows if r[key]]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("depth")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="upper left", fontsize=8)
+        return _save(fig, kind)
+
+
+def _step_chart(steps, kind):
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 3.4))
+        floor = 1e-17
+        ax.loglog(steps["h"], [max(e, floor) for e in steps["forward"]], marker="o",
+                  markersize=3, label="forward difference")
+        ax.loglog(steps["h"], [max(e, floor) for e in steps["central"]], marker="s",
+                  markersize=3, label="central difference")
+        ax.axhline(max(steps["complex"], floor), color="k", linestyle="--",
+                   label="complex step (any h)")
+        ax.set_xlabel("step h")
+        ax.set_ylabel("|error| vs backprop")
+        ax.set_title(f"finite-difference error for {steps['parameter']}")
+        ax.legend(fontsize=8)
+        return _save(fig, kind)
+
+
+def render_all(data: dict, kind: str) -> dict:
+    """{'sizes': ..., 'times': ..., 'steps': ...} as SVG text or PDF bytes."""
+    rows = data["growth"]["rows"]
+    return {"sizes": _series_chart(rows, SIZE_SERIES, "nodes / operations",
+                                   "size of the gradient by depth", kind),
+            "times": _series_chart(rows, TIME_SERIES, "seconds",
+                                   "time to derive all derivatives", kind),
+            "steps": _step_chart(data["steps"], kind)}

@@ -1,0 +1,31 @@
+"""`derive report` from a wheel installed in a fresh virtual environment."""
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_report_runs_from_a_wheel_in_a_fresh_venv(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-w", str(dist), str(ROOT)], check=True, capture_output=True)
+    [wheel] = dist.glob("derive-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+                             capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-2000:]
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    done = subprocess.run([str(env_dir / "bin" / "derive"), "report", "--format", "html,tex",
+                           "--depth", "1:4"], cwd=work, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("index.html", "report.tex", "data.json"):
+        assert (work / "reports" / "toy" / name).stat().st_size > 1000
+    where = subprocess.run([str(python), "-c", "import derive; print(derive.__file__)"],
+                           cwd=work, capture_output=True, text=True).stdout
+    assert str(env_dir) in where  # the wheel's copy, not the checkout

@@ -1,0 +1,176 @@
+"""Reports: content, golden files, escaping, templates shipped, real pdflatex."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import importlib
+
+import pytest
+
+report_module = importlib.import_module("derive.report")
+html_environment = report_module.html_environment
+report = report_module.report
+tex_escape = report_module.tex_escape
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "reports" / "toy"
+NOTEBOOK_VALUES = {
+    "forward": {"f0": "1.230", "h1": "0.942", "f1": "1.623", "h2": "5.068", "f2": "7.137",
+                "h3": "0.657", "f3": "2.372", "l": "0.139"},
+    "backward": {"f3": "0.745", "h3": "2.234", "f2": "-1.683", "h2": "-3.366",
+                 "f1": "-17.060", "h1": "6.824", "f0": "2.281"},
+    "gradients": {"beta3": "0.745", "omega3": "0.489", "beta2": "-1.683", "omega2": "-8.530",
+                  "beta1": "-17.060", "omega1": "-16.079", "beta0": "2.281", "omega0": "5.246"},
+}
+OVERFULL_LIMIT_PT = 5.0
+"""Overfull boxes wider than this fail the pdflatex test."""
+
+
+@pytest.fixture(scope="module")
+def toy_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "toy"
+    formats = ["html", "tex", "pdf"] if shutil.which("pdflatex") else ["html", "tex"]
+    result = report("toy", "1:12", out, formats, timestamp="2026-01-01 00:00:00 UTC",
+                    command="derive report")
+    return out, result
+
+
+def table_rows(html: str, table_id: str) -> dict:
+    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        if cells:
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_html_shows_the_notebook_values_in_its_step_tables(toy_report):
+    html = (toy_report[0] / "index.html").read_text()
+    for table, values in NOTEBOOK_VALUES.items():
+        rows = table_rows(html, table)
+        for name, value in values.items():
+            column = 1 if table == "gradients" else -1
+            assert rows[name][column] == value, (table, name, rows[name])
+
+
+def test_html_has_the_growth_chart_and_fitted_laws(toy_report):
+    html = (toy_report[0] / "index.html").read_text()
+    assert html.count("<svg") == 3
+    assert "size of the gradient by depth" in html
+    laws = re.search(r'<ul id="laws">(.*?)</ul>', html, re.S).group(1)
+    assert re.search(r"gradient_tree_nodes</code>: grows like n\^2\.\d\d", laws)
+    assert re.search(r"backprop_ops</code>: grows like n\^[01]\.\d\d \(linear\)", laws)
+
+
+def test_html_is_self_contained_and_small(toy_report):
+    html = (toy_report[0] / "index.html").read_text()
+    assert len(html.encode()) < 2_000_000
+    assert "<script" not in html and "@import" not in html and "@font-face" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<math" in html and "&InvisibleTimes;" not in html
+
+
+def test_all_four_files_are_written(toy_report):
+    out, result = toy_report
+    names = {p.name for p in result.paths}
+    expected = {"index.html", "report.tex", "data.json"}
+    if shutil.which("pdflatex"):
+        expected.add("report.pdf")
+    assert expected <= names and all((out / n).exists() for n in expected)
+    data = json.loads((out / "data.json").read_text())
+    assert data["agree"] is True and round(data["loss"], 3) == 0.139
+
+
+def normalise(text: str, kind: str) -> str:
+    """Blank out what legitimately varies: timestamp, versions, measured seconds."""
+    if kind == "json":
+        data = json.loads(text)
+        data["reproduce"] = {k: v for k, v in data["reproduce"].items() if k == "command"}
+        growth = data["growth"]
+        for row in growth["rows"]:
+            for key in [k for k in row if k.startswith("seconds")]:
+                row[key] = None
+        for part in ("fits", "words"):
+            growth[part] = {k: v for k, v in growth[part].items() if not k.startswith("seconds")}
+        return json.dumps(data, indent=1, sort_keys=True)
+    text = "\n".join(line for line in text.splitlines() if "seconds_" not in line
+                     and "seconds\\_" not in line)
+    if kind == "html":
+        text = re.sub(r'<td class="num seconds">.*?</td>', "<td/>", text)
+        text = re.sub(r'<figure class="seconds">.*?</figure>', "<figure/>", text, flags=re.S)
+        text = re.sub(r'<p class="note">derive .*?</p>', "<p/>", text, flags=re.S)
+    else:
+        text = re.sub(r"\\seconds\{[^}]*\}", r"\\seconds{}", text)
+        text = re.sub(r"derive [^\n]*generated [^\n]*", "", text)
+    return text
+
+
+@pytest.mark.parametrize("name,kind", [("index.html", "html"), ("report.tex", "tex"),
+                                       ("data.json", "json")])
+def test_committed_sample_matches_a_fresh_run(toy_report, name, kind):
+    fresh = normalise((toy_report[0] / name).read_text(), kind)
+    committed = normalise((SAMPLE / name).read_text(), kind)
+    assert fresh == committed, f"reports/toy/{name} is stale: run `derive report`"
+
+
+def test_committed_sample_has_all_four_files():
+    for name in ("index.html", "report.tex", "report.pdf", "data.json"):
+        assert (SAMPLE / name).stat().st_size > 0
+
+
+def test_templates_ship_inside_the_package():
+    import importlib.resources
+    shipped = {p.name for p in importlib.resources.files("derive.templates").iterdir()}
+    assert {"report.html.j2", "report.tex.j2", "trace.html.j2", "check.html.j2",
+            "sizes.html.j2"} <= shipped
+
+
+def test_html_autoescapes_user_text():
+    env = html_environment()
+    assert env.from_string("{{ x }}").render(x="<script>") == "&lt;script&gt;"
+    from types import SimpleNamespace
+    t = SimpleNamespace(model="<img src=x onerror=alert(1)>", loss=1.0, forward=[],
+                        backward=[], gradients={})
+    assert "<img" not in env.get_template("trace.html.j2").render(t=t)
+
+
+def test_tex_escape_neutralises_commands():
+    assert tex_escape(r"\input{/etc/passwd} 50% $x$ a_b #1 ~ ^ {}") == (
+        r"\textbackslash{}input\{/etc/passwd\} 50\% \$x\$ a\_b \#1 \textasciitilde{} "
+        r"\textasciicircum{} \{\}")
+
+
+def test_a_failed_report_leaves_the_previous_one_intact(tmp_path, monkeypatch):
+    out = tmp_path / "toy"
+    report("toy", "1:3", out, ["html"], timestamp="t")
+    before = (out / "index.html").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(report_module, "render_html", broken)
+    with pytest.raises(RuntimeError):
+        report("toy", "1:3", out, ["html"], timestamp="t2")
+    assert (out / "index.html").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]  # no half-built siblings left
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None,
+                    reason="pdflatex not installed (apt-get install texlive-latex-base "
+                           "texlive-latex-recommended); .ci/run installs it")
+def test_pdflatex_compiles_the_report_without_errors_or_wide_overfull_boxes(toy_report, tmp_path):
+    for f in toy_report[0].iterdir():
+        shutil.copy(f, tmp_path)
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "-no-shell-escape", "report.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    log = (tmp_path / "report.log").read_text(errors="replace")
+    assert done.returncode == 0, log[-3000:]
+    assert not re.search(r"^! ", log, re.M)
+    overfull = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
+    assert all(w <= OVERFULL_LIMIT_PT for w in overfull), overfull
+    assert (tmp_path / "report.pdf").stat().st_size > 10_000
