@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 __all__ = ["DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
            "diff_gradient", "from_expression", "model", "program", "trace"]
 
-from .growth import growth  # noqa: E402
-from .report import report  # noqa: E402
+from .growth import size_sweep  # noqa: E402
+from .report import make_report  # noqa: E402
 
-__all__ += ["growth", "report"]
+__all__ += ["make_report", "size_sweep"]

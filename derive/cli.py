@@ -149,7 +149,7 @@ def _sizes(args) -> int:
     growth.family_model(args.family, 1)  # validates the family before any work
     if args.table1:
         return _table1(args.family, depths)
-    result = growth.growth(args.family, args.depth, args.seed, progress=sys.stderr)
+    result = growth.size_sweep(args.family, args.depth, args.seed, progress=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     elif args.csv:
@@ -203,10 +203,10 @@ def _bench(args) -> int:
 
 
 def _report(args) -> int:
-    from .report import report
+    from .report import make_report
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     command = "derive report" + "".join(f" {a}" for a in args.argv)
-    result = report(args.model, args.depth, args.out, formats, args.timestamp, args.seed,
+    result = make_report(args.model, args.depth, args.out, formats, args.timestamp, args.seed,
                     command)
     for path in result.paths:
         print(path)

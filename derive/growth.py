@@ -134,10 +134,10 @@ class Sweep:
         return fragment("sizes.html.j2", s=self, keys=ROW_KEYS)
 
 
-def growth(family: str, depth: str = "1:12", seed: int = 0, progress=None) -> Sweep:
+def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None) -> Sweep:
     """Sweep ``family`` over ``depth`` ('A:B') and fit growth laws.
 
-    >>> s = growth("logistic", "1:8")
+    >>> s = size_sweep("logistic", "1:8")
     >>> s.fits["gradient_tree_nodes"]["law"]
     'exponential'
     """

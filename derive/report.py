@@ -356,7 +356,7 @@ def default_out(spec: str) -> str:
     return "reports/" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.strip()).strip("._") or "model")
 
 
-def report(spec: str = "toy", depth: str = "1:12", out=None, formats=FORMATS,
+def make_report(spec: str = "toy", depth: str = "1:12", out=None, formats=FORMATS,
            timestamp: str | None = None, seed: int = 0, command: str | None = None,
            write: bool = True) -> Report:
     """Gather a report for a family member and (unless ``write=False``) write it.

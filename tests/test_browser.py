@@ -25,7 +25,7 @@ def page_url(tmp_path_factory):
     import importlib
     report = importlib.import_module("derive.report")
     out = tmp_path_factory.mktemp("browser") / "toy"
-    report.report("toy", "1:12", out, ["html"], timestamp="t")
+    report.make_report("toy", "1:12", out, ["html"], timestamp="t")
     return (out / "index.html").as_uri()
 
 

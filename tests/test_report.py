@@ -12,7 +12,7 @@ import pytest
 
 report_module = importlib.import_module("derive.report")
 html_environment = report_module.html_environment
-report = report_module.report
+report = report_module.make_report
 tex_escape = report_module.tex_escape
 
 ROOT = Path(__file__).resolve().parent.parent
