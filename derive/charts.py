@@ -69,9 +69,11 @@ def _step_chart(steps, kind):
 
 def render_all(data: dict, kind: str) -> dict:
     """{'sizes': ..., 'times': ..., 'steps': ...} as SVG text or PDF bytes."""
-    rows = data["growth"]["rows"]
-    return {"sizes": _series_chart(rows, SIZE_SERIES, "nodes / operations",
-                                   "size of the gradient by depth", kind),
-            "times": _series_chart(rows, TIME_SERIES, "seconds",
-                                   "time to derive all derivatives", kind),
-            "steps": _step_chart(data["steps"], kind)}
+    charts = {"steps": _step_chart(data["steps"], kind)}
+    if data["growth"]:
+        rows = data["growth"]["rows"]
+        charts["sizes"] = _series_chart(rows, SIZE_SERIES, "nodes / operations",
+                                        "size of the gradient by depth", kind)
+        charts["times"] = _series_chart(rows, TIME_SERIES, "seconds",
+                                        "time to derive all derivatives", kind)
+    return charts

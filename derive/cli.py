@@ -26,9 +26,27 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _model_argument(parser):
-    parser.add_argument("model", nargs="?", default="toy", metavar="MODEL", help=MODEL_HELP)
+    parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                        help=MODEL_HELP + ", or a model file FILE.toml (default toy)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for chain parameters and batch draws (default 0)")
+    own = parser.add_argument_group(
+        "your own model", "Instead of MODEL: an expression in the documented grammar "
+        "(numbers, names, + - * / ** ^, parentheses, the primitives). With a family MODEL, "
+        "--param/--input/--target replace its values.")
+    own.add_argument("--expr", metavar="TEXT", help='the prediction f, e.g. "b1 + w1*tanh(b0 + w0*x)"')
+    own.add_argument("--param", action="append", metavar="NAME=VALUE",
+                     help="a parameter and its value (repeatable)")
+    own.add_argument("--input", action="append", metavar="NAME=VALUE",
+                     help="an input: a number, or @FILE.csv / @FILE.npy for a batch (repeatable)")
+    own.add_argument("--target", metavar="NAME=VALUE",
+                     help="the target and its value (or @FILE); without it f is differentiated")
+    own.add_argument("--wrt", metavar="NAMES", help="comma-separated names to differentiate "
+                     "(default: every --param)")
+    own.add_argument("--loss", default="least_squares",
+                     choices=["least_squares", "binary_cross_entropy"],
+                     help="(f-y)^2 (default) or -[y log f + (1-y) log(1-f)]")
+    own.add_argument("--title", metavar="TEXT", help="a title for the model (plain text)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     sizes.add_argument("--depth", default="1:12", metavar="A:B",
                        help="depths to sweep, inclusive (default 1:12)")
     sizes.add_argument("--seed", type=int, default=0, help="seed for chain parameters")
+    sizes.add_argument("--max-seconds", type=float, metavar="S",
+                       help="start no new depth after S seconds; keep the rows finished")
     form = sizes.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="rows and fits as JSON")
     form.add_argument("--csv", action="store_true", help="rows as CSV")
@@ -117,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="html,tex,pdf", metavar="LIST",
                         help="comma-separated formats among html, tex, pdf (default all; "
                         "data.json is always written)")
+    report.add_argument("--max-seconds", type=float, metavar="S",
+                        help="start no new depth of the sweep after S seconds")
     report.add_argument("--timestamp", metavar="TEXT",
                         help="the timestamp printed in the report (default: now, UTC)")
     report.set_defaults(run=_report)
@@ -124,9 +146,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args, batch: int | None = None):
+    """The model the options describe, validated before any work."""
+    from pathlib import Path
+
     from .models import model
-    built = model(args.model, seed=args.seed)
+    from .usermodels import assignments, from_text, from_toml, with_values
+    cwd = Path.cwd()
+    params = assignments(args.param, "--param", cwd)
+    inputs = assignments(args.input, "--input", cwd)
+    target = assignments([args.target] if args.target else [], "--target", cwd)
+    if args.expr is not None:
+        if args.model is not None:
+            raise DeriveError("give MODEL or --expr, not both")
+        wrt = args.wrt.split(",") if args.wrt else None
+        built = from_text(args.expr, params, inputs, target or None, wrt, args.loss, args.title)
+    else:
+        spec = args.model if args.model is not None else "toy"
+        if args.wrt or args.title or args.loss != "least_squares":
+            raise DeriveError("--wrt, --loss and --title go with --expr")
+        built = from_toml(spec) if spec.endswith(".toml") else model(spec, seed=args.seed)
+        if params or inputs or target:
+            built = with_values(built, {**params, **inputs, **target})
     return built if batch is None else built.batch(batch, args.seed)
+
+
+def model_label(args) -> str:
+    """A name for output paths: the model name, the file's stem, or 'expression'."""
+    if args.expr is not None:
+        return "expression"
+    spec = args.model if args.model is not None else "toy"
+    return spec[:-5].rsplit("/", 1)[-1] if spec.endswith(".toml") else spec
 
 
 def _trace(args) -> int:
@@ -149,7 +198,10 @@ def _sizes(args) -> int:
     growth.family_model(args.family, 1)  # validates the family before any work
     if args.table1:
         return _table1(args.family, depths)
-    result = growth.size_sweep(args.family, args.depth, args.seed, progress=sys.stderr)
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise DeriveError("--max-seconds must be a positive number of seconds")
+    result = growth.size_sweep(args.family, args.depth, args.seed, progress=sys.stderr,
+                               max_seconds=args.max_seconds)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     elif args.csv:
@@ -206,8 +258,13 @@ def _report(args) -> int:
     from .report import make_report
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     command = "derive report" + "".join(f" {a}" for a in args.argv)
-    result = make_report(args.model, args.depth, args.out, formats, args.timestamp, args.seed,
-                    command)
+    from .report import default_out, family_of
+    built = _load(args)
+    family = None if args.expr is not None or (args.model or "").endswith(".toml") \
+        else family_of(args.model or "toy")
+    result = make_report(built, args.depth, args.out or default_out(model_label(args)),
+                         formats, args.timestamp, args.seed, command, family=family,
+                         max_seconds=args.max_seconds)
     for path in result.paths:
         print(path)
     return 0
@@ -225,6 +282,9 @@ def main(argv=None) -> int:
         return args.run(args)
     except DeriveError as error:
         print(f"derive: error: {error}", file=sys.stderr)
+        caret = getattr(error, "caret", None)
+        if caret and caret():
+            print(caret(), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("derive: interrupted", file=sys.stderr)

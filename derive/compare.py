@@ -89,6 +89,7 @@ class Check:
     rows: Table
     tolerances: dict
     notes: list[str] = field(default_factory=list)
+    faults: list[dict] = field(default_factory=list)
 
     @property
     def agree(self) -> bool:
@@ -100,9 +101,12 @@ class Check:
     def to_json(self) -> dict:
         """The documented ``derive check --json`` object."""
         keys = ["backprop", "symbolic", "central_difference", "complex_step"]
-        return {"model": self.model, "loss": self.loss, "parameters": self.parameters,
-                "gradients": {r["name"]: {k: r[k] for k in keys} for r in self.rows},
-                "agree": self.agree}
+        out = {"model": self.model, "loss": self.loss, "parameters": self.parameters,
+               "gradients": {r["name"]: {k: r[k] for k in keys} for r in self.rows},
+               "agree": self.agree}
+        if self.faults:
+            out["faults"] = self.faults
+        return out
 
     def _repr_html_(self) -> str:
         from .notebook import fragment
@@ -111,6 +115,10 @@ class Check:
     def __str__(self) -> str:
         lines = [f"model {self.model}    loss {self.loss:.6g}", "", str(self.rows), ""]
         lines += [f"note: {n}" for n in self.notes]
+        if self.faults:
+            from .staged import describe_faults
+            lines += [describe_faults(self.faults),
+                      "NaN and infinity never count as agreement."]
         tol = ", ".join(f"{k} rtol={t.rtol:g} atol={t.atol:g}{'*max(1,|L|)' if t.scaled else ''}"
                         for k, t in self.tolerances.items())
         lines += [f"tolerances vs backprop: {tol}",
@@ -134,7 +142,9 @@ def check(model, tolerances: dict | None = None) -> Check:
     tol = {**TOLERANCES, **(tolerances or {})}
     p = program(model)
     loss, backprop = p.gradients(model.values)
-    shape = np.shape(p.forward(model.values)[model.output])
+    value = p.forward(model.values)
+    faults = p.faults(value, p.backward(value))
+    shape = np.shape(value[model.output])
     notes: list[str] = []
     symbolic = _numeric(dag_gradient(model.output, model.wrt), model, shape, notes, "DAG sweep")
     by_diff = _by_diff(model, shape, notes)
@@ -157,7 +167,7 @@ def check(model, tolerances: dict | None = None) -> Check:
     table = Table(["name", *METHODS, "agree"], rows,
                   headers={"symbolic_diff": "sympy.diff", "central_difference": "central",
                            "complex_step": "complex"})
-    return Check(model.name, loss, [str(w) for w in model.wrt], table, tol, notes)
+    return Check(model.name, loss, [str(w) for w in model.wrt], table, tol, notes, faults)
 
 
 def _numeric(exprs, model, shape, notes, what: str) -> list[float]:

@@ -93,10 +93,16 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
 
 
 def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
-          progress=sys.stderr) -> list[dict]:
-    """Rows for each depth; a progress bar on ``progress`` once it runs past a second."""
+          progress=sys.stderr, max_seconds: float | None = None) -> list[dict]:
+    """Rows for each depth; a progress bar on ``progress`` once it runs past a second.
+
+    With ``max_seconds``, no new depth starts once that much time has passed:
+    the rows finished so far are returned (a row in progress is finished).
+    """
     rows, start, depths = [], time.perf_counter(), list(depths)
     for i, depth in enumerate(depths, start=1):
+        if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
+            break
         row = size_row(family_model(family, depth, seed), diff_cap)
         row["depth"] = depth
         rows.append(row)
@@ -117,6 +123,7 @@ class Sweep:
     family: str
     rows: list[dict]
     fits: dict
+    stopped: str | None = None
 
     @property
     def words(self) -> dict:
@@ -124,17 +131,22 @@ class Sweep:
 
     def to_json(self) -> dict:
         """The documented ``derive sizes --json`` object."""
-        return {"family": self.family, "rows": self.rows, "fits": self.fits}
+        out = {"family": self.family, "rows": self.rows, "fits": self.fits}
+        if self.stopped:
+            out["stopped"] = self.stopped
+        return out
 
     def __str__(self) -> str:
-        return format_rows(self.family, self.rows, self.fits)
+        text = format_rows(self.family, self.rows, self.fits)
+        return text + (f"\n\nstopped: {self.stopped}" if self.stopped else "")
 
     def _repr_html_(self) -> str:
         from .notebook import fragment
         return fragment("sizes.html.j2", s=self, keys=ROW_KEYS)
 
 
-def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None) -> Sweep:
+def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
+               max_seconds: float | None = None) -> Sweep:
     """Sweep ``family`` over ``depth`` ('A:B') and fit growth laws.
 
     >>> s = size_sweep("logistic", "1:8")
@@ -142,8 +154,13 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None) -
     'exponential'
     """
     family_model(family, 1)
-    rows = sweep(family, parse_depths(depth), seed, progress=progress)
-    return Sweep(family, rows, fits(rows))
+    depths = parse_depths(depth)
+    rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds)
+    stopped = None
+    if len(rows) < len(depths):
+        stopped = (f"--max-seconds {max_seconds:g} reached after depth {rows[-1]['depth']}; "
+                   f"depths {rows[-1]['depth'] + 1} to {depths[-1]} not run")
+    return Sweep(family, rows, fits(rows), stopped)
 
 
 def fit(depths, values) -> dict | None:

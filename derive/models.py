@@ -102,14 +102,30 @@ def least_squares(f: sympy.Expr, y: Symbol) -> sympy.Expr:
     return Pow(Add(f, Mul(-1, y, evaluate=False), evaluate=False), 2, evaluate=False)
 
 
+def binary_cross_entropy(f: sympy.Expr, y: Symbol) -> sympy.Expr:
+    """ℓ = −[y·log f + (1 − y)·log(1 − f)], unevaluated so f stays one node (f in (0, 1))."""
+    def neg(e):
+        return Mul(-1, e, evaluate=False)
+
+    positive = Mul(y, sympy.log(f), evaluate=False)
+    negative = Mul(Add(1, neg(y), evaluate=False),
+                   sympy.log(Add(1, neg(f), evaluate=False)), evaluate=False)
+    return neg(Add(positive, negative, evaluate=False))
+
+
+LOSSES = {"least_squares": least_squares, "binary_cross_entropy": binary_cross_entropy}
+"""Loss functions by name: ℓ(f, y)."""
+
+
 def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
                     target: dict | None = None, wrt=None, name: str = "expression",
-                    names: dict | None = None) -> Model:
+                    names: dict | None = None, loss: str = "least_squares") -> Model:
     """A model from a SymPy expression built in Python.
 
     ``parameters``, ``inputs`` and ``target`` map symbols to values (give
     ``target`` a one-entry dict; with none, the prediction itself is
-    differentiated).  ``wrt`` defaults to every parameter, in order.
+    differentiated).  ``wrt`` defaults to every parameter, in order.  ``loss``
+    names an entry of :data:`LOSSES`.
 
     >>> b, w, x, y = sympy.symbols("b w x y")
     >>> m = from_expression(b + w * sympy.tanh(x), {b: 0.5, w: -1.0}, {x: 2.0}, {y: 1.0})
@@ -120,7 +136,7 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     names = dict(names or {})
     if target:
         ((y, y_value),) = target.items()
-        output = least_squares(prediction, y)
+        output = LOSSES[loss](prediction, y)
         names.setdefault(prediction, "f")
         names.setdefault(output, "l")
         values = {**parameters, **inputs, y: y_value}

@@ -59,13 +59,12 @@ def formula(expr, cap: int = EXPRESSION_CAP) -> dict:
 # ---- gathering ---------------------------------------------------------------
 
 
-def gather(model, family: str, depths, timestamp: str, command: str, seed: int = 0) -> dict:
+def gather(model, family: str | None, depths, timestamp: str, command: str, seed: int = 0,
+           max_seconds: float | None = None) -> dict:
     """Every number the report shows, computed once (the content of data.json)."""
     t = trace(model)
     result = check(model)
     p = program(model)
-    rows = sweep(family, depths, seed, progress=None)
-    laws = fits(rows)
     return {
         "title": f"derive report: {model.name}",
         "model": _model_section(model),
@@ -80,13 +79,24 @@ def gather(model, family: str, depths, timestamp: str, command: str, seed: int =
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
                        for k, v in TOLERANCES.items()},
         "nightmare": _nightmare(model),
-        "growth": {"family": family, "rows": rows, "fits": laws,
-                   "words": {k: describe(v) for k, v in laws.items()}},
+        "growth": _growth_section(family, depths, seed, max_seconds),
+        "faults": t.faults,
         "steps": _step_chart_data(model, p),
         "reproduce": {"command": command, "timestamp": timestamp, "derive": __version__,
                       "python": sys.version.split()[0], "sympy": sympy.__version__,
                       "numpy": np.__version__, "jinja2": jinja2.__version__},
     }
+
+
+def _growth_section(family, depths, seed, max_seconds=None) -> dict | None:
+    if family is None:
+        return None
+    rows = sweep(family, depths, seed, progress=None, max_seconds=max_seconds)
+    laws = fits(rows)
+    stopped = None if len(rows) == len(depths) else \
+        f"stopped after depth {rows[-1]['depth']}: --max-seconds {max_seconds:g} reached"
+    return {"family": family, "rows": rows, "fits": laws, "stopped": stopped,
+            "words": {k: describe(v) for k, v in laws.items()}}
 
 
 def _model_section(model) -> dict:
@@ -356,13 +366,16 @@ def default_out(spec: str) -> str:
     return "reports/" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.strip()).strip("._") or "model")
 
 
-def make_report(spec: str = "toy", depth: str = "1:12", out=None, formats=FORMATS,
-           timestamp: str | None = None, seed: int = 0, command: str | None = None,
-           write: bool = True) -> Report:
-    """Gather a report for a family member and (unless ``write=False``) write it.
+def make_report(spec="toy", depth: str = "1:12", out=None, formats=FORMATS,
+                timestamp: str | None = None, seed: int = 0, command: str | None = None,
+                write: bool = True, family: str | None = None,
+                max_seconds: float | None = None) -> Report:
+    """Gather a report and (unless ``write=False``) write it.
 
-    Cost: one trace and check of the model, a size sweep of its family over
-    ``depth`` (linear per depth, plus sympy.diff below its cap), and pdflatex.
+    ``spec`` is a family name (its family is swept over ``depth``) or a
+    :class:`derive.models.Model` (swept only if ``family`` is given).
+    Cost: one trace and check of the model, a size sweep (linear per depth,
+    plus sympy.diff below its cap), and pdflatex.
     """
     import datetime
 
@@ -374,10 +387,13 @@ def make_report(spec: str = "toy", depth: str = "1:12", out=None, formats=FORMAT
     if unknown or not formats:
         raise DeriveError(f"bad --format {','.join(formats)!r}: choose from html, tex, pdf")
     depths = parse_depths(depth)
-    built = model(spec, seed=seed)
+    if isinstance(spec, str):
+        built, family = model(spec, seed=seed), family or family_of(spec)
+    else:
+        built = spec
     stamp = timestamp or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M:%S UTC")
-    data = gather(built, family_of(spec), depths, stamp,
-                  command or f"derive report {spec} --depth {depth}", seed)
-    paths = write_report(data, out or default_out(spec), formats) if write else []
+    data = gather(built, family, depths, stamp,
+                  command or f"derive report {built.name} --depth {depth}", seed, max_seconds)
+    paths = write_report(data, out or default_out(built.name), formats) if write else []
     return Report(data, paths)

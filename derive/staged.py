@@ -30,7 +30,7 @@ numpy operation per node and per node argument, vectorised over the batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy
@@ -62,6 +62,7 @@ class Program:
         self.rules = [rule_for(n) for n in self.nodes]
         self.active = _depends_on(order, set(self.wrt))
         self.steps = _steps(order, output, names or {})
+        self.owner = _owners(order, self.steps)
 
     def forward(self, values: dict) -> dict:
         """Step 1: the value of every node (arrays over the batch), all stored."""
@@ -99,6 +100,40 @@ class Program:
                  for w in self.wrt}
         return float(np.sum(value[self.output])), grads
 
+    def faults(self, value: dict, adjoint: dict | None = None) -> list[dict]:
+        """Where values first stop being finite: one entry per step and pass.
+
+        A forward fault is a node whose value is NaN or infinite at batch
+        entries where all its arguments are finite (the origin, not what it
+        spreads to); a backward fault is a node whose adjoint is not finite
+        where its value and its users' adjoints are.  Each entry: pass, step,
+        kind, entries (batch indices, at most 10; [] for a single point),
+        count.
+        """
+        found: dict = {}
+        for node in self.nodes:
+            bad = ~_finite(value[node])
+            for a in node.args:
+                bad = bad & _finite(value[a])
+            if np.any(bad):
+                _add(found, "forward", self.owner[node], _kind(node, value, bad), bad)
+        if adjoint is not None:
+            users: dict = {}
+            for node in self.nodes:
+                for a in node.args:
+                    users.setdefault(a, []).append(node)
+            for node in reversed([*self.leaves, *self.nodes]):
+                if node not in adjoint or node is self.output:
+                    continue
+                bad = ~_finite(adjoint[node]) & _finite(value[node])
+                for u in users.get(node, []):
+                    if u in adjoint:
+                        bad = bad & _finite(adjoint[u])
+                if np.any(bad):
+                    step = self.owner.get(node, str(node))
+                    _add(found, "backward", step, "derivative not finite", bad)
+        return list(found.values())
+
     def backprop_ops(self) -> int:
         """Primitive operations of one full gradient by backprop.
 
@@ -129,6 +164,48 @@ class Program:
 def program(model) -> Program:
     """The staged program of a :class:`derive.models.Model`."""
     return Program(model.output, model.wrt, model.names)
+
+
+def _finite(x):
+    return np.isfinite(np.asarray(x))
+
+
+def _kind(node, value, bad) -> str:
+    """Why a node's value stopped being finite, from its rule and arguments."""
+    where = np.unravel_index(np.argmax(bad), np.shape(bad)) if np.ndim(bad) else ()
+    args = [np.broadcast_to(value[a], np.shape(bad))[where] if np.ndim(bad) else value[a]
+            for a in node.args]
+    result = np.broadcast_to(value[node], np.shape(bad))[where] if np.ndim(bad) else value[node]
+    name = rule_for(node).name
+    if name in ("log", "sqrt") and np.real(args[0]) < 0:
+        return f"{name} of a negative number"
+    if name == "log" and args[0] == 0:
+        return "log of zero"
+    if name == "pow" and args[0] == 0 and np.real(args[1]) < 0:
+        return "division by zero"
+    if name == "pow" and np.real(args[0]) < 0:
+        return "power of a negative number"
+    if np.isnan(result):
+        return "invalid operation (inf - inf or 0 * inf)"
+    return f"overflow in {name}"
+
+
+def _add(found: dict, pass_: str, step: str, kind: str, bad):
+    entries = [int(i) for i in np.flatnonzero(bad)[:10]] if np.ndim(bad) else []
+    key = (pass_, step)
+    if key not in found:
+        found[key] = {"pass": pass_, "step": step, "kind": kind, "entries": entries,
+                      "count": int(np.count_nonzero(bad))}
+
+
+def _owners(order, steps) -> dict:
+    """The step each node is computed in: its own, or its single user's (fused)."""
+    owner = {s.node: s.name for s in steps}
+    for node in reversed(order):
+        for arg in node.args:
+            if arg.args and arg not in owner:
+                owner[arg] = owner.get(node, "?")
+    return owner
 
 
 def _depends_on(order, wrt: set) -> set:
@@ -192,16 +269,20 @@ class Trace:
     forward: Table
     backward: Table
     gradients: dict
+    faults: list = field(default_factory=list)
 
     def to_json(self) -> dict:
-        """The documented ``derive trace --json`` object."""
-        return {"model": self.model, "parameters": self.parameters,
-                "inputs": self.inputs, "target": self.target, "loss": self.loss,
-                "forward": [{"name": r["name"], "equation": r["equation"],
-                             "value": r["value"]} for r in self.forward],
-                "backward": [{"name": r["name"], "adjoint": r["adjoint"]}
-                             for r in self.backward],
-                "gradients": self.gradients}
+        """The documented ``derive trace --json`` object ("faults" only when there are)."""
+        out = {"model": self.model, "parameters": self.parameters,
+               "inputs": self.inputs, "target": self.target, "loss": self.loss,
+               "forward": [{"name": r["name"], "equation": r["equation"],
+                            "value": r["value"]} for r in self.forward],
+               "backward": [{"name": r["name"], "adjoint": r["adjoint"]}
+                            for r in self.backward],
+               "gradients": self.gradients}
+        if self.faults:
+            out["faults"] = self.faults
+        return out
 
     def __str__(self) -> str:
         grads = Table(["name", "gradient"], [{"name": k, "gradient": v}
@@ -213,7 +294,8 @@ class Trace:
             f"model {self.model}    loss {_fmt(self.loss)}",
             "Step 1: forward pass\n" + str(steps),
             "Step 2: backward pass\n" + str(self.backward),
-            "Step 3: parameter gradients\n" + str(grads)])
+            "Step 3: parameter gradients\n" + str(grads)]
+            + [describe_faults(self.faults)] * bool(self.faults))
 
     def _repr_html_(self) -> str:
         from .notebook import fragment
@@ -252,7 +334,18 @@ def trace(model) -> Trace:
     return Trace(model.name, {str(s): _plain(model.values[s]) for s in model.parameters},
                  {str(s): _plain(model.values[s]) for s in model.inputs},
                  _plain(model.values[model.target]) if model.target is not None else None,
-                 loss, forward, backward, {str(w): g for w, g in grads.items()})
+                 loss, forward, backward, {str(w): g for w, g in grads.items()},
+                 p.faults(value, adjoint))
+
+
+def describe_faults(faults: list[dict]) -> str:
+    """Numeric faults as lines of text: which step, which pass, which batch entries."""
+    lines = ["numeric faults (values that stopped being finite):"]
+    for f in faults:
+        where = (f" at batch entries {f['entries']}" + (" ..." if f["count"] > 10 else "")
+                 if f["entries"] else "")
+        lines.append(f"  {f['pass']} pass, step {f['step']}: {f['kind']}{where}")
+    return "\n".join(lines)
 
 
 def _plain(value):

@@ -1,0 +1,198 @@
+"""Your own models: from command-line options or a TOML file, validated before any work.
+
+The expression goes through :mod:`derive.parser` (nothing is executed); names
+must match the grammar; values are plain decimal numbers, or ``@FILE`` for a
+batch (``.csv``: numbers separated by commas or newlines; ``.npy``: a numeric
+array, loaded without pickle).  A model file holds the same fields::
+
+    title = "Notebook 7.1 toy model"
+    expr = "beta3 + omega3*cos(beta2 + omega2*exp(beta1 + omega1*sin(beta0 + omega0*x)))"
+    loss = "least_squares"          # or "binary_cross_entropy"
+    wrt = ["beta0", "omega0"]       # optional: default every parameter
+    [params]
+    beta0 = 1.0
+    [inputs]
+    x = 2.3                         # or "@x.csv"
+    [target]
+    y = 2.0                         # optional: without it, f itself is differentiated
+
+Files named in a model file are found relative to it.  Output paths never
+come from a model: only from ``--out``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+from .errors import DeriveError
+from .graph import topological_order
+from .models import LOSSES, Model, from_expression
+from .parser import ParseError, parse, parse_name
+
+MAX_BATCH = 10_000_000
+TITLE = re.compile(r"[A-Za-z0-9 .,:;()'+*/=_-]{1,100}")
+FILE_KEYS = {"title", "expr", "loss", "wrt", "params", "inputs", "target"}
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def number(text, what: str) -> float:
+    """A finite decimal number from text or a TOML value (no nan, inf or expressions)."""
+    if isinstance(text, bool) or not isinstance(text, (int, float, str)):
+        raise DeriveError(f"bad value for {what}: expected a number")
+    if isinstance(text, str) and not _NUMBER.fullmatch(text.strip()):
+        raise DeriveError(f"bad value for {what}: {text[:40]!r} is not a decimal number")
+    value = float(text)
+    if not np.isfinite(value):
+        raise DeriveError(f"bad value for {what}: {value} is not finite")
+    return value
+
+
+def load_values(path: Path, what: str) -> np.ndarray:
+    """A 1-D float batch from a .csv or .npy file."""
+    if not path.is_file():
+        raise DeriveError(f"bad value for {what}: no file {str(path)!r}")
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif path.suffix == ".csv":
+            text = path.read_text(encoding="utf-8", errors="strict")
+            items = [t for t in re.split(r"[,\s]+", text) if t]
+            array = np.array([number(t, what) for t in items], dtype=float)
+        else:
+            raise DeriveError(f"bad value for {what}: files must be .csv or .npy")
+    except (ValueError, OSError) as error:
+        if isinstance(error, DeriveError):
+            raise
+        raise DeriveError(f"bad value for {what}: cannot read {path.name}: {error}") from None
+    if array.dtype.kind not in "iuf" or array.size == 0 or array.size > MAX_BATCH:
+        raise DeriveError(f"bad value for {what}: {path.name} must hold 1 to {MAX_BATCH:,} numbers")
+    array = np.asarray(array, dtype=float).ravel()
+    if not np.all(np.isfinite(array)):
+        raise DeriveError(f"bad value for {what}: {path.name} holds a NaN or infinity")
+    return array
+
+
+def value_of(raw, what: str, base: Path):
+    """A number, or ``@FILE`` (relative to ``base``) for a batch."""
+    if isinstance(raw, str) and raw.startswith("@"):
+        return load_values(base / raw[1:], what)
+    return number(raw, what)
+
+
+def assignments(items, what: str, base: Path) -> dict[str, object]:
+    """['b0=0.5', 'x=@x.csv'] -> {'b0': 0.5, 'x': array}; names validated, no repeats."""
+    out: dict[str, object] = {}
+    for item in items or []:
+        name, eq, raw = item.partition("=")
+        if not eq:
+            raise DeriveError(f"bad {what} {item[:60]!r}: expected NAME=VALUE")
+        name = parse_name(name.strip(), what)
+        if name in out:
+            raise DeriveError(f"bad {what}: {name!r} given twice")
+        out[name] = value_of(raw.strip(), f"{what} {name}", base)
+    return out
+
+
+def check_title(title) -> str:
+    if title is None:
+        return "expression"
+    if not isinstance(title, str) or not TITLE.fullmatch(title):
+        raise DeriveError("bad title: use 1 to 100 letters, digits, spaces and . , : ; ( ) ' "
+                          "+ - * / = _ (no markup)")
+    return title
+
+
+def from_text(expr: str, params: dict, inputs: dict, target: dict | None = None,
+              wrt=None, loss: str = "least_squares", title: str | None = None) -> Model:
+    """A model from user text and values; every name checked before any work.
+
+    >>> m = from_text("b + w*tanh(x)", {"b": 0.5, "w": -1.0}, {"x": 2.0}, {"y": 1.0})
+    >>> [str(s) for s in m.wrt], m.name
+    (['b', 'w'], 'expression')
+    """
+    title = check_title(title)
+    if loss not in LOSSES:
+        raise DeriveError(f"bad loss {loss!r}: choose from {', '.join(LOSSES)}")
+    prediction = parse(expr)
+    declared = {**params, **inputs, **(target or {})}
+    if len(declared) != len(params) + len(inputs) + len(target or {}):
+        raise DeriveError("a name is declared twice among parameters, inputs and target")
+    used = {s.name for s in topological_order(prediction) if s.is_Symbol}
+    undeclared = sorted(used - set(params) - set(inputs))
+    if undeclared:
+        raise DeriveError(f"undeclared name {undeclared[0]!r} in the expression: give it "
+                          f"with --param {undeclared[0]}=VALUE or --input {undeclared[0]}=VALUE")
+    if target and set(target) & used:
+        raise DeriveError(f"the target {next(iter(target))!r} appears in the expression")
+    _same_batch(declared)
+    symbol = {name: sympy.Symbol(name) for name in declared}
+    wrt_names = list(params) if wrt is None else [parse_name(w, "--wrt name") for w in wrt]
+    unknown = [w for w in wrt_names if w not in params and w not in inputs]
+    if unknown or not wrt_names:
+        raise DeriveError(f"bad --wrt: {unknown[0]!r} is not a declared parameter or input"
+                          if unknown else "nothing to differentiate: declare a --param")
+    return from_expression(prediction, {symbol[k]: v for k, v in params.items()},
+                           {symbol[k]: v for k, v in inputs.items()},
+                           {symbol[k]: v for k, v in (target or {}).items()} or None,
+                           [symbol[w] for w in wrt_names], title, loss=loss)
+
+
+def _same_batch(values: dict):
+    sizes = {np.size(v) for v in values.values() if np.ndim(v) > 0}
+    if len(sizes) > 1:
+        raise DeriveError(f"batch files differ in length: {sorted(sizes)}")
+
+
+def from_toml(path) -> Model:
+    """A model from a TOML model file (see the module docstring)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeriveError(f"no model file {str(path)!r}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+        raise DeriveError(f"bad model file {path.name}: {error}") from None
+    extra = sorted(set(data) - FILE_KEYS)
+    if extra:
+        raise DeriveError(f"bad model file {path.name}: unknown key {extra[0]!r}; "
+                          f"known: {', '.join(sorted(FILE_KEYS))}")
+    if not isinstance(data.get("expr"), str):
+        raise DeriveError(f"bad model file {path.name}: 'expr' must be a string")
+    base = path.parent
+    tables = {}
+    for key in ("params", "inputs", "target"):
+        table = data.get(key, {})
+        if not isinstance(table, dict):
+            raise DeriveError(f"bad model file {path.name}: [{key}] must be a table")
+        tables[key] = {parse_name(k, f"{key} name"): value_of(v, f"{key} {k}", base)
+                       for k, v in table.items()}
+    if len(tables["target"]) > 1:
+        raise DeriveError(f"bad model file {path.name}: [target] holds one name")
+    wrt = data.get("wrt")
+    if wrt is not None and not (isinstance(wrt, list) and all(isinstance(w, str) for w in wrt)):
+        raise DeriveError(f"bad model file {path.name}: 'wrt' must be a list of names")
+    title = data.get("title", path.stem if TITLE.fullmatch(path.stem) else None)
+    return from_text(data["expr"], tables["params"], tables["inputs"], tables["target"] or None,
+                     wrt, data.get("loss", "least_squares"), title)
+
+
+def with_values(model: Model, values: dict[str, object]) -> Model:
+    """A family model with some values replaced (names must exist in the model)."""
+    by_name = {str(s): s for s in model.values}
+    new = dict(model.values)
+    for name, value in values.items():
+        if name not in by_name:
+            raise DeriveError(f"{model.name} has no symbol {name!r}; it has "
+                              f"{', '.join(by_name)}")
+        new[by_name[name]] = value
+    _same_batch({str(k): v for k, v in new.items()})
+    return replace(model, values=new)
+
+
+__all__ = ["ParseError", "from_text", "from_toml", "with_values"]
