@@ -85,6 +85,13 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
         evaluation[name] = (median_seconds(lambda: function(*values), repeat)
                             if function else None)
     result["ratios"] = _ratios(result)
+    if model.network is not None:  # the matrix form of the same network
+        net = model.network
+        evaluation["matrix_forward"] = median_seconds(lambda: net.forward(batched.values), repeat)
+        evaluation["matrix_backprop"] = median_seconds(lambda: net.backward(batched.values),
+                                                       repeat)
+        result["ratios"]["matrix_backprop_over_forward"] = _ratio(
+            evaluation["matrix_backprop"], evaluation["matrix_forward"])
     return result
 
 

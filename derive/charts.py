@@ -35,7 +35,7 @@ def _save(fig, kind: str):
     return data
 
 
-def _series_chart(rows, series, ylabel, title, kind):
+def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.4))
         for key, label in series:
@@ -43,7 +43,7 @@ def _series_chart(rows, series, ylabel, title, kind):
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, label=label)
         ax.set_yscale("log")
-        ax.set_xlabel("depth")
+        ax.set_xlabel(axis)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend(loc="upper left", fontsize=8)
@@ -70,10 +70,30 @@ def _step_chart(steps, kind):
 def render_all(data: dict, kind: str) -> dict:
     """{'sizes': ..., 'times': ..., 'steps': ...} as SVG text or PDF bytes."""
     charts = {"steps": _step_chart(data["steps"], kind)}
-    if data["growth"]:
-        rows = data["growth"]["rows"]
-        charts["sizes"] = _series_chart(rows, SIZE_SERIES, "nodes / operations",
-                                        "size of the gradient by depth", kind)
-        charts["times"] = _series_chart(rows, TIME_SERIES, "seconds",
-                                        "time to derive all derivatives", kind)
+    for i, section in enumerate(data["growth"]):
+        axis = section["axis"]
+        charts[f"sizes{i}"] = _series_chart(section["rows"], SIZE_SERIES, "nodes / operations",
+                                            f"size of the gradient by {axis}", kind, axis)
+        charts[f"times{i}"] = _series_chart(section["rows"], TIME_SERIES, "seconds",
+                                            f"time to derive all derivatives, by {axis}",
+                                            kind, axis)
+    if data["layers"]:
+        charts["heatmaps"] = _heatmaps(data["layers"], kind)
     return charts
+
+
+def _heatmaps(layers, kind):
+    """∂ℓ/∂Ω_k for every layer, one panel each, on a symmetric colour scale."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(layers), figsize=(1.6 * len(layers) + 1, 2.6),
+                                 squeeze=False)
+        for ax, layer in zip(axes[0], layers):
+            grad = layer["omega"]
+            limit = max(max(abs(v) for row in grad for v in row), 1e-300)
+            image = ax.imshow(grad, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+            ax.set_title(f"dl/dOmega{layer['k']}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(image, ax=ax, fraction=0.08, pad=0.04).ax.tick_params(labelsize=6)
+        fig.tight_layout()
+        return _save(fig, kind)

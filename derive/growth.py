@@ -45,14 +45,33 @@ LINEAR_SLACK = 0.15
 
 
 def family_model(family: str, depth: int, seed: int = 0):
-    """The family's model at ``depth`` layers (``logistic``: l_depth)."""
+    """The family's model at ``depth``.
+
+    ``logistic``: l_depth.  A chain list: cycled to ``depth`` layers.
+    ``mlp:W[:ACT]``: ``depth`` hidden layers of width W (input and output
+    width 1).  ``mlp-width:K[:ACT]``: K hidden layers of width ``depth``.
+    """
     if family == "logistic":
         return logistic(depth)
+    if family.startswith(("mlp:", "mlp-width:")):
+        return _mlp_member(family, depth, seed)
     cycle = parse_chain(family, f"chain:{family}")
     layers = [cycle[k % len(cycle)] for k in range(depth)]
     beta, omega = chain_values(layers, seed)
     from .models import CHAIN_X, CHAIN_Y
     return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, f"chain:{','.join(layers)}")
+
+
+def _mlp_member(family: str, depth: int, seed: int):
+    from .network import mlp
+    kind, _, rest = family.partition(":")
+    size, _, act = rest.partition(":")
+    if not re.fullmatch(r"[0-9]+", size) or int(size) < 1:
+        raise DeriveError(f"bad family {family!r}: expected mlp:W[:ACT] (depth sweep at "
+                          "width W) or mlp-width:K[:ACT] (width sweep with K hidden layers)")
+    hidden = [int(size)] * depth if kind == "mlp" else [depth] * int(size)
+    dims = "-".join(map(str, [1, *hidden, 1]))
+    return mlp(f"mlp:{dims}" + (f":{act}" if act else ""), seed)
 
 
 def parse_depths(text: str) -> range:

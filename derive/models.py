@@ -43,7 +43,8 @@ from .primitives import ACTIVATIONS, PRIMITIVES
 
 MAX_LAYERS = 512
 MAX_LOGISTIC = 1000
-ACCEPTED = "toy, chain:LIST, chain:LIST*K (LIST of primitives) or logistic:N"
+ACCEPTED = ("toy, chain:LIST, chain:LIST*K (LIST of primitives), logistic:N, "
+            "mlp:D0-D1-...-DK[:ACT] or mlp:udl72")
 
 TOY_BETA = (1.0, 2.0, -3.0, 0.4)
 TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)
@@ -67,9 +68,26 @@ class Model:
     values: dict[Symbol, object]
     parameters: tuple[Symbol, ...] = ()
     inputs: tuple[Symbol, ...] = ()
-    target: Symbol | None = None
+    targets: tuple[Symbol, ...] = ()
     prediction: sympy.Expr | None = None
     names: dict[sympy.Basic, str] = field(default_factory=dict)
+    network: object = None
+    """A :class:`derive.network.Network` for mlp models: the matrix form."""
+
+    @property
+    def target(self) -> Symbol | None:
+        """The target symbol where there is exactly one."""
+        return self.targets[0] if len(self.targets) == 1 else None
+
+    def target_value(self):
+        """The target's value: a float, a list (several targets or a batch), or None."""
+        values = [self.values[t] for t in self.targets]
+        if not values:
+            return None
+        if len(values) == 1:
+            array = np.asarray(values[0], dtype=float)
+            return float(array) if array.ndim == 0 else array.tolist()
+        return [np.asarray(v, dtype=float).tolist() for v in values]
 
     def evaluate(self, values: dict | None = None):
         """The output's value (an array for a batch); see :mod:`derive.staged`."""
@@ -92,8 +110,8 @@ class Model:
                 values[s] = rng.uniform(0.0, 1.0, n)
             else:
                 values[s] = float(self.values[s]) + rng.uniform(-0.5, 0.5, n)
-        if self.target is not None:
-            values[self.target] = float(self.values[self.target]) + rng.uniform(-0.5, 0.5, n)
+        for t in self.targets:
+            values[t] = float(self.values[t]) + rng.uniform(-0.5, 0.5, n)
         return replace(self, values=values)
 
 
@@ -148,8 +166,8 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     if missing:
         raise DeriveError(f"no value for symbol(s) {', '.join(sorted(missing))}")
     wrt = tuple(parameters) if wrt is None else tuple(wrt)
-    return Model(name, output, wrt, values, tuple(parameters), tuple(inputs), y,
-                 prediction, names)
+    return Model(name, output, wrt, values, tuple(parameters), tuple(inputs),
+                 (y,) if y is not None else (), prediction, names)
 
 
 def chain(activations: list[str], beta, omega, x: float, y: float, name: str) -> Model:
@@ -199,7 +217,7 @@ def logistic(n: int, x: float = LOGISTIC_X) -> Model:
     for k in range(2, n + 1):
         l = Mul(4, l, Add(1, Mul(-1, l, evaluate=False), evaluate=False), evaluate=False)
         names[l] = f"l{k}"
-    return Model(f"logistic:{n}", l, (xs,), {xs: x}, (), (xs,), None, None, names)
+    return Model(f"logistic:{n}", l, (xs,), {xs: x}, (), (xs,), (), None, names)
 
 
 def toy() -> Model:
@@ -221,6 +239,9 @@ def model(spec: str, seed: int = 0) -> Model:
         activations = parse_chain(arg, spec)
         beta, omega = chain_values(activations, seed)
         return chain(activations, beta, omega, CHAIN_X, CHAIN_Y, spec)
+    if family == "mlp":
+        from .network import mlp
+        return mlp(spec, seed)
     if family == "logistic":
         if not re.fullmatch(r"[0-9]+", arg) or not 1 <= int(arg) <= MAX_LOGISTIC:
             raise _bad(spec, f"logistic:N needs a whole number N from 1 to {MAX_LOGISTIC}")

@@ -238,9 +238,14 @@ def parse(text: str) -> sympy.Expr:
     return value
 
 
-def parse_name(text: str, what: str = "name") -> str:
-    """A name from an option or file: the grammar's NAME, not a primitive's name."""
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", text or "") or len(text) > 64:
+def parse_name(text: str, what: str = "name", entry: bool = False) -> str:
+    """A name from an option or file: the grammar's NAME, not a primitive's name.
+
+    With ``entry``, a network entry such as ``Omega1[2,3]`` or ``beta0[4]`` is
+    accepted too (to replace a family's value; expressions cannot use them).
+    """
+    pattern = r"[A-Za-z][A-Za-z0-9_]*" + (r"(\[[0-9]+(,[0-9]+)?\])?" if entry else "")
+    if not re.fullmatch(pattern, text or "") or len(text) > 64:
         raise DeriveError(f"bad {what} {text!r}: names match [A-Za-z][A-Za-z0-9_]* "
                           "(at most 64 characters)")
     if text in PRIMITIVES:

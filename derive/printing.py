@@ -24,6 +24,9 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from .primitives import by_function
 
 
+_ENTRY = re.compile(r"(Omega|beta)([0-9]+)\[([0-9]+(?:,[0-9]+)?)\]")
+
+
 class BookLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the table's function forms and ℓ for ``l``."""
 
@@ -40,6 +43,10 @@ class BookLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if expr.name == "l":
             return r"\ell"
+        entry = _ENTRY.fullmatch(expr.name)
+        if entry:  # a network weight or bias: Omega1[2,3] -> \Omega_{1}[2,3]
+            greek, layer, index = entry.groups()
+            return rf"\{greek}_{{{layer}}}[{index}]"
         return super()._print_Symbol(expr, style)
 
 
@@ -48,13 +55,35 @@ def to_latex(expr: sympy.Basic) -> str:
     return BookLatexPrinter({"order": "none"}).doprint(expr)
 
 
+class BookMathMLPrinter(MathMLPresentationPrinter):
+    """SymPy's presentation MathML with network entries as Ω₁[2,3]."""
+
+    def _print_Symbol(self, sym, style="plain"):
+        entry = _ENTRY.fullmatch(sym.name)
+        if entry is None:
+            return super()._print_Symbol(sym, style)
+        greek, layer, index = entry.groups()
+        letter = "\u03a9" if greek == "Omega" else "\u03b2"
+        x = self.dom.createElement("mrow")
+        sub = self.dom.createElement("msub")
+        for tag, text in (("mi", letter), ("mn", layer)):
+            node = self.dom.createElement(tag)
+            node.appendChild(self.dom.createTextNode(text))
+            sub.appendChild(node)
+        x.appendChild(sub)
+        bracket = self.dom.createElement("mo")
+        bracket.appendChild(self.dom.createTextNode(f"[{index}]"))
+        x.appendChild(bracket)
+        return x
+
+
 def mathml(expr: sympy.Basic) -> str:
     """Presentation MathML inside <math>, named entities made numeric (a tree walk).
 
     MathML Core renders natively in Chromium, Firefox and Safari; numeric
     character references need no DTD.
     """
-    text = MathMLPresentationPrinter({"order": "none"}).doprint(expr)
+    text = BookMathMLPrinter({"order": "none"}).doprint(expr)
     return f'<math display="inline">{_numeric_entities(text)}</math>'
 
 

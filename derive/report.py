@@ -29,6 +29,7 @@ from . import __version__
 from .compare import METHODS, TOLERANCES, check
 from .graph import sizes
 from .growth import describe, fits, sweep
+from .primitives import PRIMITIVES
 from .printing import mathml, to_latex
 from .staged import program, trace
 from .symbolic import diff_gradient
@@ -59,7 +60,7 @@ def formula(expr, cap: int = EXPRESSION_CAP) -> dict:
 # ---- gathering ---------------------------------------------------------------
 
 
-def gather(model, family: str | None, depths, timestamp: str, command: str, seed: int = 0,
+def gather(model, family, depths, timestamp: str, command: str, seed: int = 0,
            max_seconds: float | None = None) -> dict:
     """Every number the report shows, computed once (the content of data.json)."""
     t = trace(model)
@@ -69,9 +70,10 @@ def gather(model, family: str | None, depths, timestamp: str, command: str, seed
         "title": f"derive report: {model.name}",
         "model": _model_section(model),
         "forward": [{"name": r["name"], "symbol": to_latex(sympy.Symbol(r["name"])),
-                     "latex": r["equation"], "mathml": mathml(step.equation),
-                     "value": r["value"]} for r, step in zip(t.forward, p.steps)],
-        "backward": _backward_section(t, p),
+                     "latex": r["equation"], "mathml": r["mathml"],
+                     "value": r["value"]} for r in t.forward],
+        "backward": (_network_backward(t, model.network) if model.network is not None
+                     else _backward_section(t, p)),
         "loss": t.loss,
         "gradients": _gradient_section(result),
         "agree": result.agree,
@@ -79,7 +81,8 @@ def gather(model, family: str | None, depths, timestamp: str, command: str, seed
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
                        for k, v in TOLERANCES.items()},
         "nightmare": _nightmare(model),
-        "growth": _growth_section(family, depths, seed, max_seconds),
+        "growth": [_growth_section(f, depths, seed, max_seconds) for f in _families(family)],
+        "layers": _layers_section(model),
         "faults": t.faults,
         "steps": _step_chart_data(model, p),
         "reproduce": {"command": command, "timestamp": timestamp, "derive": __version__,
@@ -88,15 +91,30 @@ def gather(model, family: str | None, depths, timestamp: str, command: str, seed
     }
 
 
-def _growth_section(family, depths, seed, max_seconds=None) -> dict | None:
+def _families(family) -> list[str]:
     if family is None:
-        return None
+        return []
+    return [family] if isinstance(family, str) else list(family)
+
+
+def _growth_section(family, depths, seed, max_seconds=None) -> dict:
     rows = sweep(family, depths, seed, progress=None, max_seconds=max_seconds)
     laws = fits(rows)
+    axis = "width" if family.startswith("mlp-width:") else "depth"
     stopped = None if len(rows) == len(depths) else \
-        f"stopped after depth {rows[-1]['depth']}: --max-seconds {max_seconds:g} reached"
-    return {"family": family, "rows": rows, "fits": laws, "stopped": stopped,
+        f"stopped after {axis} {rows[-1]['depth']}: --max-seconds {max_seconds:g} reached"
+    return {"family": family, "axis": axis, "rows": rows, "fits": laws, "stopped": stopped,
             "words": {k: describe(v) for k, v in laws.items()}}
+
+
+def _layers_section(model) -> list[dict]:
+    """Per-layer gradients of a network: ∂ℓ/∂Ω_k as a matrix and ∂ℓ/∂β_k as a vector."""
+    net = model.network
+    if net is None:
+        return []
+    _, _, dW, db = net.backward(model.values)
+    return [{"k": k, "omega": dW[k].tolist(), "beta": db[k].tolist(),
+             "shape": list(dW[k].shape)} for k in range(net.K + 1)]
 
 
 def _model_section(model) -> dict:
@@ -140,6 +158,40 @@ def _backward_section(t, p) -> list[dict]:
     return rows
 
 
+def _network_backward(t, net) -> list[dict]:
+    """The book's matrix equations for each adjoint vector."""
+    act = PRIMITIVES[net.act].latex
+    rows = []
+    for r in t.backward:
+        kind, k = r["name"][0], int(r["name"][1:])
+        if kind == "f" and k == net.K:
+            chain = rf"2\left(f_{{{k}}} - y\right)"
+            marks = f"<mn>2</mn><mo>(</mo>{_sub('f', k)}<mo>&#8722;</mo><mi>y</mi><mo>)</mo>"
+        elif kind == "h":
+            chain = rf"\Omega_{{{k}}}^{{T}} \frac{{\partial \ell}}{{\partial f_{{{k}}}}}"
+            marks = (f"<msubsup><mi>&#937;</mi><mn>{k}</mn><mi>T</mi></msubsup>"
+                     f"{_partial(_sub('f', k))}")
+        else:
+            derivative = act.format(f"f_{{{k}}}").replace(r"\left[", r"'\left[", 1)
+            chain = rf"{derivative} \odot \frac{{\partial \ell}}{{\partial h_{{{k + 1}}}}}"
+            marks = (f"<msup><mi>{PRIMITIVES[net.act].name}</mi><mo>&#8242;</mo></msup>"
+                     f"<mo>[</mo>{_sub('f', k)}<mo>]</mo><mo>&#8857;</mo>"
+                     f"{_partial(_sub('h', k + 1))}")
+        rows.append({"name": r["name"], "symbol": to_latex(sympy.Symbol(r["name"])),
+                     "chain": chain, "value": r["adjoint"],
+                     "chain_mathml": f'<math display="inline"><mrow>{marks}</mrow></math>'})
+    return rows
+
+
+def _sub(letter: str, k: int) -> str:
+    return f"<msub><mi>{letter}</mi><mn>{k}</mn></msub>"
+
+
+def _partial(denominator: str) -> str:
+    return (f"<mfrac><mrow><mi>&#8706;</mi><mi>&#8467;</mi></mrow>"
+            f"<mrow><mi>&#8706;</mi>{denominator}</mrow></mfrac>")
+
+
 def _body(math: str) -> str:
     """The content of a <math> element."""
     return math[math.index(">") + 1:-len("</math>")]
@@ -159,15 +211,19 @@ def _paren(tex: str) -> str:
 
 def _gradient_section(result) -> list[dict]:
     rows = []
+    names = METHODS[1:] + ["scalar_staged"] * any(r["scalar_staged"] is not None
+                                                  for r in result.rows)
     for r in result.rows:
         b = r["backprop"]
         methods = []
-        for m in METHODS[1:]:
+        for m in names:
             value = r[m]
             error = None if value is None else abs(value - b)
             methods.append({"method": m, "value": value, "abs_error": error,
                             "rel_error": None if value is None else error / max(abs(b), 1e-300)})
+        layer = re.match(r"(?:Omega|beta)([0-9]+)\[", r["name"])
         rows.append({"name": r["name"], "symbol": to_latex(sympy.Symbol(r["name"])),
+                     "layer": int(layer.group(1)) if layer else 0, "kink": r["kink"],
                      "backprop": b, "methods": methods, "agree": r["agree"]})
     return rows
 
@@ -238,9 +294,17 @@ def tex_environment() -> jinja2.Environment:
         autoescape=False, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
     env.filters["tex"] = tex_escape
-    env.filters["num"] = number
+    env.filters["num"] = tex_number
     env.filters["breakable"] = breakable
     return env
+
+
+def tex_number(value, digits: int = 3) -> str:
+    """A number for LaTeX; a vector as a column (pmatrix), at most 12 entries."""
+    if not isinstance(value, list):
+        return number(value, digits)
+    rows = [number(v, digits) for v in value[:12]] + [r"\vdots"] * (len(value) > 12)
+    return r"$\begin{pmatrix}" + r" \\ ".join(rows) + r"\end{pmatrix}$"
 
 
 def breakable(latex: str) -> str:
@@ -264,12 +328,18 @@ def tex_escape(text) -> str:
 
 
 def number(value, digits: int = 3) -> str:
-    """A number as reports show it: fixed for ordinary sizes, scientific beyond."""
+    """A number as reports show it: fixed for ordinary sizes, scientific beyond.
+
+    A vector (a network layer) shows as [a, b, ...], at most 12 entries.
+    """
     if value is None:
         return "–"
+    if isinstance(value, list):
+        shown = ", ".join(number(v, digits) for v in value[:12])
+        return f"[{shown}{', …' if len(value) > 12 else ''}]"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}" if abs(value) < 10**15 else f"{float(value):.3e}"
-    value = float(value)
+    value = float(value) + 0.0  # no "-0.000"
     if value == 0 or 1e-3 <= abs(value) < 1e6:
         return f"{value:.{digits}f}"
     return f"{value:.{digits}e}"
@@ -351,14 +421,21 @@ class Report:
                 'sandbox="" style="width:100%;height:720px;border:1px solid #ccc"></iframe>')
 
 
-def family_of(spec: str) -> str:
-    """The growth family of a model name: toy -> sin,exp,cos; chain:L*K -> L."""
+def family_of(spec: str) -> list[str]:
+    """The growth families of a model name: toy -> sin,exp,cos; chain:L*K -> L;
+    logistic:N -> logistic; an mlp -> a depth sweep at its hidden width and a
+    width sweep at its number of hidden layers."""
     family, _, arg = spec.strip().partition(":")
     if family == "toy":
-        return "sin,exp,cos"
+        return ["sin,exp,cos"]
     if family == "logistic":
-        return "logistic"
-    return arg.partition("*")[0]
+        return ["logistic"]
+    if family == "mlp":
+        from .network import UDL72, parse_mlp
+        dims, act = (UDL72["dims"], UDL72["act"]) if arg == "udl72" else parse_mlp(spec.strip())
+        hidden = dims[1:-1] or (1,)
+        return [f"mlp:{hidden[0]}:{act}", f"mlp-width:{len(dims) - 2 or 1}:{act}"]
+    return [arg.partition("*")[0]]
 
 
 def default_out(spec: str) -> str:

@@ -320,6 +320,9 @@ def trace(model) -> Trace:
     >>> round(t.gradients["omega0"], 3)
     5.246
     """
+    if model.network is not None:
+        from .network import network_trace
+        return network_trace(model)
     p = program(model)
     value = p.forward(model.values)
     adjoint = p.backward(value)
@@ -333,7 +336,7 @@ def trace(model) -> Trace:
         headers={"name": "dl/d"})
     return Trace(model.name, {str(s): _plain(model.values[s]) for s in model.parameters},
                  {str(s): _plain(model.values[s]) for s in model.inputs},
-                 _plain(model.values[model.target]) if model.target is not None else None,
+                 model.target_value(),
                  loss, forward, backward, {str(w): g for w, g in grads.items()},
                  p.faults(value, adjoint))
 

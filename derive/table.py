@@ -58,9 +58,13 @@ def _is_number(value) -> bool:
 def _cell(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, list):
+        shown = ", ".join(_cell(v) for v in value[:6])
+        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
     if isinstance(value, bool):
         return "yes" if value else "NO"
     if isinstance(value, float):
+        value += 0.0  # no "-0.000"
         if math.isfinite(value) and value != 0 and not 1e-3 <= abs(value) < 1e6:
             return f"{value:.3e}"
         return f"{value:.3f}"

@@ -92,7 +92,7 @@ def assignments(items, what: str, base: Path) -> dict[str, object]:
         name, eq, raw = item.partition("=")
         if not eq:
             raise DeriveError(f"bad {what} {item[:60]!r}: expected NAME=VALUE")
-        name = parse_name(name.strip(), what)
+        name = parse_name(name.strip(), what, entry=True)
         if name in out:
             raise DeriveError(f"bad {what}: {name!r} given twice")
         out[name] = value_of(raw.strip(), f"{what} {name}", base)
@@ -117,6 +117,8 @@ def from_text(expr: str, params: dict, inputs: dict, target: dict | None = None,
     (['b', 'w'], 'expression')
     """
     title = check_title(title)
+    for name in [*params, *inputs, *(target or {})]:
+        parse_name(name)  # network entries (Omega1[2,3]) are for families only
     if loss not in LOSSES:
         raise DeriveError(f"bad loss {loss!r}: choose from {', '.join(LOSSES)}")
     prediction = parse(expr)
