@@ -14,7 +14,8 @@ import sys
 from .errors import DeriveError
 
 MODEL_HELP = ("toy (notebook 7.1, the default), chain:LIST or chain:LIST*K "
-              "(e.g. chain:sin,exp,cos*4, chain:tanh*12), logistic:N")
+              "(e.g. chain:sin,exp,cos*4, chain:tanh*12), logistic:N, "
+              "mlp:D0-D1-...-DK[:ACT] (e.g. mlp:1-6-6-1:tanh) or mlp:udl72 (notebook 7.2)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "then a fitted growth law per measure (power n^k or exponential "
                            "b^n, fitted to the deeper half of the sweep).")
     sizes.add_argument("family", metavar="FAMILY",
-                       help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh) "
-                       "or logistic (depth = N)")
+                       help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh), "
+                       "logistic (depth = N), mlp:W[:ACT] (depth = hidden layers of width W) "
+                       "or mlp-width:K[:ACT] (depth = the width of K hidden layers)")
     sizes.add_argument("--depth", default="1:12", metavar="A:B",
                        help="depths to sweep, inclusive (default 1:12)")
     sizes.add_argument("--seed", type=int, default=0, help="seed for chain parameters")
