@@ -52,9 +52,11 @@ def formula(expr, cap: int = EXPRESSION_CAP) -> dict:
     s = sizes(expr)
     entry = {"tree_nodes": s.tree_nodes, "dag_nodes": s.dag_nodes, "ops": s.ops}
     if s.tree_nodes <= cap:
-        return {**entry, "latex": to_latex(expr), "mathml": mathml(expr), "preview": None}
+        latex = to_latex(expr)
+        return {**entry, "latex": latex, "latex_chars": len(latex), "mathml": mathml(expr),
+                "preview": None}
     preview = sympy.sstr(expr)[:PREVIEW_CHARS] if s.tree_nodes <= 50 * cap else None
-    return {**entry, "latex": None, "mathml": None, "preview": preview}
+    return {**entry, "latex": None, "latex_chars": None, "mathml": None, "preview": preview}
 
 
 # ---- gathering ---------------------------------------------------------------
@@ -120,6 +122,7 @@ def _layers_section(model) -> list[dict]:
 def _model_section(model) -> dict:
     f = model.prediction if model.prediction is not None else model.output
     return {"name": model.name, "prediction": formula(f),
+            "program": program(model).counts(),
             "loss": "least squares" if model.target is not None else "none (f itself)",
             "parameters": [{"name": str(s), "symbol": to_latex(s), "value": float(model.values[s])}
                            for s in model.parameters],

@@ -134,6 +134,17 @@ class Program:
                     _add(found, "backward", step, "derivative not finite", bad)
         return list(found.values())
 
+    def counts(self) -> dict:
+        """Forward steps (operations), backward steps (nodes given an adjoint) and ops.
+
+        >>> from derive.models import model
+        >>> program(model("toy")).counts()
+        {'forward_steps': 14, 'backward_steps': 20, 'backprop_ops': 29}
+        """
+        return {"forward_steps": len(self.nodes),
+                "backward_steps": sum(1 for n in self.active if n is not self.output),
+                "backprop_ops": self.backprop_ops()}
+
     def backprop_ops(self) -> int:
         """Primitive operations of one full gradient by backprop.
 

@@ -15,3 +15,11 @@ def run(capsys):
         return code, out, err
 
     return _run
+
+
+# Every random draw is seeded: Hypothesis derives its examples from each test's
+# name instead of a fresh random seed, so a run is repeatable.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("derive", derandomize=True, print_blob=True)
+settings.load_profile("derive")

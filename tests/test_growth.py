@@ -196,3 +196,19 @@ def test_bad_depth_exits_2(run):
     for depth in ["0:3", "5:2", "a:b", "1:9999"]:
         code, _, err = run("sizes", "tanh", "--depth", depth)
         assert code == 2 and err.count("\n") == 1
+
+
+def test_latex_chars_below_and_above_its_cap():
+    from derive.graph import latex_chars
+    from derive.printing import to_latex
+    e = sympy.sin(x) * sympy.exp(y) + z
+    assert latex_chars(e) == (len(to_latex(e)), None)
+    [row] = sweep("logistic", [30], progress=None)
+    from derive.models import logistic
+    n, reason = latex_chars(dag_gradient(logistic(30).output, [x])[0])
+    assert n is None and "tree nodes, above the cap" in reason
+
+
+def test_staged_program_counts():
+    counts = program(model("chain:tanh*5")).counts()
+    assert counts["forward_steps"] < counts["backprop_ops"] <= 3 * counts["forward_steps"] + 5
