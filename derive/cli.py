@@ -58,31 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    trace = sub.add_parser("trace", help="the notebook's Step 1, 2 and 3 as tables",
-                           description="Step 1 (forward pass: each intermediate, its "
-                           "equation and value), Step 2 (each adjoint dl/dv) and Step 3 "
-                           "(parameter gradients) for MODEL.")
-    _model_argument(trace)
-    trace.add_argument("--json", action="store_true", help="print the documented JSON object")
-    trace.set_defaults(run=_trace)
+    _command(sub, "trace", _trace, "the notebook's Step 1, 2 and 3 as tables",
+             "Step 1 (forward pass: each intermediate, its equation and value), Step 2 "
+             "(each adjoint dl/dv) and Step 3 (parameter gradients) for MODEL.")
 
-    check = sub.add_parser("check", help="compare backprop, symbolic, finite differences",
-                           description="Compare each parameter's gradient four ways: staged "
-                           "backprop, the symbolic derivative (DAG sweep, and sympy.diff "
-                           "below its size cap), the central difference and the complex "
-                           "step. Exit 0 when all agree, 1 when any disagree, 2 on bad input.")
-    _model_argument(check)
-    check.add_argument("--json", action="store_true", help="print the documented JSON object")
+    check = _command(sub, "check", _check, "compare backprop, symbolic, finite differences",
+                     "Compare each parameter's gradient four ways: staged backprop, the "
+                     "symbolic derivative (DAG sweep, and sympy.diff below its size cap), the "
+                     "central difference and the complex step. Exit 0 when all agree, 1 when "
+                     "any disagree, 2 on bad input.")
     check.add_argument("--batch", type=int, metavar="N",
                        help="check on a seeded batch of N inputs (loss and gradients summed)")
-    check.set_defaults(run=_check)
 
-    sizes = sub.add_parser("sizes", help="exact expression sizes by depth, with growth laws",
-                           description="One row per depth of FAMILY: tree and DAG sizes of "
-                           "the loss and of its symbolic gradient, operation counts before "
-                           "and after sharing, backprop's operations, and derivation times; "
-                           "then a fitted growth law per measure (power n^k or exponential "
-                           "b^n, fitted to the deeper half of the sweep).")
+    sizes = _command(sub, "sizes", _sizes, "exact expression sizes by depth, with growth laws",
+                     "One row per depth of FAMILY: tree and DAG sizes of the loss and of its "
+                     "symbolic gradient, operation counts before and after sharing, "
+                     "backprop's operations, and derivation times; then a fitted growth law "
+                     "per measure (power n^k or exponential b^n, fitted to the deeper half of "
+                     "the sweep).", model=False, json=False)
     sizes.add_argument("family", metavar="FAMILY",
                        help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh), "
                        "logistic (depth = N), mlp:W[:ACT] (depth = hidden layers of width W) "
@@ -98,40 +91,32 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--table1", action="store_true",
                       help="logistic only: Baydin et al. 2018 Table 1 (l_n, its "
                       "product-rule derivative, simplified)")
-    sizes.set_defaults(run=_sizes)
 
-    code = sub.add_parser("code", help="generated numpy code for the loss and gradient",
-                          description="Write MODEL's loss and gradient as straight-line "
-                          "numpy code read off the expression graph: the forward pass, then "
-                          "the backward pass, one assignment per distinct node. The file "
-                          "needs only numpy; running it prints the values.")
-    _model_argument(code)
+    code = _command(sub, "code", _code, "generated numpy code for the loss and gradient",
+                    "Write MODEL's loss and gradient as straight-line numpy code read off the "
+                    "expression graph: the forward pass, then the backward pass, one "
+                    "assignment per distinct node. The file needs only numpy; running it "
+                    "prints the values.", json=False)
     code.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    code.set_defaults(run=_code)
 
-    bench = sub.add_parser("bench", help="time derivation, compile and evaluation",
-                           description="Median times of repeated runs, in one process: "
-                           "symbolic derivation (sympy.diff vs the DAG sweep), compile "
-                           "(lambdify, lambdify cse=True, generated code), evaluation over "
-                           "a batch (forward, backprop, lambdified, generated), and ratios.")
-    _model_argument(bench)
+    bench = _command(sub, "bench", _bench, "time derivation, compile and evaluation",
+                     "Median times of repeated runs, in one process: symbolic derivation "
+                     "(sympy.diff vs the DAG sweep), compile (lambdify, lambdify cse=True, "
+                     "generated code), evaluation over a batch (forward, backprop, "
+                     "lambdified, generated), and ratios.")
     bench.add_argument("--batch", type=int, default=100_000, metavar="N",
                        help="evaluation batch size (default 100000)")
     bench.add_argument("--repeat", type=int, default=5, metavar="R",
                        help="timed runs per measurement (default 5)")
-    bench.add_argument("--json", action="store_true", help="print the documented JSON object")
-    bench.set_defaults(run=_bench)
 
-    report = sub.add_parser("report", help="write the HTML, LaTeX and PDF report",
-                            description="Write a report for MODEL: the model, the forward "
-                            "and backward passes, the four-way gradient check, the closed "
-                            "form beside its shared intermediates, a growth sweep of the "
-                            "model's family with charts and fitted laws, and a "
-                            "finite-difference step chart. Files: index.html, report.tex, "
-                            "report.pdf (when pdflatex is present), data.json and the charts. "
-                            "The directory is replaced whole at the end, so a failed run "
-                            "leaves an earlier report intact.")
-    _model_argument(report)
+    report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
+                      "Write a report for MODEL: the model, the forward and backward passes, "
+                      "the four-way gradient check, the closed form beside its shared "
+                      "intermediates, a growth sweep of the model's family with charts and "
+                      "fitted laws, and a finite-difference step chart. Files: index.html, "
+                      "report.tex, report.pdf (when pdflatex is present), data.json and the "
+                      "charts. The directory is replaced whole at the end, so a failed run "
+                      "leaves an earlier report intact.", json=False)
     report.add_argument("--depth", default="1:12", metavar="A:B",
                         help="depths of the family sweep (default 1:12)")
     report.add_argument("--out", metavar="DIR",
@@ -143,7 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start no new depth of the sweep after S seconds")
     report.add_argument("--timestamp", metavar="TEXT",
                         help="the timestamp printed in the report (default: now, UTC)")
-    report.set_defaults(run=_report)
+    return parser
+
+
+def _command(sub, name, run, summary, description, model=True, json=True):
+    """A subcommand: its help, the model options and --json where it has them."""
+    parser = sub.add_parser(name, help=summary, description=description)
+    if model:
+        _model_argument(parser)
+    if json:
+        parser.add_argument("--json", action="store_true",
+                            help="print the documented JSON object")
+    parser.set_defaults(run=run)
     return parser
 
 
