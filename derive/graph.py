@@ -46,13 +46,13 @@ def topological_order(roots: sympy.Basic | Iterable[sympy.Basic]) -> list[sympy.
     return order
 
 
-def users(order: list[sympy.Basic]) -> dict[sympy.Basic, int]:
-    """How many distinct parent nodes use each node (repeated args count once each)."""
-    count = {node: 0 for node in order}
+def users(order: list[sympy.Basic]) -> dict[sympy.Basic, list[sympy.Basic]]:
+    """The distinct nodes that use each node as an argument, in topological order."""
+    used_by: dict[sympy.Basic, list[sympy.Basic]] = {node: [] for node in order}
     for node in order:
-        for arg in set(node.args):
-            count[arg] += 1
-    return count
+        for arg in dict.fromkeys(node.args):  # a repeated argument: one user
+            used_by[arg].append(node)
+    return used_by
 
 
 def own_ops(node: sympy.Basic) -> int:

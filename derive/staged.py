@@ -63,6 +63,7 @@ class Program:
         self.active = _depends_on(order, set(self.wrt))
         self.steps = _steps(order, output, names or {})
         self.owner = _owners(order, self.steps)
+        self.used_by = users(order)
 
     def forward(self, values: dict) -> dict:
         """Step 1: the value of every node (arrays over the batch), all stored."""
@@ -111,28 +112,30 @@ class Program:
         count.
         """
         found: dict = {}
+        self._forward_faults(value, found)
+        if adjoint is not None:
+            self._backward_faults(value, adjoint, found)
+        return list(found.values())
+
+    def _forward_faults(self, value, found):
         for node in self.nodes:
             bad = ~_finite(value[node])
             for a in node.args:
                 bad = bad & _finite(value[a])
             if np.any(bad):
                 _add(found, "forward", self.owner[node], _kind(node, value, bad), bad)
-        if adjoint is not None:
-            users: dict = {}
-            for node in self.nodes:
-                for a in node.args:
-                    users.setdefault(a, []).append(node)
-            for node in reversed([*self.leaves, *self.nodes]):
-                if node not in adjoint or node is self.output:
-                    continue
-                bad = ~_finite(adjoint[node]) & _finite(value[node])
-                for u in users.get(node, []):
-                    if u in adjoint:
-                        bad = bad & _finite(adjoint[u])
-                if np.any(bad):
-                    step = self.owner.get(node, str(node))
-                    _add(found, "backward", step, "derivative not finite", bad)
-        return list(found.values())
+
+    def _backward_faults(self, value, adjoint, found):
+        for node in reversed([*self.leaves, *self.nodes]):
+            if node not in adjoint or node is self.output:
+                continue
+            bad = ~_finite(adjoint[node]) & _finite(value[node])
+            for user in self.used_by[node]:
+                if user in adjoint:
+                    bad = bad & _finite(adjoint[user])
+            if np.any(bad):
+                _add(found, "backward", self.owner.get(node, str(node)),
+                     "derivative not finite", bad)
 
     def counts(self) -> dict:
         """Forward steps (operations), backward steps (nodes given an adjoint) and ops.
@@ -230,17 +233,13 @@ def _depends_on(order, wrt: set) -> set:
 
 def _steps(order, output, names: dict) -> list[Step]:
     """The named nodes, in order, each with its equation in earlier names."""
-    count = users(order)
-    single_user = {}
-    for node in order:
-        for arg in node.args:
-            single_user[arg] = node
+    used_by = users(order)
     arithmetic = tuple(ARITHMETIC)
 
     def fused(node):
-        return (node is not output and node not in names and count[node] == 1
+        return (node is not output and node not in names and len(used_by[node]) == 1
                 and isinstance(node, arithmetic)
-                and isinstance(single_user[node], arithmetic))
+                and isinstance(used_by[node][0], arithmetic))
 
     boundary = [n for n in order if n.args and not fused(n)]
     symbol, auto = {}, 0
