@@ -82,7 +82,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
     evaluation["forward"] = median_seconds(lambda: p.forward(batched.values), repeat)
     evaluation["backprop"] = median_seconds(lambda: p.gradients(batched.values), repeat)
     for name, function in functions.items():
-        evaluation[name] = (median_seconds(lambda: function(*values), repeat)
+        evaluation[name] = (median_seconds(lambda f=function: f(*values), repeat)
                             if function else None)
     result["ratios"] = _ratios(result)
     if model.network is not None:  # the matrix form of the same network

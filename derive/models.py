@@ -73,6 +73,8 @@ class Model:
     names: dict[sympy.Basic, str] = field(default_factory=dict)
     network: object = None
     """A :class:`derive.network.Network` for mlp models: the matrix form."""
+    loss: str | None = None
+    """The loss's name in :data:`LOSSES`, or None where the output itself is differentiated."""
 
     @property
     def target(self) -> Symbol | None:
@@ -167,7 +169,8 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
         raise DeriveError(f"no value for symbol(s) {', '.join(sorted(missing))}")
     wrt = tuple(parameters) if wrt is None else tuple(wrt)
     return Model(name, output, wrt, values, tuple(parameters), tuple(inputs),
-                 (y,) if y is not None else (), prediction, names)
+                 (y,) if y is not None else (), prediction, names,
+                 loss=loss if y is not None else None)
 
 
 def chain(activations: list[str], beta, omega, x: float, y: float, name: str) -> Model:

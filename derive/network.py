@@ -34,8 +34,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
-from sympy import Add, Mul, Symbol
+from sympy import Add, Symbol
 
 from .errors import DeriveError
 from .models import Model, least_squares
@@ -229,7 +228,7 @@ def build(dims, act, W, b, x, y, name) -> Model:
     network = Network(tuple(dims), act, omegas, betas, xs, ys)
     prediction = f[0] if len(f) == 1 else None
     return Model(name, output, tuple(parameters), values, tuple(parameters), xs, ys,
-                 prediction, names, network)
+                 prediction, names, network, loss="least_squares")
 
 
 def network_trace(model):

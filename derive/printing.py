@@ -40,6 +40,8 @@ class BookLatexPrinter(LatexPrinter):
     def _print_exp(self, expr, exp=None):
         return self._print_Function(expr, exp)
 
+    _print_log = _print_exp  # SymPy has its own printers for these two
+
     def _print_Symbol(self, expr, style="plain"):
         if expr.name == "l":
             return r"\ell"

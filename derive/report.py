@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import importlib.resources
-import io
 import json
 import re
 import shutil
@@ -29,9 +28,10 @@ from . import __version__
 from .compare import METHODS, TOLERANCES, check
 from .graph import sizes
 from .growth import describe, fits, sweep
+from .models import LOSSES
 from .primitives import PRIMITIVES
 from .printing import mathml, to_latex
-from .staged import program, trace
+from .staged import _plain, program, trace
 from .symbolic import diff_gradient
 
 FORMATS = ("html", "tex", "pdf")
@@ -70,7 +70,7 @@ def gather(model, family, depths, timestamp: str, command: str, seed: int = 0,
     p = program(model)
     return {
         "title": f"derive report: {model.name}",
-        "model": _model_section(model),
+        "model": _model_section(model, p),
         "forward": [{"name": r["name"], "symbol": to_latex(sympy.Symbol(r["name"])),
                      "latex": r["equation"], "mathml": r["mathml"],
                      "value": r["value"]} for r in t.forward],
@@ -119,18 +119,27 @@ def _layers_section(model) -> list[dict]:
              "shape": list(dW[k].shape)} for k in range(net.K + 1)]
 
 
-def _model_section(model) -> dict:
+LOSS_WORDS = {"least_squares": "least squares", "binary_cross_entropy": "binary cross-entropy",
+              None: "none: f itself is differentiated"}
+
+
+def _model_section(model, p) -> dict:
+    """The model: its prediction, loss, and every value (a list for a batch)."""
     f = model.prediction if model.prediction is not None else model.output
-    return {"name": model.name, "prediction": formula(f),
-            "program": program(model).counts(),
-            "loss": "least squares" if model.target is not None else "none (f itself)",
-            "parameters": [{"name": str(s), "symbol": to_latex(s), "value": float(model.values[s])}
-                           for s in model.parameters],
-            "inputs": [{"name": str(s), "symbol": to_latex(s), "value": float(model.values[s])}
-                       for s in model.inputs],
-            "target": None if model.target is None else {
-                "name": str(model.target), "symbol": to_latex(model.target),
-                "value": float(model.values[model.target])}}
+    loss = None
+    if model.loss is not None and model.target is not None:
+        loss = LOSSES[model.loss](sympy.Symbol("f"), model.target)
+
+    def entries(symbols):
+        return [{"name": str(s), "symbol": to_latex(s), "value": _plain(model.values[s])}
+                for s in symbols]
+
+    return {"name": model.name, "prediction": formula(f), "program": p.counts(),
+            "loss": LOSS_WORDS[model.loss],
+            "loss_latex": to_latex(loss) if loss is not None else None,
+            "loss_mathml": mathml(loss) if loss is not None else None,
+            "parameters": entries(model.parameters), "inputs": entries(model.inputs),
+            "target": (entries([model.target])[0] if model.target is not None else None)}
 
 
 def _backward_section(t, p) -> list[dict]:

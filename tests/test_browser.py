@@ -4,7 +4,6 @@ Skips where Playwright or Chromium is missing on a user's machine; .ci/run
 installs both (pip playwright, apt-get chromium), so in CI it runs.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given, settings, strategies as st
 
 from derive import check, codegen, dag_gradient, model, program, trace

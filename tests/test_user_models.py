@@ -14,7 +14,6 @@ import sympy
 from hypothesis import given, settings, strategies as st
 
 from derive import model
-from derive.cli import main
 from derive.parser import LIMITS, ParseError, parse
 from derive.usermodels import from_toml
 
@@ -267,3 +266,20 @@ def test_a_report_killed_midway_leaves_the_previous_one_intact(tmp_path):
     assert process.returncode == -signal.SIGKILL
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert after == before
+
+
+def test_a_report_of_your_own_batch_model(run, tmp_path):
+    (tmp_path / "x.csv").write_text("0.5\n1.0\n1.5\n")
+    (tmp_path / "y.csv").write_text("1\n0\n1\n")
+    code, out, err = run("report", "--expr", "sigmoid(b + w*x)", "--param", "b=0.1",
+                         "--param", "w=0.3", "--input", f"x=@{tmp_path / 'x.csv'}",
+                         "--target", f"y=@{tmp_path / 'y.csv'}", "--loss",
+                         "binary_cross_entropy", "--title", "Logistic regression",
+                         "--out", str(tmp_path / "out"), "--format", "html,tex")
+    assert code == 0, err
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "derive report: Logistic regression" in html
+    assert "binary cross-entropy" in html and "No family sweep" in html
+    data = json.loads((tmp_path / "out" / "data.json").read_text())
+    assert data["model"]["inputs"][0]["value"] == [0.5, 1.0, 1.5]
+    assert data["agree"] is True
