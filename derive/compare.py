@@ -142,9 +142,9 @@ def check(model, tolerances: dict | None = None) -> Check:
     """
     tol = {**TOLERANCES, **(tolerances or {})}
     p = program(model)
-    loss, staged = p.gradients(model.values)
     value = p.forward(model.values)
-    faults = p.faults(value, p.backward(value))
+    adjoint = p.backward(value)
+    loss, staged = p.summed(value, adjoint)
     shape = np.shape(value[model.output])
     notes: list[str] = []
     network = model.network
@@ -152,37 +152,52 @@ def check(model, tolerances: dict | None = None) -> Check:
     backprop = network.gradients(model.values) if network is not None else staged
     methods = METHODS[1:] + (["scalar_staged"] if network is not None else [])
     symbolic = _numeric(dag_gradient(model.output, model.wrt), model, shape, notes, "DAG sweep")
-    by_diff = _by_diff(model, shape, notes)
+    by_diff = _by_diff(model, shape, notes) or [None] * len(model.wrt)
     analytic = _complex_step_applies(model)
     evaluate = _evaluator(model, p)
-    rows, flagged = [], []
+    rows = []
     for i, w in enumerate(model.wrt):
         central, estimate, kink = _central(evaluate, model, w)
         row = {"name": str(w), "backprop": backprop[w], "symbolic": symbolic[i],
-               "symbolic_diff": by_diff[i] if by_diff else None,
-               "central_difference": central, "central_estimate": estimate, "kink": kink,
+               "symbolic_diff": by_diff[i], "central_difference": central,
+               "central_estimate": estimate, "kink": kink,
                "complex_step": _complex(evaluate, model, w) if w in analytic else None,
                "scalar_staged": staged[w] if network is not None else None}
-        row["agree"] = all(
-            tol[m].agree(row[m], row["backprop"], loss,
-                         estimate if m == "central_difference" else 0.0)
-            for m in methods
-            if (row[m] is not None or m in ("symbolic", "scalar_staged"))
-            and not (m == "central_difference" and kink))
-        flagged += [str(w)] * kink
+        row["agree"] = _agrees(row, methods, tol, loss)
         rows.append(row)
-    if len(analytic) < len(model.wrt):
-        notes.append("complex step not applicable where a non-analytic primitive "
-                     "(relu) lies on the path")
-    if flagged:
-        notes.append(f"central difference flagged, not compared, for {len(flagged)} "
-                     f"variable(s) ({', '.join(flagged[:5])}{', ...' if len(flagged) > 5 else ''}): "
-                     "a pre-activation lies within the step of a kink (relu at 0)")
+    notes += _notes(rows, analytic, model)
     table = Table(["name", "backprop", *methods, "agree"], rows,
                   headers={"symbolic_diff": "sympy.diff", "central_difference": "central",
                            "complex_step": "complex", "scalar_staged": "scalar staged"})
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
-                 {m: tol[m] for m in methods}, notes, faults)
+                 {m: tol[m] for m in methods}, notes, p.faults(value, adjoint))
+
+
+def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
+    """Every method that applies agrees with backprop (a kinked central difference aside)."""
+    for m in methods:
+        if m == "central_difference" and row["kink"]:
+            continue
+        if row[m] is None and m not in ("symbolic", "scalar_staged"):
+            continue  # not applicable (complex step through relu, sympy.diff skipped)
+        estimate = row["central_estimate"] if m == "central_difference" else 0.0
+        if not tol[m].agree(row[m], row["backprop"], loss, estimate):
+            return False
+    return True
+
+
+def _notes(rows, analytic, model) -> list[str]:
+    notes = []
+    if len(analytic) < len(model.wrt):
+        notes.append("complex step not applicable where a non-analytic primitive "
+                     "(relu) lies on the path")
+    flagged = [r["name"] for r in rows if r["kink"]]
+    if flagged:
+        shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
+        notes.append(f"central difference flagged, not compared, for {len(flagged)} "
+                     f"variable(s) ({shown}): a pre-activation lies within the step of a "
+                     "kink (relu at 0)")
+    return notes
 
 
 def _evaluator(model, p):

@@ -95,7 +95,10 @@ class Program:
     def gradients(self, values: dict) -> tuple[float, dict]:
         """Step 3: the summed loss and its gradient {variable: float}."""
         value = self.forward(values)
-        adjoint = self.backward(value)
+        return self.summed(value, self.backward(value))
+
+    def summed(self, value: dict, adjoint: dict) -> tuple[float, dict]:
+        """The loss and the variables' adjoints from the two passes, summed over the batch."""
         shape = np.shape(value[self.output])
         grads = {w: float(np.sum(np.broadcast_to(adjoint.get(w, 0.0), shape)))
                  for w in self.wrt}
