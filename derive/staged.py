@@ -15,6 +15,9 @@ every primitive application, its argument, every shared node and the output.
 An arithmetic node used once, inside other arithmetic (the ``ω0·x`` in
 ``f0 = β0 + ω0·x``), is computed as part of its user's step.  For the toy
 model the steps are exactly the notebook's f0, h1, f1, h2, f2, h3, f3, ℓ.
+Steps the model does not name are named the notebook's way too: h_k for the
+k-th primitive application, f_k for arithmetic after it (v1, v2, ... where
+such a name is taken).
 
 Cost: building is linear in distinct nodes; forward and backward are one
 numpy operation per node and per node argument, vectorised over the batch.
@@ -245,11 +248,21 @@ def _steps(order, output, names: dict) -> list[Step]:
                 and isinstance(used_by[node][0], arithmetic))
 
     boundary = [n for n in order if n.args and not fused(n)]
-    symbol, auto = {}, 0
+    symbol = {node: sympy.Symbol(names[node]) for node in boundary if node in names}
+    taken = {n.name for n in order if n.is_Symbol} | set(names.values())
+    layer, auto = 0, 0
     for node in boundary:
-        if node not in names:
+        if node in names:
+            continue
+        # unnamed steps read like the notebook: h_k for the k-th primitive, f_k before it
+        function = not isinstance(node, arithmetic)
+        layer += function
+        name = f"h{layer}" if function else f"f{layer}"
+        while name in taken:
             auto += 1
-        symbol[node] = sympy.Symbol(names.get(node) or f"v{auto}")
+            name = f"v{auto}"
+        taken.add(name)
+        symbol[node] = sympy.Symbol(name)
     return [Step(symbol[n].name, n, n.func(*[_rename(a, symbol) for a in n.args],
                                            evaluate=False))
             for n in boundary]

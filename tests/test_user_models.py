@@ -283,3 +283,13 @@ def test_a_report_of_your_own_batch_model(run, tmp_path):
     data = json.loads((tmp_path / "out" / "data.json").read_text())
     assert data["model"]["inputs"][0]["value"] == [0.5, 1.0, 1.5]
     assert data["agree"] is True
+
+
+def test_steps_of_your_own_model_are_named_the_notebooks_way():
+    from derive import program
+    names = [s.name for s in program(from_toml(ROOT / "examples" / "toy.toml")).steps]
+    assert names == ["f0", "h1", "f1", "h2", "f2", "h3", "f", "l"]
+    from derive.usermodels import from_text
+    taken = from_text("h1*sin(x) + cos(x)", {"h1": 1.0}, {"x": 2.0})  # h1: the user's name
+    steps = [s.name for s in program(taken).steps]
+    assert sorted(steps) == ["f", "h2", "v1"] and "h1" not in steps
