@@ -192,10 +192,8 @@ def _check(args) -> int:
 
 def _sizes(args) -> int:
     from . import growth
-    depths = growth.parse_depths(args.depth)
-    growth.family_model(args.family, 1)  # validates the family before any work
     if args.table1:
-        return _table1(args.family, depths)
+        return _table1(args.family, growth.parse_depths(args.depth))
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise DeriveError("--max-seconds must be a positive number of seconds")
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=sys.stderr,

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import sympy
@@ -28,7 +28,7 @@ import sympy
 from .compare import DIFF_WORK_CAP
 from .errors import DeriveError
 from .graph import sizes
-from .models import chain, chain_values, logistic, parse_chain
+from .models import CHAIN_X, CHAIN_Y, chain, chain_values, logistic, parse_chain
 from .staged import program
 from .symbolic import dag_gradient, diff_gradient
 
@@ -58,7 +58,6 @@ def family_model(family: str, depth: int, seed: int = 0):
     cycle = parse_chain(family, f"chain:{family}")
     layers = [cycle[k % len(cycle)] for k in range(depth)]
     beta, omega = chain_values(layers, seed)
-    from .models import CHAIN_X, CHAIN_Y
     return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, f"chain:{','.join(layers)}")
 
 
@@ -148,6 +147,11 @@ class Sweep:
     def words(self) -> dict:
         return {k: describe(v) for k, v in self.fits.items()}
 
+    @property
+    def axis(self) -> str:
+        """What the "depth" column counts: the width, for an mlp-width family."""
+        return "width" if self.family.startswith("mlp-width:") else "depth"
+
     def to_json(self) -> dict:
         """The documented ``derive sizes --json`` object."""
         out = {"family": self.family, "rows": self.rows, "fits": self.fits}
@@ -172,8 +176,13 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
     >>> s.fits["gradient_tree_nodes"]["law"]
     'exponential'
     """
-    family_model(family, 1)
-    depths = parse_depths(depth)
+    return run_sweep(family, parse_depths(depth), seed, progress, max_seconds)
+
+
+def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
+              max_seconds: float | None = None) -> Sweep:
+    """:func:`sweep` with its fitted laws, and a note where ``max_seconds`` cut it short."""
+    family_model(family, 1)  # a bad family fails before any work
     rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds)
     stopped = None
     if len(rows) < len(depths):
@@ -196,7 +205,7 @@ def fit(depths, values) -> dict | None:
     if len(points) >= 6:
         points = points[len(points) // 2:]
     n = np.array([p[0] for p in points], dtype=float)
-    logv = np.array([_log(p[1]) for p in points])
+    logv = np.array([math.log(p[1]) for p in points])  # math.log takes ints of any size
     candidates = []
     for law, x in (("power", np.log(n)), ("exponential", n)):
         if np.ptp(x) == 0:
@@ -209,11 +218,6 @@ def fit(depths, values) -> dict | None:
         candidates.append({"law": law, **rate, "a": float(math.exp(intercept)),
                            "r2": float(r2), "from_depth": int(n[0])})
     return max(candidates, key=lambda c: c["r2"]) if candidates else None
-
-
-def _log(value) -> float:
-    """log of an int of any size (math.log takes big ints beyond float range)."""
-    return math.log(value)
 
 
 def fits(rows: list[dict]) -> dict:

@@ -39,6 +39,7 @@ from sympy import Add, Mul, Pow, Symbol
 
 from .errors import DeriveError
 from .graph import topological_order
+from .table import plain
 from .primitives import ACTIVATIONS, PRIMITIVES
 
 MAX_LAYERS = 512
@@ -83,13 +84,8 @@ class Model:
 
     def target_value(self):
         """The target's value: a float, a list (several targets or a batch), or None."""
-        values = [self.values[t] for t in self.targets]
-        if not values:
-            return None
-        if len(values) == 1:
-            array = np.asarray(values[0], dtype=float)
-            return float(array) if array.ndim == 0 else array.tolist()
-        return [np.asarray(v, dtype=float).tolist() for v in values]
+        values = [plain(self.values[t]) for t in self.targets]
+        return values[0] if len(values) == 1 else (values or None)
 
     def evaluate(self, values: dict | None = None):
         """The output's value (an array for a batch); see :mod:`derive.staged`."""

@@ -27,11 +27,12 @@ import sympy
 from . import __version__
 from .compare import METHODS, TOLERANCES, check
 from .graph import sizes
-from .growth import describe, fits, sweep
+from .growth import run_sweep
 from .models import LOSSES
 from .primitives import PRIMITIVES
 from .printing import mathml, to_latex
-from .staged import _plain, program, trace
+from .staged import program, trace
+from .table import plain
 from .symbolic import diff_gradient
 
 FORMATS = ("html", "tex", "pdf")
@@ -100,13 +101,9 @@ def _families(family) -> list[str]:
 
 
 def _growth_section(family, depths, seed, max_seconds=None) -> dict:
-    rows = sweep(family, depths, seed, progress=None, max_seconds=max_seconds)
-    laws = fits(rows)
-    axis = "width" if family.startswith("mlp-width:") else "depth"
-    stopped = None if len(rows) == len(depths) else \
-        f"stopped after {axis} {rows[-1]['depth']}: --max-seconds {max_seconds:g} reached"
-    return {"family": family, "axis": axis, "rows": rows, "fits": laws, "stopped": stopped,
-            "words": {k: describe(v) for k, v in laws.items()}}
+    result = run_sweep(family, depths, seed, max_seconds=max_seconds)
+    return {"family": family, "axis": result.axis, "rows": result.rows, "fits": result.fits,
+            "stopped": result.stopped, "words": result.words}
 
 
 def _layers_section(model) -> list[dict]:
@@ -131,7 +128,7 @@ def _model_section(model, p) -> dict:
         loss = LOSSES[model.loss](sympy.Symbol("f"), model.target)
 
     def entries(symbols):
-        return [{"name": str(s), "symbol": to_latex(s), "value": _plain(model.values[s])}
+        return [{"name": str(s), "symbol": to_latex(s), "value": plain(model.values[s])}
                 for s in symbols]
 
     return {"name": model.name, "prediction": formula(f), "program": p.counts(),

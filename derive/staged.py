@@ -41,7 +41,7 @@ import sympy
 from .graph import topological_order, users
 from .primitives import ARITHMETIC, rule_for
 from .printing import mathml, to_latex
-from .table import Table
+from .table import Table, plain
 
 
 @dataclass(frozen=True)
@@ -355,13 +355,13 @@ def trace(model) -> Trace:
     loss, grads = p.gradients(model.values)
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation), "text": str(s.equation),
-         "mathml": mathml(s.equation), "value": _plain(value[s.node])} for s in p.steps])
+         "mathml": mathml(s.equation), "value": plain(value[s.node])} for s in p.steps])
     backward = Table(["name", "adjoint"], [
-        {"name": s.name, "adjoint": _plain(adjoint.get(s.node, 0.0))}
+        {"name": s.name, "adjoint": plain(adjoint.get(s.node, 0.0))}
         for s in reversed(p.steps) if s.node is not p.output and s.node in p.active],
         headers={"name": "dl/d"})
-    return Trace(model.name, {str(s): _plain(model.values[s]) for s in model.parameters},
-                 {str(s): _plain(model.values[s]) for s in model.inputs},
+    return Trace(model.name, {str(s): plain(model.values[s]) for s in model.parameters},
+                 {str(s): plain(model.values[s]) for s in model.inputs},
                  model.target_value(),
                  loss, forward, backward, {str(w): g for w, g in grads.items()},
                  p.faults(value, adjoint))
@@ -375,12 +375,6 @@ def describe_faults(faults: list[dict]) -> str:
                  if f["entries"] else "")
         lines.append(f"  {f['pass']} pass, step {f['step']}: {f['kind']}{where}")
     return "\n".join(lines)
-
-
-def _plain(value):
-    """A float, or a list of floats for a batch (JSON-ready)."""
-    array = np.asarray(value, dtype=float)
-    return float(array) if array.ndim == 0 else array.tolist()
 
 
 def _fmt(value: float) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 class Table:
     """Rows (dicts) with ordered columns; ``table[name]`` or ``table[i]`` gives a row."""
@@ -49,6 +51,12 @@ class Table:
 
         return "\n".join([line(header), line(["-" * w for w in width]),
                           *map(line, cells)])
+
+
+def plain(value):
+    """A float, or a list of floats for a batch: a value as JSON and tables hold it."""
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array.tolist()
 
 
 def _is_number(value) -> bool:
