@@ -203,8 +203,7 @@ def _notes(rows, analytic, model) -> list[str]:
 def _evaluator(model, p):
     """values -> (summed loss, signs at kinks or None): the matrix form for a network."""
     if model.network is not None:
-        net = model.network
-        return lambda values: (net.loss(values), net.kinks(values))
+        return model.network.loss_and_kinks
     kinked = [n for n, rule in zip(p.nodes, p.rules) if not rule.analytic]
 
     def evaluate(values):

@@ -72,6 +72,9 @@ class Network:
     def forward(self, values: dict):
         """Step 1 in matrix form: (all f_k, all h_k), h_0 the input."""
         W, b, X, _ = self.arrays(values)
+        return self._forward(W, b, X)
+
+    def _forward(self, W, b, X):
         act = PRIMITIVES[self.act].forward
         fs, hs = [], [X]
         with np.errstate(all="ignore"):
@@ -83,14 +86,23 @@ class Network:
 
     def loss(self, values: dict) -> float:
         """The least-squares loss summed over outputs and batch."""
-        fs, _ = self.forward(values)
-        Y = self.arrays(values)[3]
-        return np.sum((fs[-1] - Y) ** 2)
+        return self.loss_and_kinks(values)[0]
+
+    def loss_and_kinks(self, values: dict):
+        """The loss, and the sign of every pre-activation where the activation has a kink.
+
+        One forward pass serves both (the finite differences call this per step).
+        The signs are None for an analytic activation.
+        """
+        W, b, X, Y = self.arrays(values)
+        fs, _ = self._forward(W, b, X)
+        kinks = None if PRIMITIVES[self.act].analytic else [np.sign(f) for f in fs[:-1]]
+        return np.sum((fs[-1] - Y) ** 2), kinks
 
     def backward(self, values: dict):
         """Steps 2 and 3: (∂ℓ/∂f_k, ∂ℓ/∂h_k, ∂ℓ/∂Ω_k, ∂ℓ/∂β_k) per layer, summed over the batch."""
-        W, _, _, Y = self.arrays(values)
-        fs, hs = self.forward(values)
+        W, b, X, Y = self.arrays(values)
+        fs, hs = self._forward(W, b, X)
         d_act = PRIMITIVES[self.act].d_numeric
         df = [None] * (self.K + 1)
         dh = [None] * (self.K + 1)
@@ -116,13 +128,6 @@ class Network:
             for i, s in enumerate(self.betas[k]):
                 out[s] = float(db[k][i])
         return out
-
-    def kinks(self, values: dict):
-        """Signs of every pre-activation, where the activation has a kink (else None)."""
-        if PRIMITIVES[self.act].analytic:
-            return None
-        fs, _ = self.forward(values)
-        return [np.sign(f) for f in fs[:-1]]
 
 
 def _columns(items) -> np.ndarray:
@@ -238,8 +243,8 @@ def network_trace(model):
     example) for a batch; gradients are per parameter, summed over the batch.
     """
     from .printing import mathml, to_latex
-    from .staged import Trace, _plain
-    from .table import Table
+    from .staged import Trace
+    from .table import Table, plain
     net, values = model.network, model.values
     fs, hs = net.forward(values)
     df, dh, _, _ = net.backward(values)
@@ -258,8 +263,8 @@ def network_trace(model):
         if k > 0:
             adjoints.append({"name": f"h{k}", "adjoint": _vector(dh[k])})
     gradients = {str(s): g for s, g in net.gradients(values).items()}
-    return Trace(model.name, {str(s): _plain(values[s]) for s in model.parameters},
-                 {str(s): _plain(values[s]) for s in model.inputs}, model.target_value(),
+    return Trace(model.name, {str(s): plain(values[s]) for s in model.parameters},
+                 {str(s): plain(values[s]) for s in model.inputs}, model.target_value(),
                  float(loss), Table(["name", "equation", "value"], rows),
                  Table(["name", "adjoint"], adjoints, headers={"name": "dl/d"}), gradients,
                  [])
