@@ -20,7 +20,7 @@ from sympy.core.cache import clear_cache
 
 from . import codegen
 from .graph import sizes
-from .primitives import PRIMITIVES
+from .primitives import lambdify_modules
 from .staged import program
 from .symbolic import dag_gradient, diff_gradient
 
@@ -97,7 +97,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
 
 def _compile(result, gradient, arguments, repeat) -> dict:
     tree = sizes(gradient).tree_nodes
-    namespace = [{row.name: row.forward for row in PRIMITIVES.values()}, "numpy"]
+    namespace = lambdify_modules()
     makers = {
         "lambdify": lambda: sympy.lambdify(arguments, gradient, modules=namespace),
         "lambdify_cse": lambda: sympy.lambdify(arguments, gradient, modules=namespace,

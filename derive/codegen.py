@@ -118,7 +118,15 @@ def _exponent(exponent, text):
 
 def evaluate(outputs, arguments, values: dict, shape=()) -> list[float]:
     """Evaluate outputs by generated code and sum each over the batch shape."""
-    function = compile_source(source(outputs, arguments))
+    return batch_sums(compile_source(source(outputs, arguments)), arguments, values, shape)
+
+
+def batch_sums(function, arguments, values: dict, shape=()) -> list[float]:
+    """Call a compiled gradient on the values and sum each result over the batch shape.
+
+    A derivative that does not depend on the batch comes back as a scalar:
+    it is broadcast to the batch before summing.
+    """
     with np.errstate(all="ignore"):
         results = function(*[values[a] for a in arguments])
     return [float(np.sum(np.broadcast_to(r, shape))) for r in results]

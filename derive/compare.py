@@ -36,7 +36,7 @@ import sympy
 
 from . import codegen
 from .graph import sizes, topological_order
-from .primitives import PRIMITIVES, rule_for
+from .primitives import PRIMITIVES, lambdify_modules, rule_for
 from .staged import program
 from .symbolic import dag_gradient, diff_gradient
 from .table import Table
@@ -222,11 +222,8 @@ def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
         notes.append(f"{what} evaluated by generated code: its tree has {tree:,} nodes "
                      f"(lambdify is used up to {LAMBDIFY_TREE_CAP:,})")
         return codegen.evaluate(exprs, arguments, model.values, shape)
-    namespace = {row.name: row.forward for row in PRIMITIVES.values()}
-    function = sympy.lambdify(arguments, list(exprs), modules=[namespace, "numpy"])
-    with np.errstate(all="ignore"):
-        results = function(*[model.values[a] for a in arguments])
-    return [float(np.sum(np.broadcast_to(r, shape))) for r in results]
+    function = sympy.lambdify(arguments, list(exprs), modules=lambdify_modules())
+    return codegen.batch_sums(function, arguments, model.values, shape)
 
 
 def _by_diff(model, shape, notes):

@@ -142,6 +142,14 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in _ROWS}
 ACTIVATIONS = [name for name in PRIMITIVES if name != "step"]
 
 
+def lambdify_modules() -> list:
+    """``modules=`` for ``sympy.lambdify``: the table's forwards, then numpy.
+
+    Built at call time, so a row swapped into the table is the one used.
+    """
+    return [{row.name: row.forward for row in PRIMITIVES.values()}, "numpy"]
+
+
 def by_function(func) -> Primitive | None:
     """The table row whose SymPy function is ``func`` (a class such as sympy.sin).
 

@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings, strategies as st
 from derive import codegen, model, program
 from derive.graph import own_ops, sizes
 from derive.growth import fit, fits, sweep, table1
+from derive.primitives import lambdify_modules
 from derive.symbolic import dag_gradient
 
 x, y, z = sympy.symbols("x y z")
@@ -110,10 +111,8 @@ def test_generated_code_lambdify_and_backprop_agree_on_random_inputs(spec):
     arguments = list(m.values)
     shape = np.shape(m.values[m.inputs[0]])
     generated = codegen.evaluate(gradient, arguments, m.values, shape)
-    lambdified = sympy.lambdify(arguments, gradient, modules=[
-        {name: row.forward for name, row in __import__("derive").PRIMITIVES.items()}, "numpy"])
-    by_lambdify = [float(np.sum(np.broadcast_to(v, shape)))
-                   for v in lambdified(*[m.values[a] for a in arguments])]
+    lambdified = sympy.lambdify(arguments, gradient, modules=lambdify_modules())
+    by_lambdify = codegen.batch_sums(lambdified, arguments, m.values, shape)
     _, backprop = program(m).gradients(m.values)
     for w, g, lam in zip(m.wrt, generated, by_lambdify):
         b = backprop[w]
