@@ -183,6 +183,8 @@ def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
               max_seconds: float | None = None) -> Sweep:
     """:func:`sweep` with its fitted laws, and a note where ``max_seconds`` cut it short."""
     family_model(family, 1)  # a bad family fails before any work
+    if max_seconds is not None and not max_seconds > 0:
+        raise DeriveError("--max-seconds must be a positive number of seconds")
     rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds)
     stopped = None
     if len(rows) < len(depths):

@@ -232,6 +232,14 @@ def test_faults_name_the_batch_entries(run, tmp_path):
     assert data["faults"][0]["kind"] == "log of a negative number"
 
 
+@pytest.mark.parametrize("command", [["sizes", "tanh"], ["report", "--out", "never"]])
+def test_max_seconds_must_be_positive(run, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(*command, "--max-seconds", "0")
+    assert code == 2 and "--max-seconds must be a positive number" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_max_seconds_stops_a_sweep_and_keeps_finished_rows(run):
     code, out, err = run("sizes", "sin,exp,cos", "--depth", "1:400", "--max-seconds", "0.3",
                          "--json")
