@@ -22,7 +22,7 @@ from . import codegen
 from .graph import sizes
 from .primitives import lambdify_modules
 from .staged import program
-from .symbolic import dag_gradient, diff_gradient
+from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
 BENCH_DIFF_CAP = 20_000
 BENCH_LAMBDIFY_CAP = 200_000
@@ -61,17 +61,16 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
     result = {"model": model.name, "batch": batch, "derivation": {}, "compile": {},
               "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment()}
     slow = min(repeat, 3)
-    work = sizes(model.output).tree_nodes * len(model.wrt)
+    skipped = diff_skipped(model.output, model.wrt, BENCH_DIFF_CAP)
     derivation = result["derivation"]
     derivation["dag"] = median_seconds(lambda: dag_gradient(model.output, model.wrt), slow,
                                        clear_cache)
-    if work <= BENCH_DIFF_CAP:
+    if skipped:
+        derivation["sympy_diff"] = None
+        result["skipped"]["sympy_diff"] = skipped
+    else:
         derivation["sympy_diff"] = median_seconds(
             lambda: diff_gradient(model.output, model.wrt), slow, clear_cache)
-    else:
-        derivation["sympy_diff"] = None
-        result["skipped"]["sympy_diff"] = (f"output tree {work:,} nodes x variables exceeds "
-                                           f"{BENCH_DIFF_CAP:,}")
     gradient = dag_gradient(model.output, model.wrt)
     arguments = list(model.values)
     batched = model.batch(batch, seed) if batch > 1 else model

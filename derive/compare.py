@@ -38,7 +38,7 @@ from . import codegen
 from .graph import sizes, topological_order
 from .primitives import PRIMITIVES, lambdify_modules, rule_for
 from .staged import program
-from .symbolic import dag_gradient, diff_gradient
+from .symbolic import dag_gradient, diff_gradient, diff_skipped
 from .table import Table
 
 LAMBDIFY_TREE_CAP = 200_000
@@ -227,11 +227,9 @@ def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
 
 
 def _by_diff(model, shape, notes):
-    tree = sizes(model.output).tree_nodes
-    work = tree * len(model.wrt)
-    if work > DIFF_WORK_CAP:
-        notes.append(f"sympy.diff skipped: output tree {tree:,} nodes x {len(model.wrt)} "
-                     f"variables exceeds {DIFF_WORK_CAP:,}")
+    skipped = diff_skipped(model.output, model.wrt, DIFF_WORK_CAP)
+    if skipped:
+        notes.append(f"sympy.diff skipped: {skipped}")
         return None
     return _numeric(diff_gradient(model.output, model.wrt), model, shape, notes, "sympy.diff")
 

@@ -30,7 +30,7 @@ from .errors import DeriveError
 from .graph import sizes
 from .models import CHAIN_X, CHAIN_Y, chain, chain_values, logistic, parse_chain
 from .staged import program
-from .symbolic import dag_gradient, diff_gradient
+from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
             "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
@@ -97,7 +97,7 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
     seconds_dag = time.perf_counter() - start
     loss = sizes(model.output)
     diff_tree = seconds_diff = None
-    if loss.tree_nodes * len(model.wrt) <= diff_cap:
+    if not diff_skipped(model.output, model.wrt, diff_cap):
         start = time.perf_counter()
         by_diff = diff_gradient(model.output, model.wrt)
         seconds_diff = time.perf_counter() - start

@@ -25,7 +25,7 @@ from __future__ import annotations
 import sympy
 from sympy import S
 
-from .graph import topological_order
+from .graph import sizes, topological_order
 from .primitives import rule_for
 from .staged import _depends_on
 
@@ -37,6 +37,18 @@ def diff_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
     beyond N = 12 or so) seconds to minutes.  Callers guard it by size.
     """
     return [sympy.diff(output, w) for w in wrt]
+
+
+def diff_skipped(output: sympy.Expr, wrt, cap: int) -> str | None:
+    """Why :func:`diff_gradient` is not run (None where it is): the output's tree
+    size times the number of variables, a measure of its tree walks, is above ``cap``.
+
+    Cost: linear in distinct nodes.
+    """
+    tree = sizes(output).tree_nodes
+    if tree * len(wrt) <= cap:
+        return None
+    return f"output tree {tree:,} nodes x {len(wrt)} variables exceeds {cap:,}"
 
 
 def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
