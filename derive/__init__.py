@@ -12,19 +12,15 @@ ways.
 True
 """
 
-from .compare import check
-from .errors import DeriveError
-from .models import Model, from_expression, model
-from .primitives import PRIMITIVES
-from .staged import program, trace
-from .symbolic import dag_gradient, diff_gradient
-
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
+from .errors import DeriveError  # noqa: E402
+from .families import model  # noqa: E402
+from .models import Model, from_expression  # noqa: E402
+from .notebook import check, make_report, size_sweep, trace  # noqa: E402
+from .primitives import PRIMITIVES  # noqa: E402
+from .staged import program  # noqa: E402
+from .symbolic import dag_gradient, diff_gradient  # noqa: E402
 
 __all__ = ["DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
-           "diff_gradient", "from_expression", "model", "program", "trace"]
-
-from .growth import size_sweep  # noqa: E402
-from .report import make_report  # noqa: E402
-
-__all__ += ["make_report", "size_sweep"]
+           "diff_gradient", "from_expression", "make_report", "model", "program",
+           "size_sweep", "trace"]

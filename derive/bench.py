@@ -21,7 +21,7 @@ from sympy.core.cache import clear_cache
 from . import codegen
 from .graph import sizes
 from .primitives import lambdify_modules
-from .staged import program
+from .staged import programs
 from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
 BENCH_DIFF_CAP = 20_000
@@ -76,7 +76,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
     batched = model.batch(batch, seed) if batch > 1 else model
     values = [batched.values[a] for a in arguments]
     functions = _compile(result, gradient, arguments, slow)
-    p = program(model)
+    *lowered, p = programs(model)
     evaluation = result["evaluation"]
     evaluation["forward"] = median_seconds(lambda: p.forward(batched.values), repeat)
     evaluation["backprop"] = median_seconds(lambda: p.gradients(batched.values), repeat)
@@ -84,13 +84,13 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
         evaluation[name] = (median_seconds(lambda f=function: f(*values), repeat)
                             if function else None)
     result["ratios"] = _ratios(result)
-    if model.network is not None:  # the matrix form of the same network
-        net = model.network
-        evaluation["matrix_forward"] = median_seconds(lambda: net.forward(batched.values), repeat)
-        evaluation["matrix_backprop"] = median_seconds(lambda: net.backward(batched.values),
-                                                       repeat)
-        result["ratios"]["matrix_backprop_over_forward"] = _ratio(
-            evaluation["matrix_backprop"], evaluation["matrix_forward"])
+    for q in lowered:  # the model's own lowering (a network's matrix program), timed beside
+        forward, backprop = f"{q.kind}_forward", f"{q.kind}_backprop"
+        evaluation[forward] = median_seconds(lambda: q.forward(batched.values), repeat)
+        evaluation[backprop] = median_seconds(lambda: q.backward(q.forward(batched.values)),
+                                              repeat)
+        result["ratios"][f"{backprop}_over_forward"] = _ratio(evaluation[backprop],
+                                                             evaluation[forward])
     return result
 
 
@@ -127,23 +127,3 @@ def _ratios(result) -> dict:
             "sympy_diff_over_dag": _ratio(d["sympy_diff"], d["dag"]),
             "lambdify_over_backprop": _ratio(e["lambdify"], e["backprop"]),
             "lambdify_cse_over_backprop": _ratio(e["lambdify_cse"], e["backprop"])}
-
-
-def format_bench(result: dict) -> str:
-    """The bench result as aligned text."""
-    env = result["environment"]
-    lines = [f"model {result['model']}    batch {result['batch']:,}",
-             f"numpy {env['numpy']}  sympy {env['sympy']}  cpus {env['cpus']}  threads: " +
-             ", ".join(f"{k}={env[k]}" for k in THREAD_VARIABLES), ""]
-    for section in ("derivation", "compile", "evaluation"):
-        lines.append(f"{section} (median seconds)")
-        for name, value in result[section].items():
-            shown = f"{value:12.6f}" if value is not None else "     skipped"
-            lines.append(f"  {name:<14}{shown}")
-        lines.append("")
-    lines.append("ratios")
-    for name, value in result["ratios"].items():
-        lines.append(f"  {name:<28}{value:10.2f}" if value is not None else f"  {name:<28}         -")
-    for name, why in result["skipped"].items():
-        lines.append(f"skipped {name}: {why}")
-    return "\n".join(lines)

@@ -6,12 +6,8 @@ PDF for the LaTeX report (no creation date).
 
 from __future__ import annotations
 
+import functools
 import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 STYLE = {"svg.hashsalt": "derive", "svg.fonttype": "none", "font.size": 9,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 100}
@@ -23,11 +19,21 @@ TIME_SERIES = [("seconds_sympy_diff", "per-parameter sympy.diff"),
                ("seconds_dag_gradient", "DAG sweep")]
 
 
+@functools.cache
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first use (it is slow to
+    import, and most commands draw nothing)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+    return matplotlib.pyplot
+
+
 def _save(fig, kind: str):
     buffer = io.BytesIO()
     metadata = {"Date": None} if kind == "svg" else {"CreationDate": None}
     fig.savefig(buffer, format=kind, metadata=metadata, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     data = buffer.getvalue()
     if kind == "svg":
         text = data.decode("utf-8")
@@ -36,6 +42,7 @@ def _save(fig, kind: str):
 
 
 def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
+    plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.4))
         for key, label in series:
@@ -51,6 +58,7 @@ def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
 
 
 def _step_chart(steps, kind):
+    plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.4))
         floor = 1e-17
@@ -58,8 +66,9 @@ def _step_chart(steps, kind):
                   markersize=3, label="forward difference")
         ax.loglog(steps["h"], [max(e, floor) for e in steps["central"]], marker="s",
                   markersize=3, label="central difference")
-        ax.axhline(max(steps["complex"], floor), color="k", linestyle="--",
-                   label="complex step (any h)")
+        if steps["complex"] is not None:  # only where the check found it applies
+            ax.axhline(max(steps["complex"], floor), color="k", linestyle="--",
+                       label="complex step (any h)")
         ax.set_xlabel("step h")
         ax.set_ylabel("|error| vs backprop")
         ax.set_title(f"finite-difference error for {steps['parameter']}")
@@ -83,15 +92,18 @@ def render_all(data: dict, kind: str) -> dict:
 
 
 def _heatmaps(layers, kind):
-    """∂ℓ/∂Ω_k for every layer, one panel each, on a symmetric colour scale."""
+    """The gradient of each layer's largest variable (its weights Ω_k), one panel
+    each, on a symmetric colour scale."""
+    plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(layers), figsize=(1.6 * len(layers) + 1, 2.6),
                                  squeeze=False)
         for ax, layer in zip(axes[0], layers):
-            grad = layer["omega"]
+            variable = max(reversed(layer["variables"]), key=lambda v: v["shape"][0] * v["shape"][1])
+            grad = variable["gradient"]
             limit = max(max(abs(v) for row in grad for v in row), 1e-300)
             image = ax.imshow(grad, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-            ax.set_title(f"dl/dOmega{layer['k']}", fontsize=8)
+            ax.set_title(f"dl/d{variable['name']}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
             fig.colorbar(image, ax=ax, fraction=0.08, pad=0.04).ax.tick_params(labelsize=6)

@@ -10,8 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+import sympy
+
+from . import growth, text
+from .bench import bench
+from .codegen import model_source
+from .compare import check
 from .errors import DeriveError
+from .families import load, output_name, sweeps
+from .output import write_text
+from .report import make_report
+from .staged import trace
+from .usermodels import assignments, from_text, with_values
 
 MODEL_HELP = ("toy (notebook 7.1, the default), chain:LIST or chain:LIST*K "
               "(e.g. chain:sin,exp,cos*4, chain:tanh*12), logistic:N, "
@@ -145,10 +157,6 @@ def _command(sub, name, run, summary, description, model=True, json=True):
 
 def _load(args, batch: int | None = None):
     """The model the options describe, validated before any work."""
-    from pathlib import Path
-
-    from .models import model
-    from .usermodels import assignments, from_text, from_toml, with_values
     cwd = Path.cwd()
     params = assignments(args.param, "--param", cwd)
     inputs = assignments(args.input, "--input", cwd)
@@ -162,36 +170,25 @@ def _load(args, batch: int | None = None):
         spec = args.model if args.model is not None else "toy"
         if args.wrt or args.title or args.loss != "least_squares":
             raise DeriveError("--wrt, --loss and --title go with --expr")
-        built = from_toml(spec) if spec.endswith(".toml") else model(spec, seed=args.seed)
+        built = load(spec, seed=args.seed)
         if params or inputs or target:
             built = with_values(built, {**params, **inputs, **target})
     return built if batch is None else built.batch(batch, args.seed)
 
 
-def model_label(args) -> str:
-    """A name for output paths: the model name, the file's stem, or 'expression'."""
-    if args.expr is not None:
-        return "expression"
-    spec = args.model if args.model is not None else "toy"
-    return spec[:-5].rsplit("/", 1)[-1] if spec.endswith(".toml") else spec
-
-
 def _trace(args) -> int:
-    from .staged import trace
     result = trace(_load(args))
-    print(json.dumps(result.to_json(), indent=2) if args.json else result)
+    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_trace(result))
     return 0
 
 
 def _check(args) -> int:
-    from .compare import check
     result = check(_load(args, args.batch))
-    print(json.dumps(result.to_json(), indent=2) if args.json else result)
+    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_check(result))
     return 0 if result.agree else 1
 
 
 def _sizes(args) -> int:
-    from . import growth
     if args.table1:
         return _table1(args.family, growth.parse_depths(args.depth))
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=sys.stderr,
@@ -203,12 +200,11 @@ def _sizes(args) -> int:
         for row in result.rows:
             print(",".join("" if row[k] is None else str(row[k]) for k in growth.ROW_KEYS))
     else:
-        print(result)
+        print(text.format_sweep(result))
     return 0
 
 
 def _table1(family, depths) -> int:
-    from . import growth
     if family != "logistic":
         raise DeriveError("--table1 is for the logistic family: derive sizes logistic "
                           "--depth 1:4 --table1")
@@ -223,40 +219,34 @@ def _table1(family, depths) -> int:
 
 def sympy_text(expr) -> str:
     """Polynomials in ascending powers, as Baydin et al. print them."""
-    import sympy
     return sympy.sstr(expr, order="rev-lex")
 
 
 def _code(args) -> int:
-    from .codegen import model_source
-    from .output import write_text
-    text = model_source(_load(args))
+    source = model_source(_load(args))
     if args.output:
-        write_text(args.output, text)
+        write_text(args.output, source)
         print(args.output)
     else:
-        print(text)
+        print(source)
     return 0
 
 
 def _bench(args) -> int:
-    from .bench import bench, format_bench
     if args.batch < 1 or args.repeat < 1:
         raise DeriveError("--batch and --repeat must be whole numbers >= 1")
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed)
-    print(json.dumps(result, indent=2) if args.json else format_bench(result))
+    print(json.dumps(result, indent=2) if args.json else text.format_bench(result))
     return 0
 
 
 def _report(args) -> int:
-    from .report import make_report
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     command = "derive report" + "".join(f" {a}" for a in args.argv)
-    from .report import default_out, family_of
     built = _load(args)
-    family = None if args.expr is not None or (args.model or "").endswith(".toml") \
-        else family_of(args.model or "toy")
-    result = make_report(built, args.depth, args.out or default_out(model_label(args)),
+    spec = None if args.expr is not None else (args.model or "toy")
+    family = None if spec is None or spec.endswith(".toml") else sweeps(spec)
+    result = make_report(built, args.depth, args.out or output_name(spec),
                          formats, args.timestamp, args.seed, command, family=family,
                          max_seconds=args.max_seconds)
     for path in result.paths:

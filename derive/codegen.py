@@ -4,7 +4,8 @@ One assignment per distinct node, in topological order: the graph printed as
 a program.  Built in time linear in the graph, so it evaluates symbolic
 gradients at depths where ``lambdify`` (which prints the tree, even with
 ``cse=True``) takes minutes.  The source needs only numpy: primitives from the
-table are defined at its top from the table's own ``code``.
+table are written from the table's own ``code``, inline or (where the code uses
+its argument twice) as a helper function at the top.
 
 >>> import sympy
 >>> x, w = sympy.symbols("x w")
@@ -30,9 +31,9 @@ import numpy as np
 import sympy
 
 from .graph import topological_order
-from .primitives import PRIMITIVES, by_function
-
-_NUMPY_DIRECT = {"sin", "cos", "exp", "log", "tanh", "sqrt"}
+from .primitives import rule_for
+from .staged import expression_program
+from .symbolic import adjoints
 
 
 def identifier(name: str) -> str:
@@ -68,8 +69,8 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
         used.add(label[node])
         lines.append(f"    {label[node]} = {_operation(node, label, helpers)}")
     head = ["import numpy as np", ""]
-    for fname, code in helpers.items():
-        head += ["", f"def {fname}(x):", f"    return {code}", ""]
+    for fname, rule in helpers.items():
+        head += ["", f"def {fname}({', '.join(rule.params)}):", f"    return {rule.code}", ""]
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
     body = ([f'    """{doc}"""'] if doc else []) + lines
     result = ", ".join(label[o] for o in outputs)
@@ -85,35 +86,29 @@ def compile_source(text: str, name: str = "gradient"):
 
 def _number(node: sympy.Basic) -> str:
     if node.is_Integer:
-        return f"{int(node)}.0" if abs(int(node)) < 2**53 else repr(float(node))
-    if node.is_Rational:
-        return f"({node.p}.0 / {node.q}.0)"
-    if node.is_Number or node.is_NumberSymbol:
-        return repr(float(node))
-    raise ValueError(f"cannot generate code for the atom {node!r}")
+        text = str(int(node)) if abs(int(node)) < 2**53 else repr(float(node))
+    elif node.is_Rational:
+        text = f"{node.p}.0 / {node.q}.0"
+    elif node.is_Number or node.is_NumberSymbol:
+        text = repr(float(node))
+    else:
+        raise ValueError(f"cannot generate code for the atom {node!r}")
+    return f"({text})" if text.startswith("-") or "/" in text else text
 
 
 def _operation(node, label, helpers) -> str:
+    """The node's row applied to its arguments' labels, as the row's own source.
+
+    A row whose code uses its argument more than once becomes a helper
+    function defined at the top of the file, so each argument is computed once.
+    """
+    rule = rule_for(node)
     args = [label[a] for a in node.args]
-    if isinstance(node, sympy.Add):
-        return " + ".join(args)
-    if isinstance(node, sympy.Mul):
-        return " * ".join(args)
-    if isinstance(node, sympy.Pow):
-        base, exponent = node.args
-        return f"{args[0]} ** {_exponent(exponent, args[1])}"
-    row = by_function(node.func)
-    if row is None:
-        raise ValueError(f"cannot generate code for {node.func.__name__!r}")
-    if row.name in _NUMPY_DIRECT:
-        return f"np.{row.name}({args[0]})"
-    helpers[row.name] = PRIMITIVES[row.name].code
-    return f"{row.name}({args[0]})"
-
-
-def _exponent(exponent, text):
-    # integer exponents print as ints so that negative bases stay real
-    return str(int(exponent)) if exponent.is_Integer else text
+    if rule.join is None and any(len(re.findall(rf"\b{p}\b", rule.code)) > 1
+                                 for p in rule.params):
+        helpers[rule.name] = rule
+        return f"{rule.name}({', '.join(args)})"
+    return rule.source(args)
 
 
 def evaluate(outputs, arguments, values: dict, shape=()) -> list[float]:
@@ -141,11 +136,8 @@ def model_source(model) -> str:
     are named dl_d<step>.  Running the file prints both at the model's values.
     Cost: linear in the graph of the loss and its DAG-sweep gradient.
     """
-    from .staged import program
-    from .symbolic import adjoints
-
     adjoint = adjoints(model.output, model.wrt)
-    names = {step.node: step.name for step in program(model).steps}
+    names = {step.node: step.name for step in expression_program(model).steps}
     for node in model.wrt:
         names.setdefault(node, str(node))
     for node, bar in list(adjoint.items()):

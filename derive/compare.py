@@ -13,7 +13,11 @@ Per variable differentiated, the staged backprop gradient is compared with
   its own error estimate |D(2h) − D(h)| (truncation error grows as h², so
   D(2h) − D(h) is three times D(h)'s truncation error);
 * **complex step**: Im L(p + i·h) / h with h = 1e-20·max(1, |p|), where every
-  primitive that p reaches is analytic (relu is not: then ``None``).
+  row that p reaches is analytic (relu is not: then ``None``).
+
+A model lowered to more than one staged program (a network: its matrix program
+and its scalar expression's) has every further program compared too
+("scalar_staged").
 
 Agreement rule: |a − b| <= atol + rtol·|b|, b the backprop value, with the
 defaults in :data:`TOLERANCES`; NaN or inf never agrees.  The exact methods
@@ -35,9 +39,9 @@ import numpy as np
 import sympy
 
 from . import codegen
-from .graph import sizes, topological_order
-from .primitives import PRIMITIVES, lambdify_modules, rule_for
-from .staged import program
+from .graph import sizes
+from .primitives import lambdify_modules
+from .staged import Variable, programs
 from .symbolic import dag_gradient, diff_gradient, diff_skipped
 from .table import Table
 
@@ -74,6 +78,8 @@ TOLERANCES = {
 """Default tolerance of each method against backprop."""
 
 METHODS = ["backprop", "symbolic", "symbolic_diff", "central_difference", "complex_step"]
+STAGED = ["scalar_staged"]
+"""Further staged programs compared with backprop, for models lowered more than once."""
 
 
 @dataclass
@@ -109,24 +115,6 @@ class Check:
             out["faults"] = self.faults
         return out
 
-    def _repr_html_(self) -> str:
-        from .notebook import fragment
-        return fragment("check.html.j2", c=self)
-
-    def __str__(self) -> str:
-        lines = [f"model {self.model}    loss {self.loss:.6g}", "", str(self.rows), ""]
-        lines += [f"note: {n}" for n in self.notes]
-        if self.faults:
-            from .staged import describe_faults
-            lines += [describe_faults(self.faults),
-                      "NaN and infinity never count as agreement."]
-        tol = ", ".join(f"{k} rtol={t.rtol:g} atol={t.atol:g}{'*max(1,|L|)' if t.scaled else ''}"
-                        for k, t in self.tolerances.items())
-        lines += [f"tolerances vs backprop: {tol}",
-                  "all agree" if self.agree else
-                  f"DISAGREE: {', '.join(r['name'] for r in self.disagreements())}"]
-        return "\n".join(lines)
-
 
 def check(model, tolerances: dict | None = None) -> Check:
     """Compare backprop with the symbolic and numeric derivatives, per variable.
@@ -135,40 +123,37 @@ def check(model, tolerances: dict | None = None) -> Check:
     passes per variable for the central difference and one complex one for
     the complex step, plus ``sympy.diff`` below its size cap.
 
-    >>> from derive.models import model
+    >>> from derive.families import model
     >>> c = check(model("toy"))
     >>> c.agree, round(c.rows["omega0"]["central_difference"], 3)
     (True, 5.246)
     """
     tol = {**TOLERANCES, **(tolerances or {})}
-    p = program(model)
+    p, *others = programs(model)
     value = p.forward(model.values)
     adjoint = p.backward(value)
-    loss, staged = p.summed(value, adjoint)
-    shape = np.shape(value[model.output])
+    loss, backprop = p.summed(value, adjoint)
+    staged = {f"{q.kind}_staged": q.gradients(model.values)[1] for q in others}
+    shape = np.shape(model.evaluate())
     notes: list[str] = []
-    network = model.network
-    # for a network, backprop is the matrix form and the scalar program is checked beside it
-    backprop = network.gradients(model.values) if network is not None else staged
-    methods = METHODS[1:] + (["scalar_staged"] if network is not None else [])
+    methods = METHODS[1:] + list(staged)
     symbolic = _numeric(dag_gradient(model.output, model.wrt), model, shape, notes, "DAG sweep")
     by_diff = _by_diff(model, shape, notes) or [None] * len(model.wrt)
-    analytic = _complex_step_applies(model)
-    evaluate = _evaluator(model, p)
+    analytic, blockers = complex_step_applies(p)
+    evaluate = evaluator(p)
     rows = []
     for i, w in enumerate(model.wrt):
-        central, estimate, kink = _central(evaluate, model, w)
+        central, estimate, kink = _central(evaluate, model.values, w)
         row = {"name": str(w), "backprop": backprop[w], "symbolic": symbolic[i],
                "symbolic_diff": by_diff[i], "central_difference": central,
                "central_estimate": estimate, "kink": kink,
-               "complex_step": _complex(evaluate, model, w) if w in analytic else None,
-               "scalar_staged": staged[w] if network is not None else None}
+               "complex_step": (complex_step(evaluate, model.values, w) if w in analytic
+                                else None),
+               **{name: grads[w] for name, grads in staged.items()}}
         row["agree"] = _agrees(row, methods, tol, loss)
         rows.append(row)
-    notes += _notes(rows, analytic, model)
-    table = Table(["name", "backprop", *methods, "agree"], rows,
-                  headers={"symbolic_diff": "sympy.diff", "central_difference": "central",
-                           "complex_step": "complex", "scalar_staged": "scalar staged"})
+    notes += _notes(rows, analytic, blockers, model)
+    table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
                  {m: tol[m] for m in methods}, notes, p.faults(value, adjoint))
 
@@ -178,7 +163,7 @@ def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
     for m in methods:
         if m == "central_difference" and row["kink"]:
             continue
-        if row[m] is None and m not in ("symbolic", "scalar_staged"):
+        if row[m] is None and m not in ("symbolic", *STAGED):
             continue  # not applicable (complex step through relu, sympy.diff skipped)
         estimate = row["central_estimate"] if m == "central_difference" else 0.0
         if not tol[m].agree(row[m], row["backprop"], loss, estimate):
@@ -186,30 +171,29 @@ def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
     return True
 
 
-def _notes(rows, analytic, model) -> list[str]:
+def _notes(rows, analytic, blockers, model) -> list[str]:
     notes = []
     if len(analytic) < len(model.wrt):
-        notes.append("complex step not applicable where a non-analytic primitive "
-                     "(relu) lies on the path")
+        notes.append("complex step not applicable where a non-analytic row "
+                     f"({', '.join(sorted(blockers))}) lies on the path")
     flagged = [r["name"] for r in rows if r["kink"]]
     if flagged:
         shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
         notes.append(f"central difference flagged, not compared, for {len(flagged)} "
-                     f"variable(s) ({shown}): a pre-activation lies within the step of a "
-                     "kink (relu at 0)")
+                     f"variable(s) ({shown}): an argument lies within the step of a "
+                     f"kink ({', '.join(sorted(blockers))})")
     return notes
 
 
-def _evaluator(model, p):
-    """values -> (summed loss, signs at kinks or None): the matrix form for a network."""
-    if model.network is not None:
-        return model.network.loss_and_kinks
-    kinked = [n for n, rule in zip(p.nodes, p.rules) if not rule.analytic]
+def evaluator(p):
+    """values -> (summed loss, the sides of every kink its non-analytic rows meet, or None)."""
+    kinked = [(args[0], rule.kink) for rule, args in zip(p.rules, p.args)
+              if rule.kink is not None]
 
     def evaluate(values):
         value = p.forward(values)
-        signs = [np.sign(np.real(value[n.args[0]])) for n in kinked] if kinked else None
-        return np.sum(value[model.output]), signs
+        sides = [np.sign(np.real(value[a]) - at) for a, at in kinked] if kinked else None
+        return np.sum(value[p.output]), sides
 
     return evaluate
 
@@ -234,44 +218,60 @@ def _by_diff(model, shape, notes):
     return _numeric(diff_gradient(model.output, model.wrt), model, shape, notes, "sympy.diff")
 
 
-def _shifted(model, w, delta):
-    values = dict(model.values)
+def _shifted(values, w, delta):
+    values = dict(values)
     values[w] = values[w] + delta
     return values
 
 
-def _central(evaluate, model, w) -> tuple[float, float, bool]:
+def central_difference(evaluate, values, w, h) -> float:
+    """(L(p + h) − L(p − h)) / 2h."""
+    return float((evaluate(_shifted(values, w, h))[0]
+                  - evaluate(_shifted(values, w, -h))[0]) / (2 * h))
+
+
+def forward_difference(evaluate, values, w, h) -> float:
+    """(L(p + h) − L(p)) / h."""
+    return float((evaluate(_shifted(values, w, h))[0] - evaluate(values)[0]) / h)
+
+
+def _central(evaluate, values, w) -> tuple[float, float, bool]:
     """D(h), its error estimate |D(2h) − D(h)|, and whether a kink lies within ±2h."""
-    h = CENTRAL_STEP * max(1.0, float(np.max(np.abs(model.values[w]))))
-    loss, signs = {}, []
+    h = CENTRAL_STEP * max(1.0, float(np.max(np.abs(values[w]))))
+    loss, sides = {}, []
     for step in (-2 * h, -h, h, 2 * h):
-        loss[step], sign = evaluate(_shifted(model, w, step))
-        signs.append(sign)
-    kink = signs[0] is not None and any(
-        not np.array_equal(a, b) for other in signs[1:] for a, b in zip(signs[0], other))
+        loss[step], side = evaluate(_shifted(values, w, step))
+        sides.append(side)
+    kink = sides[0] is not None and any(
+        not np.array_equal(a, b) for other in sides[1:] for a, b in zip(sides[0], other))
     value = float((loss[h] - loss[-h]) / (2 * h))
     estimate = abs(float((loss[2 * h] - loss[-2 * h]) / (4 * h)) - value)
     return value, estimate, kink
 
 
-def _complex(evaluate, model, w) -> float:
-    h = COMPLEX_STEP * max(1.0, float(np.max(np.abs(model.values[w]))))
-    return float(np.imag(evaluate(_shifted(model, w, 1j * h))[0]) / h)
+def complex_step(evaluate, values, w, h=None) -> float:
+    """Im L(p + ih) / h, with h = 1e-20·max(1, |p|) unless given."""
+    h = h or COMPLEX_STEP * max(1.0, float(np.max(np.abs(values[w]))))
+    return float(np.imag(evaluate(_shifted(values, w, 1j * h))[0]) / h)
 
 
-def _complex_step_applies(model) -> set:
-    """Variables whose every path to the output passes only analytic rules."""
-    net = model.network
-    if net is not None:  # only the last layer avoids a non-analytic activation
-        if PRIMITIVES[net.act].analytic:
-            return set(model.wrt)
-        return set(net.betas[-1]) | {s for row in net.omegas[-1] for s in row}
+def complex_step_applies(p) -> tuple[set, set]:
+    """The model symbols whose every path to the output runs through analytic rows,
+    and the names of the non-analytic rows met on the other paths.
+
+    Cost: one pass over the program, carrying the set of variables each node reaches.
+    """
     reach: dict = {}
-    blocked: set = set()
-    wrt = set(model.wrt)
-    for node in topological_order(model.output):
-        below = set().union(*(reach[a] for a in node.args)) if node.args else set()
-        reach[node] = below | ({node} & wrt)
-        if node.args and not rule_for(node).analytic:
+    blocked, blockers = set(), set()
+    wrt = set(p.wrt)
+    for leaf in p.leaves:
+        reach[leaf] = {leaf} & wrt
+    for node, rule, args in zip(p.nodes, p.rules, p.args):
+        reach[node] = set().union(*(reach[a] for a in args))
+        if not rule.analytic and reach[node]:
             blocked |= reach[node]
-    return wrt - blocked
+            blockers.add(rule.name)
+    symbols = set()
+    for w in wrt - blocked:
+        symbols |= {s for _, s in w.symbols()} if isinstance(w, Variable) else {w}
+    return symbols, blockers

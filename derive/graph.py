@@ -1,4 +1,4 @@
-"""The expression as a graph: topological order and exact sizes.
+"""The expression as a graph: topological order, users, dependence and exact sizes.
 
 A SymPy expression is a DAG: equal subexpressions are one node however often
 they occur.  Everything here visits each *distinct* node once, so it is exact
@@ -23,6 +23,9 @@ from typing import Iterable
 
 import sympy
 
+from .primitives import own_ops
+from .printing import to_latex
+
 
 def topological_order(roots: sympy.Basic | Iterable[sympy.Basic]) -> list[sympy.Basic]:
     """Distinct nodes of one or more expressions, every node after its arguments.
@@ -46,26 +49,29 @@ def topological_order(roots: sympy.Basic | Iterable[sympy.Basic]) -> list[sympy.
     return order
 
 
-def users(order: list[sympy.Basic]) -> dict[sympy.Basic, list[sympy.Basic]]:
-    """The distinct nodes that use each node as an argument, in topological order."""
-    used_by: dict[sympy.Basic, list[sympy.Basic]] = {node: [] for node in order}
+def users(order: list, args_of: dict | None = None) -> dict:
+    """The distinct nodes that use each node as an argument, in topological order.
+
+    ``args_of`` maps a node to its arguments (default: a SymPy node's ``args``).
+    """
+    used_by: dict = {node: [] for node in order}
     for node in order:
-        for arg in dict.fromkeys(node.args):  # a repeated argument: one user
+        arguments = node.args if args_of is None else args_of.get(node, ())
+        for arg in dict.fromkeys(arguments):  # a repeated argument: one user
             used_by[arg].append(node)
     return used_by
 
 
-def own_ops(node: sympy.Basic) -> int:
-    """Binary operations a node itself performs as printed.
+def depends_on(nodes: list, args: list, wrt: set) -> set:
+    """The leaves in ``wrt`` and the nodes whose value depends on them (they need adjoints).
 
-    An n-argument Add or Mul is n - 1 operations; a power or a function call
-    is one; a symbol or number is none.
+    ``nodes`` in topological order, ``args[i]`` the arguments of ``nodes[i]``.
     """
-    if not node.args:
-        return 0
-    if isinstance(node, (sympy.Add, sympy.Mul)):
-        return len(node.args) - 1
-    return 1
+    active = {a for arguments in args for a in arguments if a in wrt}
+    for node, arguments in zip(nodes, args):
+        if node in wrt or any(a in active for a in arguments):
+            active.add(node)
+    return active
 
 
 @dataclass(frozen=True)
@@ -133,5 +139,4 @@ def latex_chars(expr: sympy.Basic, cap: int = LATEX_CAP) -> tuple[int | None, st
     tree = sizes(expr).tree_nodes
     if tree > cap:
         return None, f"not printed: {tree:,} tree nodes, above the cap of {cap:,}"
-    from .printing import to_latex
     return len(to_latex(expr)), None

@@ -7,7 +7,7 @@ memoised passes over distinct nodes (:func:`derive.graph.sizes`); only
 ``sympy.diff`` walks the tree, and it runs only below
 :data:`derive.compare.DIFF_WORK_CAP`.
 
->>> row = size_row(family_model("logistic", 30))
+>>> row = size_row(member("logistic", 30))
 >>> row["gradient_tree_nodes"] > 10**9, row["gradient_dag_nodes"] < 300
 (True, True)
 >>> fit([1, 2, 3, 4, 5], [2, 4, 8, 16, 32])["law"]
@@ -27,9 +27,10 @@ import sympy
 
 from .compare import DIFF_WORK_CAP
 from .errors import DeriveError
+from .families import axis, member, sweeps
 from .graph import sizes
-from .models import CHAIN_X, CHAIN_Y, chain, chain_values, logistic, parse_chain
-from .staged import program
+from .models import logistic
+from .staged import expression_program
 from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
@@ -42,35 +43,6 @@ FIT_KEYS = ["loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
 MAX_DEPTH = 512
 LINEAR_SLACK = 0.15
 """A power law n^k with |k − 1| <= this is called linear."""
-
-
-def family_model(family: str, depth: int, seed: int = 0):
-    """The family's model at ``depth``.
-
-    ``logistic``: l_depth.  A chain list: cycled to ``depth`` layers.
-    ``mlp:W[:ACT]``: ``depth`` hidden layers of width W (input and output
-    width 1).  ``mlp-width:K[:ACT]``: K hidden layers of width ``depth``.
-    """
-    if family == "logistic":
-        return logistic(depth)
-    if family.startswith(("mlp:", "mlp-width:")):
-        return _mlp_member(family, depth, seed)
-    cycle = parse_chain(family, f"chain:{family}")
-    layers = [cycle[k % len(cycle)] for k in range(depth)]
-    beta, omega = chain_values(layers, seed)
-    return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, f"chain:{','.join(layers)}")
-
-
-def _mlp_member(family: str, depth: int, seed: int):
-    from .network import mlp
-    kind, _, rest = family.partition(":")
-    size, _, act = rest.partition(":")
-    if not re.fullmatch(r"[0-9]+", size) or int(size) < 1:
-        raise DeriveError(f"bad family {family!r}: expected mlp:W[:ACT] (depth sweep at "
-                          "width W) or mlp-width:K[:ACT] (width sweep with K hidden layers)")
-    hidden = [int(size)] * depth if kind == "mlp" else [depth] * int(size)
-    dims = "-".join(map(str, [1, *hidden, 1]))
-    return mlp(f"mlp:{dims}" + (f":{act}" if act else ""), seed)
 
 
 def parse_depths(text: str) -> range:
@@ -106,7 +78,8 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
             "loss_tree_nodes": loss.tree_nodes, "loss_dag_nodes": loss.dag_nodes,
             "gradient_tree_nodes": grad.tree_nodes, "sympy_diff_tree_nodes": diff_tree,
             "gradient_dag_nodes": grad.dag_nodes, "gradient_ops": grad.ops,
-            "gradient_cse_ops": grad.cse_ops, "backprop_ops": program(model).backprop_ops(),
+            "gradient_cse_ops": grad.cse_ops,
+            "backprop_ops": expression_program(model).backprop_ops(),
             "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
 
 
@@ -121,7 +94,7 @@ def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
     for i, depth in enumerate(depths, start=1):
         if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
             break
-        row = size_row(family_model(family, depth, seed), diff_cap)
+        row = size_row(member(family, depth, seed), diff_cap)
         row["depth"] = depth
         rows.append(row)
         if progress is not None and time.perf_counter() - start > 1.0:
@@ -150,7 +123,7 @@ class Sweep:
     @property
     def axis(self) -> str:
         """What the "depth" column counts: the width, for an mlp-width family."""
-        return "width" if self.family.startswith("mlp-width:") else "depth"
+        return axis(self.family)
 
     def to_json(self) -> dict:
         """The documented ``derive sizes --json`` object."""
@@ -159,18 +132,13 @@ class Sweep:
             out["stopped"] = self.stopped
         return out
 
-    def __str__(self) -> str:
-        text = format_rows(self.family, self.rows, self.fits)
-        return text + (f"\n\nstopped: {self.stopped}" if self.stopped else "")
-
-    def _repr_html_(self) -> str:
-        from .notebook import fragment
-        return fragment("sizes.html.j2", s=self, keys=ROW_KEYS)
-
 
 def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
                max_seconds: float | None = None) -> Sweep:
     """Sweep ``family`` over ``depth`` ('A:B') and fit growth laws.
+
+    ``family`` is a sweep family or any model name (``toy`` sweeps
+    ``sin,exp,cos``; see :func:`derive.families.sweeps`).
 
     >>> s = size_sweep("logistic", "1:8")
     >>> s.fits["gradient_tree_nodes"]["law"]
@@ -182,7 +150,8 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
 def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
               max_seconds: float | None = None) -> Sweep:
     """:func:`sweep` with its fitted laws, and a note where ``max_seconds`` cut it short."""
-    family_model(family, 1)  # a bad family fails before any work
+    family = sweeps(family)[0]
+    member(family, 1)  # a bad family fails before any work
     if max_seconds is not None and not max_seconds > 0:
         raise DeriveError("--max-seconds must be a positive number of seconds")
     rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds)
@@ -253,19 +222,3 @@ def table1(depths) -> list[dict]:
         simplified = sympy.factor_terms(sympy.expand(derivative))
         rows.append({"n": n, "l_n": l_n, "derivative": derivative, "simplified": simplified})
     return rows
-
-
-SHORT = {"loss_tree_nodes": "loss tree", "loss_dag_nodes": "loss dag",
-         "gradient_tree_nodes": "grad tree", "sympy_diff_tree_nodes": "diff tree",
-         "gradient_dag_nodes": "grad dag", "gradient_ops": "grad ops",
-         "gradient_cse_ops": "cse ops", "backprop_ops": "backprop ops",
-         "seconds_sympy_diff": "s diff", "seconds_dag_gradient": "s dag"}
-
-
-def format_rows(family: str, rows: list[dict], laws: dict) -> str:
-    """The sweep as an aligned table, then each fitted law in words."""
-    from .table import Table
-    table = Table(ROW_KEYS, rows, key="depth", headers=SHORT)
-    lines = [f"family {family}", "", str(table), "", "growth laws (fitted to the deeper half):"]
-    lines += [f"  {SHORT[k]:<13} {describe(law)}" for k, law in laws.items()]
-    return "\n".join(lines)

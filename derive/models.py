@@ -4,7 +4,7 @@ A :class:`Model` holds the differentiated quantity ``output`` (the loss
 ℓ = (f − y)² for toy and chain, l_N itself for the logistic map), the
 variables differentiated (``wrt``) and a value for every symbol.
 
-Families, by name (:func:`model`):
+The families, built here and named by :mod:`derive.families`:
 
 ``toy``
     Notebook 7.1 exactly: f = β3 + ω3·cos[β2 + ω2·exp[β1 + ω1·sin[β0 + ω0·x]]],
@@ -17,12 +17,12 @@ Families, by name (:func:`model`):
     The logistic map l1 = x, l_{n+1} = 4·l_n·(1 − l_n), built unevaluated so
     each l_n is one shared node; l_N is differentiated with respect to x = 0.3.
 
->>> m = model("toy")
+>>> m = toy()
 >>> [str(p) for p in m.wrt]
 ['beta0', 'omega0', 'beta1', 'omega1', 'beta2', 'omega2', 'beta3', 'omega3']
 >>> round(float(m.evaluate()), 3)
 0.139
->>> model("chain:tanh*0")
+>>> parse_chain("tanh*0", "chain:tanh*0")
 Traceback (most recent call last):
 ...
 derive.errors.DeriveError: bad model 'chain:tanh*0': the repeat count K in chain:LIST*K must be a whole number from 1 to 512
@@ -32,24 +32,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import sympy
-from sympy import Add, Mul, Pow, Symbol
+from sympy import Add, Mul, Symbol
 
 from .errors import DeriveError
 from .graph import topological_order
+from .primitives import LOSSES, PRIMITIVES, activations
+from .staged import program
 from .table import plain
-from .primitives import ACTIVATIONS, PRIMITIVES
 
 MAX_LAYERS = 512
 MAX_LOGISTIC = 1000
-ACCEPTED = ("toy, chain:LIST, chain:LIST*K (LIST of primitives), logistic:N, "
-            "mlp:D0-D1-...-DK[:ACT] or mlp:udl72")
 
 TOY_BETA = (1.0, 2.0, -3.0, 0.4)
 TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)
 TOY_X, TOY_Y = 2.3, 2.0
+TOY_LAYERS = "sin,exp,cos"
+"""Notebook 7.1's layers, spelled as a chain list (the toy's growth family)."""
 CHAIN_X, CHAIN_Y = 0.5, 1.0
 LOGISTIC_X = 0.3
 
@@ -72,10 +74,14 @@ class Model:
     targets: tuple[Symbol, ...] = ()
     prediction: sympy.Expr | None = None
     names: dict[sympy.Basic, str] = field(default_factory=dict)
-    network: object = None
-    """A :class:`derive.network.Network` for mlp models: the matrix form."""
     loss: str | None = None
-    """The loss's name in :data:`LOSSES`, or None where the output itself is differentiated."""
+    """The loss's row name in :data:`derive.primitives.LOSSES`, or None where the
+    output itself is differentiated."""
+    lowerings: tuple = ()
+    """Staged programs the model is lowered to besides its expression's own (a
+    network's matrix program); the first computes its backprop."""
+    draw: Callable = None
+    """draw(rng, value, n): a batch of n inputs around ``value`` (default ± 0.5)."""
 
     @property
     def target(self) -> Symbol | None:
@@ -89,48 +95,37 @@ class Model:
 
     def evaluate(self, values: dict | None = None):
         """The output's value (an array for a batch); see :mod:`derive.staged`."""
-        from .staged import program
-        return program(self).forward(values or self.values)[self.output]
+        p = program(self)
+        return p.forward(values or self.values)[p.output]
 
     def batch(self, n: int, seed: int = 0) -> "Model":
         """The same model on a seeded batch of ``n`` inputs and targets.
 
-        Each input is drawn uniformly from its value ± 0.5 (for the logistic
-        map, from (0, 1)); each target from its value ± 0.5.  The batch loss
-        and its gradients are sums over the batch.
+        Each input is drawn by the family's ``draw`` (uniformly from its value
+        ± 0.5 unless the family says otherwise: the logistic map's x from
+        (0, 1)); each target from its value ± 0.5.  The batch loss and its
+        gradients are sums over the batch.
         """
         if n < 1:
             raise DeriveError(f"--batch must be a whole number >= 1, got {n}")
         rng = np.random.default_rng(seed)
         values = dict(self.values)
+        draw = self.draw or around
         for s in self.inputs:
-            if self.name.startswith("logistic"):
-                values[s] = rng.uniform(0.0, 1.0, n)
-            else:
-                values[s] = float(self.values[s]) + rng.uniform(-0.5, 0.5, n)
+            values[s] = draw(rng, self.values[s], n)
         for t in self.targets:
-            values[t] = float(self.values[t]) + rng.uniform(-0.5, 0.5, n)
+            values[t] = around(rng, self.values[t], n)
         return replace(self, values=values)
 
 
-def least_squares(f: sympy.Expr, y: Symbol) -> sympy.Expr:
-    """ℓ = (f − y)², built unevaluated so that f stays one node of the graph."""
-    return Pow(Add(f, Mul(-1, y, evaluate=False), evaluate=False), 2, evaluate=False)
+def around(rng, value, n: int) -> np.ndarray:
+    """n draws uniformly from value ± 0.5."""
+    return float(value) + rng.uniform(-0.5, 0.5, n)
 
 
-def binary_cross_entropy(f: sympy.Expr, y: Symbol) -> sympy.Expr:
-    """ℓ = −[y·log f + (1 − y)·log(1 − f)], unevaluated so f stays one node (f in (0, 1))."""
-    def neg(e):
-        return Mul(-1, e, evaluate=False)
-
-    positive = Mul(y, sympy.log(f), evaluate=False)
-    negative = Mul(Add(1, neg(y), evaluate=False),
-                   sympy.log(Add(1, neg(f), evaluate=False)), evaluate=False)
-    return neg(Add(positive, negative, evaluate=False))
-
-
-LOSSES = {"least_squares": least_squares, "binary_cross_entropy": binary_cross_entropy}
-"""Loss functions by name: ℓ(f, y)."""
+def unit_interval(rng, value, n: int) -> np.ndarray:
+    """n draws uniformly from (0, 1), the logistic map's domain."""
+    return rng.uniform(0.0, 1.0, n)
 
 
 def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
@@ -141,7 +136,7 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     ``parameters``, ``inputs`` and ``target`` map symbols to values (give
     ``target`` a one-entry dict; with none, the prediction itself is
     differentiated).  ``wrt`` defaults to every parameter, in order.  ``loss``
-    names an entry of :data:`LOSSES`.
+    names a loss row of :data:`derive.primitives.LOSSES`.
 
     >>> b, w, x, y = sympy.symbols("b w x y")
     >>> m = from_expression(b + w * sympy.tanh(x), {b: 0.5, w: -1.0}, {x: 2.0}, {y: 1.0})
@@ -152,7 +147,7 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     names = dict(names or {})
     if target:
         ((y, y_value),) = target.items()
-        output = LOSSES[loss](prediction, y)
+        output = LOSSES[loss].build(prediction, y)
         names.setdefault(prediction, "f")
         names.setdefault(output, "l")
         values = {**parameters, **inputs, y: y_value}
@@ -216,38 +211,13 @@ def logistic(n: int, x: float = LOGISTIC_X) -> Model:
     for k in range(2, n + 1):
         l = Mul(4, l, Add(1, Mul(-1, l, evaluate=False), evaluate=False), evaluate=False)
         names[l] = f"l{k}"
-    return Model(f"logistic:{n}", l, (xs,), {xs: x}, (), (xs,), (), None, names)
+    return Model(f"logistic:{n}", l, (xs,), {xs: x}, (), (xs,), (), None, names,
+                 draw=unit_interval)
 
 
 def toy() -> Model:
     """Notebook 7.1's model and values."""
-    return chain(["sin", "exp", "cos"], TOY_BETA, TOY_OMEGA, TOY_X, TOY_Y, "toy")
-
-
-def model(spec: str, seed: int = 0) -> Model:
-    """Build a family member from its name: toy, chain:LIST[*K], logistic:N.
-
-    Bad names raise :class:`DeriveError` with one line naming what is wrong
-    and what is accepted.
-    """
-    spec = (spec or "").strip()
-    family, _, arg = spec.partition(":")
-    if family == "toy" and not arg:
-        return toy()
-    if family == "chain":
-        activations = parse_chain(arg, spec)
-        beta, omega = chain_values(activations, seed)
-        return chain(activations, beta, omega, CHAIN_X, CHAIN_Y, spec)
-    if family == "mlp":
-        from .network import mlp
-        return mlp(spec, seed)
-    if family == "logistic":
-        if not re.fullmatch(r"[0-9]+", arg) or not 1 <= int(arg) <= MAX_LOGISTIC:
-            raise _bad(spec, f"logistic:N needs a whole number N from 1 to {MAX_LOGISTIC}")
-        return logistic(int(arg))
-    if not spec:
-        raise DeriveError(f"empty model name: expected {ACCEPTED}")
-    raise _bad(spec, f"expected {ACCEPTED}")
+    return chain(parse_chain(TOY_LAYERS, "toy"), TOY_BETA, TOY_OMEGA, TOY_X, TOY_Y, "toy")
 
 
 def parse_chain(arg: str, spec: str) -> list[str]:
@@ -260,8 +230,8 @@ def parse_chain(arg: str, spec: str) -> list[str]:
     if not names:
         raise _bad(spec, "a chain needs at least one layer, e.g. chain:sin,exp,cos")
     for name in names:
-        if name not in ACTIVATIONS:
-            raise _bad(spec, f"unknown primitive {name!r}; known: {', '.join(ACTIVATIONS)}")
+        if name not in activations():
+            raise _bad(spec, f"unknown primitive {name!r}; known: {', '.join(activations())}")
     layers = names * (int(count) if star else 1)
     if len(layers) > MAX_LAYERS:
         raise _bad(spec, f"a chain may have at most {MAX_LAYERS} layers, this has {len(layers)}")

@@ -1,22 +1,32 @@
-"""The one table of primitives, and the arithmetic rules beside it.
+"""The one rule table: every operation a program can contain is one row.
 
-Every activation ``derive`` knows is one :class:`Primitive` row in
-:data:`PRIMITIVES`: its SymPy function, its numpy forward function, its local
-derivative (symbolic, and numeric reusing the forward value where it can), its
-LaTeX form and whether it is analytic (so that the complex step applies).
-The symbolic reverse sweep, the staged program, the generated code, the
-printers and the tests all read this table; no other file lists activations.
-Adding a primitive is adding one row.
+A :class:`Rule` holds all that any reading needs:
 
-Arithmetic (``Add``, ``Mul``, ``Pow``) is not an activation but has local
-derivatives too; its three rules live in :data:`ARITHMETIC`.  :func:`rule_for`
-finds the rule of any node and fails loudly, naming the node, where there is
-none.
+* the numeric forward as one source string (``code``, in the row's ``params``),
+  compiled for the interpreter and copied into generated code;
+* the local partial ``partial(m, args, out, i)`` (elementwise rows) or the
+  vector-Jacobian product ``vjp(m, args, out, bar, i)`` (reverse mode), and the
+  Jacobian-vector product ``jvp(m, args, out, dots)`` (forward mode).  Each is
+  written once and read twice: ``m`` is :data:`NUMERIC` (numpy) or
+  :data:`SYMBOLIC` (SymPy), so the same rule gives numbers to the staged
+  program and expressions to the symbolic sweep and the report.  A rule may
+  reuse the forward output ``out`` (exp′ is exp, tanh′ is 1 − h²);
+* its book notation (``latex``), operation counts, and domain: where it
+  faults (``fault``), whether it is analytic (complex step), where it has a
+  kink (``kink``, with the derivative there as the rule computes it).
 
->>> PRIMITIVES["tanh"].derivative(z, sympy.tanh(z))
+Rows: the primitives (:data:`PRIMITIVES`; ``step`` is relu's derivative, the
+notebook's indicator), the arithmetic :data:`ARITHMETIC` (Add, Mul, Pow), the
+losses :data:`LOSSES`, and the affine layer :data:`AFFINE` (f = β + Ω·h, on
+matrices).  Nothing outside this module names a primitive or restates a
+rule; adding a primitive is adding a row (:func:`primitive`).
+
+>>> PRIMITIVES["tanh"].partial(SYMBOLIC, (z,), sympy.tanh(z), 0)
 1 - tanh(z)**2
->>> float(PRIMITIVES["sigmoid"].d_numeric(0.0, 0.5))
+>>> float(PRIMITIVES["sigmoid"].partial(NUMERIC, (0.0,), 0.5, 0))
 0.25
+>>> AFFINE.vjp(SYMBOLIC, sympy.symbols("beta Omega h"), None, sympy.Symbol("g"), 2).args
+(transpose(Omega), g)
 >>> rule_for(sympy.Abs(z))
 Traceback (most recent call last):
 ...
@@ -26,9 +36,10 @@ derive.errors.DeriveError: no derivative rule for 'Abs': use a primitive from th
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass
-from typing import Callable
+import operator
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import sympy
@@ -38,108 +49,380 @@ from .errors import DeriveError
 z = sympy.Symbol("z")
 
 
-@dataclass(frozen=True)
-class Primitive:
-    """One row of the table.
+# ---- the two readings of a rule: numbers and symbols ---------------------------
 
-    ``code`` is the numpy forward as source, an expression in ``x`` (numpy is
-    ``np``): it is compiled once into :attr:`forward` and copied verbatim into
-    generated code, so both run the same formula.  ``derivative(z, out)``
-    builds dh/dz symbolically from the argument ``z`` and the node
-    ``out = h(z)`` itself, so that a rule may reuse the primal output (exp' is
-    exp); ``d_numeric(z, out)`` does the same on arrays.  ``latex`` is a
-    pattern with one ``{}`` for the argument.  ``centre`` is where default
-    chain parameters place this primitive's argument, and ``domain`` is the
-    interval the property tests draw arguments from.
+
+class _Numeric:
+    """Rules read on numpy arrays: ``m.sin`` is the table's forward of sin."""
+
+    one = 1.0
+
+    @staticmethod
+    def mul(*factors):
+        return functools.reduce(operator.mul, factors)
+
+    @staticmethod
+    def times(local, bar):
+        return bar * local
+
+    T = staticmethod(np.transpose)
+    matmul = staticmethod(np.matmul)
+    sum = staticmethod(np.sum)
+
+    def __getattr__(self, name):
+        return _row_attribute(name).forward
+
+
+class _Symbolic:
+    """Rules read on SymPy expressions: ``m.sin`` is the row's SymPy function.
+
+    Products are built unevaluated (so shared factors stay shared and a rule
+    prints as written), skipping factors of one.
+    """
+
+    one = sympy.S.One
+
+    @staticmethod
+    def mul(*factors):
+        return factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+
+    @staticmethod
+    def times(local, bar):
+        """local · bar, skipping a factor of one."""
+        if local == 1:
+            return bar
+        return local if bar == 1 else sympy.Mul(local, bar, evaluate=False)
+
+    @staticmethod
+    def T(matrix):
+        return transpose(matrix)
+
+    matmul = mul
+
+    @staticmethod
+    def sum(x):
+        return x
+
+    def __getattr__(self, name):
+        return _row_attribute(name).sympy
+
+
+def _row_attribute(name: str):
+    if name not in PRIMITIVES:
+        raise AttributeError(name)
+    return PRIMITIVES[name]
+
+
+NUMERIC = _Numeric()
+SYMBOLIC = _Symbolic()
+
+
+class transpose(sympy.Function):
+    """Ωᵀ in a displayed rule (a symbol for a matrix, never evaluated)."""
+
+    def _latex(self, printer):
+        return rf"{printer._print(self.args[0])}^{{T}}"
+
+
+# ---- the row -----------------------------------------------------------------------
+
+
+def _call_ops(n: int) -> tuple[int, int]:
+    """A function call or power: one operation forward; per argument, the local
+    partial and the multiplication by the incoming adjoint."""
+    return 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """One row of the table (see the module docstring).
+
+    ``params`` names the arguments in ``code``; an n-ary row (Add, Mul) has
+    ``join``, the operator between its arguments, instead.  ``ops(n)`` is
+    (forward operations, backward operations per argument that needs an
+    adjoint) for n arguments.  ``build(*args)`` is the row applied to SymPy
+    arguments, unevaluated.  ``centre`` is where default chain parameters place
+    an activation's argument; ``domain`` is where the spec tests draw it;
+    ``gain`` scales a network's initial weights (Var Ω = gain/fan-in: 2 for ReLU).
     """
 
     name: str
-    sympy: Callable
     code: str
-    derivative: Callable
-    d_numeric: Callable
     latex: str
-    analytic: bool
+    params: tuple[str, ...] = ("x",)
+    join: str | None = None
+    partial: Callable | None = None
+    vjp: Callable | None = None
+    jvp: Callable | None = None
+    sympy: Any = None
+    build: Callable | None = None
+    analytic: bool = True
+    kink: float | None = None
+    fault: Callable = field(default=lambda *args: None)
+    ops: Callable = _call_ops
+    activation: bool = False
+    gain: float = 1.0
     centre: float = 0.0
     domain: tuple[float, float] = (-2.0, 2.0)
 
+    def source(self, args: list[str]) -> str:
+        """The forward as source, applied to argument texts (names or literals)."""
+        if self.join is not None:
+            return self.join.join(args)
+        names = dict(zip(self.params, args))
+        return re.sub(r"\b(" + "|".join(self.params) + r")\b",
+                      lambda match: names[match.group()], self.code)
+
     @functools.cached_property
     def forward(self) -> Callable:
-        """The numpy forward function compiled from :attr:`code` (our own text)."""
-        return eval(f"lambda x: {self.code}", {"np": np})  # noqa: S307
+        """The numpy forward compiled from :attr:`code` (our own text, never user text)."""
+        if self.join is not None:
+            return lambda *args: functools.reduce(
+                operator.add if self.join.strip() == "+" else operator.mul, args)
+        params = ", ".join(self.params)
+        return eval(f"lambda {params}: {self.code}", {"np": np})  # noqa: S307
+
+    def vjp_of(self, m, args, out, bar, i):
+        """args[i]'s share of the adjoint: bar times the local partial, or the row's own vjp."""
+        if self.vjp is not None:
+            return self.vjp(m, args, out, bar, i)
+        return m.times(self.partial(m, args, out, i), bar)
+
+    def jvp_of(self, m, args, out, dots):
+        """The output's tangent from the arguments' tangents (None: no tangent)."""
+        if self.jvp is not None:
+            return self.jvp(m, args, out, dots)
+        terms = [m.times(self.partial(m, args, out, i), dot)
+                 for i, dot in enumerate(dots) if dot is not None]
+        return functools.reduce(operator.add, terms) if terms else None
+
+    def apply(self, *args):
+        """The row applied to SymPy arguments (unevaluated): the step's equation."""
+        if self.build is not None:
+            return self.build(*args)
+        return self.sympy(*args)
 
 
 def _function(name: str) -> type[sympy.Function]:
-    """A SymPy function class whose derivative is read from the table."""
+    """A SymPy function class whose derivative and LaTeX are read from the table."""
 
     def fdiff(self, argindex=1):
-        return PRIMITIVES[name].derivative(self.args[0], self)
+        return row(name).partial(SYMBOLIC, self.args, self, 0)
 
     def _latex(self, printer):
-        return PRIMITIVES[name].latex.format(printer._print(self.args[0]))
+        return row(name).latex.format(printer._print(self.args[0]))
 
     return type(name, (sympy.Function,), {"fdiff": fdiff, "_latex": _latex})
 
 
-sigmoid = _function("sigmoid")
-relu = _function("relu")
-softplus = _function("softplus")
-square = _function("square")
-sqrt = _function("sqrt")
-step = _function("step")
+def primitive(name: str, code: str, partial: Callable, latex: str, sympy_function=None,
+              **fields) -> Rule:
+    """A unary row; its SymPy function is made from the row unless SymPy has one."""
+    fields.setdefault("activation", True)
+    return Rule(name, code, latex, partial=partial, sympy=sympy_function or _function(name),
+                **fields)
 
-# the notebook's indicator: 1 where x > 0, otherwise 0 (so relu'(0) = 0)
-_STEP = "np.where(np.real(x) > 0, 1.0, 0.0)"
+
+# ---- the primitives ----------------------------------------------------------------
+# partial(m, (x,), out, 0): the derivative, in m's functions, reusing out where it can
+
+
+def _log_fault(x):
+    return "log of a negative number" if x < 0 else "log of zero" if x == 0 else None
 
 
 _ROWS = [
-    # ---- trigonometric -----------------------------------------------------
-    Primitive("sin", sympy.sin, "np.sin(x)",
-              lambda z, out: sympy.cos(z), lambda z, out: np.cos(z),
-              r"\sin\left[{}\right]", True),
-    Primitive("cos", sympy.cos, "np.cos(x)",
-              lambda z, out: -sympy.sin(z), lambda z, out: -np.sin(z),
-              r"\cos\left[{}\right]", True),
-    # ---- exponential and logarithm: exp's rule reuses the output ---------------
-    Primitive("exp", sympy.exp, "np.exp(x)",
-              lambda z, out: out, lambda z, out: out,
-              r"\exp\left[{}\right]", True),
-    Primitive("log", sympy.log, "np.log(x)",
-              lambda z, out: 1 / z, lambda z, out: 1.0 / z,
-              r"\log\left[{}\right]", True, centre=1.5, domain=(0.2, 3.0)),
-    # ---- squashing activations: rules reuse the output -----------------------
-    Primitive("tanh", sympy.tanh, "np.tanh(x)",
-              lambda z, out: 1 - out**2, lambda z, out: 1.0 - out * out,
-              r"\tanh\left[{}\right]", True),
-    Primitive("sigmoid", sigmoid, "1.0 / (1.0 + np.exp(-x))",
-              lambda z, out: out * (1 - out), lambda z, out: out * (1.0 - out),
-              r"\operatorname{{sig}}\left[{}\right]", True),
+    # ---- trigonometric ------------------------------------------------------
+    primitive("sin", "np.sin(x)", lambda m, a, out, i: m.cos(a[0]),
+              r"\sin\left[{}\right]", sympy.sin),
+    primitive("cos", "np.cos(x)", lambda m, a, out, i: -m.sin(a[0]),
+              r"\cos\left[{}\right]", sympy.cos),
+    # ---- exponential and logarithm: exp's rule reuses the output --------------
+    primitive("exp", "np.exp(x)", lambda m, a, out, i: out,
+              r"\exp\left[{}\right]", sympy.exp),
+    primitive("log", "np.log(x)", lambda m, a, out, i: 1 / a[0],
+              r"\log\left[{}\right]", sympy.log, centre=1.5, domain=(0.2, 3.0),
+              fault=_log_fault),
+    # ---- squashing activations: rules reuse the output ------------------------
+    primitive("tanh", "np.tanh(x)", lambda m, a, out, i: 1 - out**2,
+              r"\tanh\left[{}\right]", sympy.tanh),
+    primitive("sigmoid", "1.0 / (1.0 + np.exp(-x))", lambda m, a, out, i: out * (1 - out),
+              r"\operatorname{{sig}}\left[{}\right]"),
     # both branches are evaluated; each is exact where it is chosen
-    Primitive("softplus", softplus,
+    primitive("softplus",
               "np.where(np.real(x) > 0, x + np.log1p(np.exp(-x)), np.log1p(np.exp(x)))",
-              lambda z, out: sigmoid(z), lambda z, out: PRIMITIVES["sigmoid"].forward(z),
-              r"\operatorname{{softplus}}\left[{}\right]", True),
-    # ---- piecewise linear: not analytic, so no complex step ----------------
-    Primitive("relu", relu, "np.where(np.real(x) > 0, x, 0.0 * x)",
-              lambda z, out: step(z), lambda z, out: PRIMITIVES["step"].forward(z),
-              r"\operatorname{{ReLU}}\left[{}\right]", False,
-              centre=0.5, domain=(0.05, 2.0)),
-    Primitive("step", step, _STEP,
-              lambda z, out: sympy.S.Zero, lambda z, out: 0.0 * z,
-              r"\mathbb{{I}}\left[{} > 0\right]", False),
-    # ---- powers ----------------------------------------------------------
-    Primitive("square", square, "x * x",
-              lambda z, out: 2 * z, lambda z, out: 2.0 * z,
-              r"\left({}\right)^{{2}}", True),
-    Primitive("sqrt", sqrt, "np.sqrt(x)",
-              lambda z, out: 1 / (2 * out), lambda z, out: 0.5 / out,
-              r"\sqrt{{{}}}", True, centre=1.5, domain=(0.2, 3.0)),
+              lambda m, a, out, i: m.sigmoid(a[0]),
+              r"\operatorname{{softplus}}\left[{}\right]"),
+    # ---- piecewise linear: not analytic, so no complex step; relu'(0) = 0 ------
+    primitive("relu", "np.where(np.real(x) > 0, x, 0.0 * x)",
+              lambda m, a, out, i: m.step(a[0]),
+              r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=0.0,
+              centre=0.5, domain=(0.05, 2.0), gain=2.0),
+    # ---- powers ---------------------------------------------------------------
+    primitive("square", "x * x", lambda m, a, out, i: 2 * a[0],
+              r"\left({}\right)^{{2}}"),
+    primitive("sqrt", "np.sqrt(x)", lambda m, a, out, i: 1 / (2 * out),
+              r"\sqrt{{{}}}", centre=1.5, domain=(0.2, 3.0),
+              fault=lambda x: "sqrt of a negative number" if x < 0 else None),
 ]
+# the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
+_ROWS.append(primitive("step", "np.where(np.real(x) > 0, 1.0, 0.0)",
+                       lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
+                       analytic=False, kink=0.0, activation=False))
 
-PRIMITIVES: dict[str, Primitive] = {row.name: row for row in _ROWS}
-"""The table, by name.  ``step`` is relu's derivative; the others are activations."""
+PRIMITIVES: dict[str, Rule] = {r.name: r for r in _ROWS}
+"""The unary rows, by name; the activations are those with ``activation`` set."""
 
-ACTIVATIONS = [name for name in PRIMITIVES if name != "step"]
+sigmoid, relu, softplus, square, sqrt, step = (
+    PRIMITIVES[n].sympy for n in ("sigmoid", "relu", "softplus", "square", "sqrt", "step"))
+
+
+def activations() -> list[str]:
+    """The primitives a chain, an expression or a network may use (read at call time)."""
+    return [name for name, r in PRIMITIVES.items() if r.activation]
+
+
+ACTIVATIONS = activations()
+DEFAULT_ACTIVATION = "relu"
+"""A network's activation where its name gives none (the book's networks use ReLU)."""
+
+
+# ---- arithmetic ----------------------------------------------------------------------
+
+
+def _pow_partial(m, args, out, i):
+    base, exponent = args
+    if i == 0:
+        return exponent * base ** (exponent - 1)
+    return out * m.log(base)
+
+
+def _pow_fault(base, exponent):
+    if base == 0 and np.real(exponent) < 0:
+        return "division by zero"
+    return "power of a negative number" if np.real(base) < 0 else None
+
+
+ARITHMETIC: dict[Any, Rule] = {
+    sympy.Add: Rule("add", "+", "{} + {}", params=(), join=" + ", sympy=sympy.Add,
+                    vjp=lambda m, args, out, bar, i: bar,
+                    jvp=lambda m, args, out, dots: functools.reduce(
+                        operator.add, [d for d in dots if d is not None]),
+                    build=lambda *a: sympy.Add(*a, evaluate=False),
+                    ops=lambda n: (n - 1, 0)),
+    sympy.Mul: Rule("mul", "*", "{} {}", params=(), join=" * ", sympy=sympy.Mul,
+                    partial=lambda m, args, out, i: m.mul(*args[:i], *args[i + 1:]),
+                    build=lambda *a: sympy.Mul(*a, evaluate=False),
+                    ops=lambda n: (n - 1, max(n - 2, 0) + 1)),
+    sympy.Pow: Rule("pow", "x ** p", "{}^{{{}}}", params=("x", "p"), sympy=sympy.Pow,
+                    partial=_pow_partial, fault=_pow_fault,
+                    build=lambda a, b: sympy.Pow(a, b, evaluate=False)),
+}
+
+
+# ---- losses: ℓ(f, y), summed over their entries ----------------------------------------
+
+
+def _least_squares(f, y):
+    """ℓ = (f − y)², unevaluated so that f stays one node of the graph."""
+    return sympy.Pow(sympy.Add(f, sympy.Mul(-1, y, evaluate=False), evaluate=False), 2,
+                     evaluate=False)
+
+
+def _binary_cross_entropy(f, y):
+    """ℓ = −[y·log f + (1 − y)·log(1 − f)], unevaluated so f stays one node."""
+    def neg(e):
+        return sympy.Mul(-1, e, evaluate=False)
+
+    positive = sympy.Mul(y, sympy.log(f), evaluate=False)
+    negative = sympy.Mul(sympy.Add(1, neg(y), evaluate=False),
+                         sympy.log(sympy.Add(1, neg(f), evaluate=False)), evaluate=False)
+    return neg(sympy.Add(positive, negative, evaluate=False))
+
+
+LOSSES: dict[str, Rule] = {
+    "least_squares": Rule(
+        "least_squares", "np.sum((f - y) ** 2)", r"\left({0} - {1}\right)^{{2}}",
+        params=("f", "y"), build=_least_squares,
+        vjp=lambda m, a, out, bar, i: m.times(m.mul(2 if i == 0 else -2, a[0] - a[1]), bar),
+        jvp=lambda m, a, out, d: m.sum(m.mul(2, a[0] - a[1],
+                                             (d[0] if d[0] is not None else 0)
+                                             - (d[1] if d[1] is not None else 0))),
+        ops=lambda n: (3, 3)),
+    "binary_cross_entropy": Rule(
+        "binary_cross_entropy", "-np.sum(y * np.log(f) + (1 - y) * np.log(1 - f))",
+        r"-\left[{1} \log {0} + \left(1 - {1}\right) \log\left(1 - {0}\right)\right]",
+        params=("f", "y"), build=_binary_cross_entropy,
+        fault=lambda f, y: "log of a negative number" if not 0 <= np.real(f) <= 1 else
+        "log of zero" if f in (0, 1) else None,
+        vjp=lambda m, a, out, bar, i: m.times(
+            (a[0] - a[1]) / (a[0] * (1 - a[0])) if i == 0 else m.log(1 - a[0]) - m.log(a[0]),
+            bar),
+        jvp=lambda m, a, out, d: m.sum(
+            (0 if d[0] is None else d[0] * (a[0] - a[1]) / (a[0] * (1 - a[0])))
+            + (0 if d[1] is None else d[1] * (m.log(1 - a[0]) - m.log(a[0])))),
+        ops=lambda n: (8, 6)),
+}
+"""Loss rows by name: ``build(f, y)`` is the scalar formula a model differentiates."""
+
+
+# ---- the affine layer of a network: f = β + Ω·h, one column per example ----------------
+
+
+def _affine_vjp(m, args, out, bar, i):
+    beta, omega, h = args
+    if i == 0:
+        return bar  # summed over the batch where β meets it (one column)
+    if i == 1:
+        return m.matmul(bar, m.T(h))
+    return m.matmul(m.T(omega), bar)
+
+
+def _affine_jvp(m, args, out, dots):
+    beta, omega, h = args
+    d_beta, d_omega, d_h = dots
+    terms = [d_beta, None if d_omega is None else m.matmul(d_omega, h),
+             None if d_h is None else m.matmul(omega, d_h)]
+    return functools.reduce(operator.add, [t for t in terms if t is not None])
+
+
+AFFINE = Rule("affine", "b + W @ h", r"{0} + {1} {2}", params=("b", "W", "h"),
+              vjp=_affine_vjp, jvp=_affine_jvp,
+              build=lambda b, w, h: sympy.Add(b, sympy.Mul(w, h, evaluate=False),
+                                              evaluate=False))
+
+
+# ---- lookups ---------------------------------------------------------------------------
+
+
+def row(name: str) -> Rule:
+    """A primitive's row by name, read at call time (so a row swapped in is seen)."""
+    return PRIMITIVES[name]
+
+
+def by_function(func) -> Rule | None:
+    """The primitive row whose SymPy function is ``func`` (a class such as sympy.sin)."""
+    found = PRIMITIVES.get(getattr(func, "__name__", ""))
+    return found if found is not None and found.sympy is func else None
+
+
+def rule_for(node: sympy.Basic) -> Rule:
+    """The rule of a non-atomic SymPy node; a :class:`DeriveError` naming it if none."""
+    found = ARITHMETIC.get(node.func) or by_function(node.func)
+    if found is None:
+        raise DeriveError(
+            f"no derivative rule for {node.func.__name__!r}: use a primitive from "
+            f"the table ({', '.join(activations())})")
+    return found
+
+
+def own_ops(node: sympy.Basic) -> int:
+    """Operations a node itself performs as printed: n-ary Add or Mul n − 1, a power
+    or a call one (also a function outside the table), a symbol or number none."""
+    if not node.args:
+        return 0
+    found = ARITHMETIC.get(node.func) or by_function(node.func)
+    return found.ops(len(node.args))[0] if found is not None else 1
 
 
 def lambdify_modules() -> list:
@@ -147,90 +430,4 @@ def lambdify_modules() -> list:
 
     Built at call time, so a row swapped into the table is the one used.
     """
-    return [{row.name: row.forward for row in PRIMITIVES.values()}, "numpy"]
-
-
-def by_function(func) -> Primitive | None:
-    """The table row whose SymPy function is ``func`` (a class such as sympy.sin).
-
-    Looked up by name at call time, so a row swapped into the table (as the
-    tests do to inject a wrong rule) is the one every reader sees.
-    """
-    row = PRIMITIVES.get(getattr(func, "__name__", ""))
-    return row if row is not None and row.sympy is func else None
-
-
-# ---- arithmetic rules -----------------------------------------------------
-# Each rule gives the partial derivative of a node with respect to its i-th
-# argument, symbolically (from the args and the node) and numerically (from the
-# argument values and the node's value).
-
-
-def _others(items, i, one):
-    out = one
-    for j, item in enumerate(items):
-        if j != i:
-            out = out * item
-    return out
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A node's forward function and local partial derivatives."""
-
-    name: str
-    forward: Callable  # (*values) -> value
-    partial: Callable  # (node, i) -> sympy expression
-    partial_numeric: Callable  # (values, out, i) -> array
-    analytic: bool = True
-
-
-def _mul_partial(node, i):
-    others = [a for j, a in enumerate(node.args) if j != i]
-    return others[0] if len(others) == 1 else sympy.Mul(*others, evaluate=False)
-
-
-def _pow_partial(node, i):
-    base, exponent = node.args
-    if i == 0:
-        return exponent * base ** (exponent - 1)
-    return node * sympy.log(base)
-
-
-def _pow_partial_numeric(values, out, i):
-    base, exponent = values
-    if i == 0:
-        return exponent * base ** (exponent - 1)
-    return out * np.log(base)
-
-
-ARITHMETIC = {
-    sympy.Add: Rule("add", lambda *v: sum(v[1:], v[0]),
-                    lambda node, i: sympy.S.One,
-                    lambda values, out, i: 1.0),
-    sympy.Mul: Rule("mul", lambda *v: math.prod(v[1:], start=v[0]),
-                    _mul_partial,
-                    lambda values, out, i: _others(values, i, 1.0)),
-    sympy.Pow: Rule("pow", lambda b, e: b**e, _pow_partial, _pow_partial_numeric),
-}
-
-
-@functools.lru_cache(maxsize=None)
-def _primitive_rule(row: Primitive) -> Rule:
-    return Rule(row.name, row.forward,
-                lambda node, i: row.derivative(node.args[0], node),
-                lambda values, out, i: row.d_numeric(values[0], out),
-                row.analytic)
-
-
-def rule_for(node: sympy.Basic) -> Rule:
-    """The rule of a non-atomic node; a :class:`DeriveError` naming it if none."""
-    rule = ARITHMETIC.get(node.func)
-    if rule is not None:
-        return rule
-    row = by_function(node.func)
-    if row is None:
-        raise DeriveError(
-            f"no derivative rule for {node.func.__name__!r}: use a primitive from "
-            f"the table ({', '.join(ACTIVATIONS)})")
-    return _primitive_rule(row)
+    return [{r.name: r.forward for r in PRIMITIVES.values()}, "numpy"]

@@ -20,6 +20,7 @@ import re
 import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from .primitives import by_function
 
@@ -57,10 +58,53 @@ def to_latex(expr: sympy.Basic) -> str:
     return BookLatexPrinter({"order": "none"}).doprint(expr)
 
 
+class Adjoint(sympy.Symbol):
+    """∂ℓ/∂v for a step named v, in a displayed chain rule."""
+
+    def _latex(self, printer):
+        return rf"\frac{{\partial \ell}}{{\partial {printer._print(sympy.Symbol(self.name))}}}"
+
+    def _sympystr(self, printer):
+        return f"dl/d{self.name}"
+
+
 class BookMathMLPrinter(MathMLPresentationPrinter):
-    """SymPy's presentation MathML with network entries as Ω₁[2,3]."""
+    """SymPy's presentation MathML with network entries as Ω₁[2,3], ∂ℓ/∂v and Ωᵀ."""
+
+    def _element(self, tag, *children, text=None):
+        node = self.dom.createElement(tag)
+        if text is not None:
+            node.appendChild(self.dom.createTextNode(text))
+        for child in children:
+            node.appendChild(child)
+        return node
+
+    def _print_Adjoint(self, sym):
+        return self._element("mfrac",
+                             self._element("mrow", self._element("mi", text="\u2202"),
+                                           self._element("mi", text="\u2113")),
+                             self._element("mrow", self._element("mi", text="\u2202"),
+                                           self._print(sympy.Symbol(sym.name))))
+
+    def _print_Mul(self, expr):
+        """Factors in the order the rule writes them (Ωᵀ before ∂ℓ/∂f), where no
+        coefficient or fraction asks for SymPy's own layout."""
+        plain = not any(a.is_Number or (a.is_Pow and a.exp.is_negative) for a in expr.args)
+        if self._settings["order"] != "none" or not plain:
+            return super()._print_Mul(expr)
+        row = self._element("mrow")
+        for i, factor in enumerate(expr.args):
+            if i:
+                row.appendChild(self._element("mo", text="\u2062"))
+            row.appendChild(self.parenthesize(factor, PRECEDENCE["Mul"]))
+        return row
+
+    def _print_transpose(self, expr):
+        return self._element("msup", self._print(expr.args[0]), self._element("mi", text="T"))
 
     def _print_Symbol(self, sym, style="plain"):
+        if sym.name == "l":
+            return self._element("mi", text="\u2113")
         entry = _ENTRY.fullmatch(sym.name)
         if entry is None:
             return super()._print_Symbol(sym, style)

@@ -1,34 +1,42 @@
 """The staged program: notebook 7.1's three steps, for any model.
 
-The model's expression graph in topological order is a Wengert list.
+A model is lowered once into a :class:`Program`: operations in topological
+order (a Wengert list), each a row of the rule table applied to earlier
+operations and to leaves.  A scalar model's program is read off its SymPy
+graph (:meth:`Program.from_expression`); a network's is its layers, the
+affine row and the activation on matrices, one column per example
+(:func:`derive.network.build`).  One interpreter runs both:
 
-* **Step 1, the forward pass** (:meth:`Program.forward`): evaluate every node
-  in order and store every value.
+* **Step 1, the forward pass** (:meth:`Program.forward`): evaluate every
+  operation in order and store every value;
 * **Step 2, the backward pass** (:meth:`Program.backward`): walk the list in
-  reverse; each node passes its adjoint ∂ℓ/∂node, times its local partial
-  derivatives looked up in the rule table, on to its arguments.
+  reverse; each operation passes its adjoint ∂ℓ/∂v on to its arguments
+  through its row's vector-Jacobian product (the loop only looks rules up and
+  accumulates);
 * **Step 3, the parameter gradients** (:meth:`Program.gradients`): the
-  adjoints that reach the parameters.
+  adjoints that reach the parameters, summed over the batch.
 
-The steps a reader sees (:attr:`Program.steps`) are the graph's named nodes:
-every primitive application, its argument, every shared node and the output.
-An arithmetic node used once, inside other arithmetic (the ``ω0·x`` in
-``f0 = β0 + ω0·x``), is computed as part of its user's step.  For the toy
-model the steps are exactly the notebook's f0, h1, f1, h2, f2, h3, f3, ℓ.
-Steps the model does not name are named the notebook's way too: h_k for the
-k-th primitive application, f_k for arithmetic after it (v1, v2, ... where
-such a name is taken).
+Forward mode (:meth:`Program.tangents`) runs the rows' Jacobian-vector
+products instead.  The steps a reader sees (:attr:`Program.steps`) are the
+named operations: in a scalar program every primitive application, its
+argument, every shared node and the output; arithmetic used once inside
+other arithmetic (the ``ω0·x`` in ``f0 = β0 + ω0·x``) is computed as part of
+its user's step.  For the toy model the steps are exactly the notebook's f0,
+h1, f1, h2, f2, h3, f3, ℓ.  Unnamed steps are named the notebook's way: h_k
+for the k-th primitive application, f_k after it (v1, v2, ... where taken).
 
 Cost: building is linear in distinct nodes; forward and backward are one
-numpy operation per node and per node argument, vectorised over the batch.
+numpy operation per operation and per argument, vectorised over the batch.
 
->>> from derive.models import model
+>>> from derive.families import model
 >>> p = program(model("toy"))
 >>> [s.name for s in p.steps]
 ['f0', 'h1', 'f1', 'h2', 'f2', 'h3', 'f3', 'l']
 >>> value = p.forward(model("toy").values)
 >>> round(float(value[p.steps[0].node]), 3)
 1.23
+>>> p.chain_rule(p.steps[2])   # ∂ℓ/∂f1 = h2·∂ℓ/∂h2: exp's rule reuses its output
+dl/dh2*h2
 """
 
 from __future__ import annotations
@@ -37,75 +45,204 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy
+from sympy.core.parameters import distribute
 
-from .graph import topological_order, users
-from .primitives import ARITHMETIC, rule_for
-from .printing import mathml, to_latex
+from .graph import depends_on, topological_order, users
+from .primitives import ARITHMETIC, NUMERIC, SYMBOLIC, rule_for
+from .printing import Adjoint, to_latex
 from .table import Table, plain
 
 
 @dataclass(frozen=True)
 class Step:
-    """A named intermediate: its node and its equation in earlier steps' names."""
+    """A named intermediate: its node (key) and its equation in earlier steps' names."""
 
     name: str
-    node: sympy.Basic
+    node: object
     equation: sympy.Basic
 
 
-class Program:
-    """The Wengert list of a model's output, and its forward and backward passes."""
+@dataclass(frozen=True, eq=False)
+class Variable:
+    """A leaf holding a grid of the model's symbols as one array (a network's Ω_k, β_k, x, y).
 
-    def __init__(self, output: sympy.Basic, wrt, names: dict | None = None):
-        self.output = output
-        self.wrt = tuple(wrt)
+    ``grid`` is a tuple of rows of symbols; ``batch`` marks inputs and
+    targets, loaded with one column per example.
+    """
+
+    name: str
+    grid: tuple
+    batch: bool = False
+
+    def load(self, values: dict) -> np.ndarray:
+        if self.batch:
+            entries = [np.atleast_1d(np.asarray(values[s])) for row in self.grid for s in row]
+            n = max(e.shape[0] for e in entries)
+            return np.stack([np.broadcast_to(e, (n,)) for e in entries])
+        return np.array([[values[s] for s in row] for row in self.grid])
+
+    def symbols(self):
+        """(index, symbol) for every entry."""
+        return [((i, j), s) for i, row in enumerate(self.grid) for j, s in enumerate(row)]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Program:
+    """A Wengert list of rule applications, its passes and its named steps.
+
+    ``ops`` is a list of (key, rule, argument keys) in topological order;
+    leaves are the keys that are only arguments (SymPy symbols and numbers, or
+    :class:`Variable` grids).  ``names`` names the steps shown to a reader.
+    ``kind`` says what the values are ("scalar": one value per example;
+    "matrix": one column per example).
+    """
+
+    def __init__(self, ops, output, wrt, names: dict, kind: str = "scalar"):
+        self.output, self.wrt, self.kind = output, tuple(wrt), kind
+        self.nodes = [key for key, _, _ in ops]
+        self.rules = [rule for _, rule, _ in ops]
+        self.args = [tuple(args) for _, _, args in ops]
+        produced = set(self.nodes)
+        self.leaves = list(dict.fromkeys(a for args in self.args for a in args
+                                         if a not in produced))
+        self.active = depends_on(self.nodes, self.args, set(self.wrt))
+        self.used_by = users(self.leaves + self.nodes, dict(zip(self.nodes, self.args)))
+        self.names = names
+        self.steps = self._steps()
+        self.owner = self._owners()
+
+    @classmethod
+    def from_expression(cls, output: sympy.Basic, wrt, names: dict | None = None) -> "Program":
+        """The program of a scalar SymPy expression: one operation per distinct node."""
         order = topological_order(output)
-        self.leaves = [n for n in order if not n.args]
-        self.nodes = [n for n in order if n.args]
-        self.rules = [rule_for(n) for n in self.nodes]
-        self.active = _depends_on(order, set(self.wrt))
-        self.steps = _steps(order, output, names or {})
-        self.owner = _owners(order, self.steps)
-        self.used_by = users(order)
+        ops = [(n, rule_for(n), n.args) for n in order if n.args]
+        return cls(ops, output, wrt, _step_names(order, output, names or {}))
+
+    # ---- Step 1, Step 2, Step 3 ----------------------------------------------------
 
     def forward(self, values: dict) -> dict:
         """Step 1: the value of every node (arrays over the batch), all stored."""
-        value = {}
-        for leaf in self.leaves:
-            value[leaf] = np.asarray(values[leaf] if leaf.is_Symbol else float(leaf))
+        value = {leaf: _load(leaf, values) for leaf in self.leaves}
         with np.errstate(all="ignore"):
-            for node, rule in zip(self.nodes, self.rules):
-                value[node] = rule.forward(*[value[a] for a in node.args])
+            for node, rule, args in zip(self.nodes, self.rules, self.args):
+                value[node] = rule.forward(*[value[a] for a in args])
         return value
 
     def backward(self, value: dict) -> dict:
-        """Step 2: ∂ℓ/∂v for every node v that depends on a differentiated variable.
-
-        Per batch entry; the loop only looks rules up and accumulates.
-        """
+        """Step 2: ∂ℓ/∂v for every node v that depends on a differentiated variable."""
         adjoint = {self.output: np.ones_like(value[self.output])}
         with np.errstate(all="ignore"):
-            for node, rule in zip(reversed(self.nodes), reversed(self.rules)):
+            for node, rule, args in zip(reversed(self.nodes), reversed(self.rules),
+                                        reversed(self.args)):
                 if node not in adjoint:
                     continue
-                args = [value[a] for a in node.args]
-                for i, arg in enumerate(node.args):
+                inputs = [value[a] for a in args]
+                for i, arg in enumerate(args):
                     if arg in self.active:
-                        bar = adjoint[node] * rule.partial_numeric(args, value[node], i)
+                        bar = rule.vjp_of(NUMERIC, inputs, value[node], adjoint[node], i)
                         adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
         return adjoint
 
+    def tangents(self, value: dict, direction: dict) -> dict:
+        """Forward mode: dv/dt of every node along ``direction`` {leaf: tangent}."""
+        dot = {leaf: direction[leaf] for leaf in self.leaves if leaf in direction}
+        with np.errstate(all="ignore"):
+            for node, rule, args in zip(self.nodes, self.rules, self.args):
+                dots = [dot.get(a) for a in args]
+                if any(d is not None for d in dots):
+                    dot[node] = rule.jvp_of(NUMERIC, [value[a] for a in args], value[node], dots)
+        return dot
+
     def gradients(self, values: dict) -> tuple[float, dict]:
-        """Step 3: the summed loss and its gradient {variable: float}."""
+        """Step 3: the summed loss and its gradient {model symbol: float}."""
         value = self.forward(values)
         return self.summed(value, self.backward(value))
 
     def summed(self, value: dict, adjoint: dict) -> tuple[float, dict]:
-        """The loss and the variables' adjoints from the two passes, summed over the batch."""
+        """The loss and the variables' adjoints, summed over the batch, per model symbol."""
         shape = np.shape(value[self.output])
-        grads = {w: float(np.sum(np.broadcast_to(adjoint.get(w, 0.0), shape)))
-                 for w in self.wrt}
+        grads = {}
+        for w in self.wrt:
+            bar = adjoint.get(w, 0.0)
+            if isinstance(w, Variable):
+                total = _unbroadcast(np.asarray(bar), np.shape(value[w]))
+                grads.update({s: float(total[index]) for index, s in w.symbols()})
+            else:
+                grads[w] = float(np.sum(np.broadcast_to(bar, shape)))
         return float(np.sum(value[self.output])), grads
+
+    def shown(self, value):
+        """A value as tables and JSON hold it: one column per example drops its axis."""
+        array = np.asarray(value)
+        if self.kind == "matrix" and array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        return plain(array)
+
+    # ---- the steps a reader sees ---------------------------------------------------
+
+    def _steps(self) -> list[Step]:
+        return [Step(self.names[key], key, self.equation(key))
+                for key in self.nodes if key in self.names]
+
+    def display(self, key):
+        """A node as a reader sees it: its step's name, a leaf, or a fused formula."""
+        if key in self.names:
+            return sympy.Symbol(self.names[key])
+        if isinstance(key, Variable):
+            return sympy.Symbol(key.name)
+        if key not in self._op:
+            return key
+        return self.equation(key)
+
+    def equation(self, key):
+        """The operation ``key`` in its arguments' displays (earlier steps' names)."""
+        rule, args = self._op[key]
+        return rule.apply(*[self.display(a) for a in args])
+
+    @property
+    def _op(self) -> dict:
+        if not hasattr(self, "_ops"):
+            self._ops = {k: (r, a) for k, r, a in zip(self.nodes, self.rules, self.args)}
+        return self._ops
+
+    def _owners(self) -> dict:
+        """The step each node is computed in: its own, or its single user's (fused)."""
+        owner = {s.node: s.name for s in self.steps}
+        for node, args in zip(reversed(self.nodes), reversed(self.args)):
+            for arg in args:
+                if arg in self._op and arg not in owner:
+                    owner[arg] = owner.get(node, "?")
+        return owner
+
+    def chain_rule(self, step: Step) -> sympy.Expr:
+        """∂ℓ/∂step as the program computes it: Σ over the steps u that use it of
+        the rows' vector-Jacobian products applied to ∂ℓ/∂u, in step names.
+
+        Each user's fused operations are swept in reverse with the table's
+        rules, so the terms are the rules that run (tanh′ as 1 − h²).
+        """
+        terms = []
+        for user in self.steps:
+            cluster = [k for k in self.nodes if self.owner.get(k) == user.name]
+            if not any(step.node in self._op[k][1] for k in cluster):
+                continue
+            seed = sympy.S.One if user.node is self.output else Adjoint(user.name)
+            bar = {user.node: seed}
+            with distribute(False):  # keep 2·(f − y) as the rule writes it
+                for key in reversed(cluster):
+                    rule, args = self._op[key]
+                    shown = [self.display(a) for a in args]
+                    for i, arg in enumerate(args):
+                        if key in bar and (arg == step.node or arg in cluster):
+                            part = rule.vjp_of(SYMBOLIC, shown, self.display(key), bar[key], i)
+                            bar[arg] = (sympy.Add(bar[arg], part, evaluate=False)
+                                        if arg in bar else part)
+            terms.append(bar.get(step.node, sympy.S.Zero))
+        return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+
+    # ---- numeric faults ------------------------------------------------------------
 
     def faults(self, value: dict, adjoint: dict | None = None) -> list[dict]:
         """Where values first stop being finite: one entry per step and pass.
@@ -118,35 +255,42 @@ class Program:
         count.
         """
         found: dict = {}
-        self._forward_faults(value, found)
+        for node, rule, args in zip(self.nodes, self.rules, self.args):
+            bad = ~_finite(value[node])
+            for a in args:
+                bad = _and_finite(bad, value[a])
+            if np.any(bad):
+                self._add(found, "forward", self.owner[node], _kind(rule, args, value, node, bad),
+                          bad)
         if adjoint is not None:
-            self._backward_faults(value, adjoint, found)
+            for node in reversed([*self.leaves, *self.nodes]):
+                if node not in adjoint or node is self.output:
+                    continue
+                bad = ~_finite(adjoint[node]) & _finite(value[node])
+                for user in self.used_by[node]:
+                    if user in adjoint:
+                        bad = _and_finite(bad, adjoint[user])
+                if np.any(bad):
+                    self._add(found, "backward", self.owner.get(node, str(node)),
+                              "derivative not finite", bad)
         return list(found.values())
 
-    def _forward_faults(self, value, found):
-        for node in self.nodes:
-            bad = ~_finite(value[node])
-            for a in node.args:
-                bad = bad & _finite(value[a])
-            if np.any(bad):
-                _add(found, "forward", self.owner[node], _kind(node, value, bad), bad)
+    def _add(self, found: dict, pass_: str, step: str, kind: str, bad):
+        key = (pass_, step)
+        if key in found:
+            return
+        columns = bad.reshape(-1, bad.shape[-1]).any(axis=0) if np.ndim(bad) else bad
+        single = np.ndim(bad) == 0 or (self.kind == "matrix" and bad.shape[-1] == 1)
+        entries = [] if single else [int(i) for i in np.flatnonzero(columns)[:10]]
+        found[key] = {"pass": pass_, "step": step, "kind": kind, "entries": entries,
+                      "count": int(np.count_nonzero(columns))}
 
-    def _backward_faults(self, value, adjoint, found):
-        for node in reversed([*self.leaves, *self.nodes]):
-            if node not in adjoint or node is self.output:
-                continue
-            bad = ~_finite(adjoint[node]) & _finite(value[node])
-            for user in self.used_by[node]:
-                if user in adjoint:
-                    bad = bad & _finite(adjoint[user])
-            if np.any(bad):
-                _add(found, "backward", self.owner.get(node, str(node)),
-                     "derivative not finite", bad)
+    # ---- counts --------------------------------------------------------------------
 
     def counts(self) -> dict:
         """Forward steps (operations), backward steps (nodes given an adjoint) and ops.
 
-        >>> from derive.models import model
+        >>> from derive.families import model
         >>> program(model("toy")).counts()
         {'forward_steps': 14, 'backward_steps': 20, 'backprop_ops': 29}
         """
@@ -155,91 +299,89 @@ class Program:
                 "backprop_ops": self.backprop_ops()}
 
     def backprop_ops(self) -> int:
-        """Primitive operations of one full gradient by backprop.
+        """Operations of one full gradient by backprop, from the rows' counts.
 
-        Forward: one per node operation (an n-ary Add or Mul is n − 1).
-        Backward, for each argument that needs an adjoint: the local partial
-        (n − 2 multiplications for a Mul, one evaluation otherwise, none for
-        an Add), one multiplication by the incoming adjoint (none for an Add)
-        and one addition where adjoints meet.
+        Forward: each row's forward count.  Backward, for each argument that
+        needs an adjoint: the row's count per argument (local partial and the
+        product with the incoming adjoint), plus one addition where adjoints meet.
         """
-        forward = sum(len(n.args) - 1 if n.func in (sympy.Add, sympy.Mul) else 1
-                      for n in self.nodes)
+        forward = sum(rule.ops(len(args))[0] for rule, args in zip(self.rules, self.args))
         backward, reached = 0, {self.output}
-        for node in reversed(self.nodes):
+        for node, rule, args in zip(reversed(self.nodes), reversed(self.rules),
+                                    reversed(self.args)):
             if node not in reached:
                 continue
-            for arg in node.args:
-                if arg not in self.active:
-                    continue
-                if node.func is sympy.Mul:
-                    backward += max(len(node.args) - 2, 0) + 1
-                elif node.func is not sympy.Add:
-                    backward += 2
-                backward += arg in reached
-                reached.add(arg)
+            for arg in args:
+                if arg in self.active:
+                    backward += rule.ops(len(args))[1] + (arg in reached)
+                    reached.add(arg)
         return forward + backward
 
 
+def expression_program(model) -> Program:
+    """The scalar program of a model's SymPy expression."""
+    return Program.from_expression(model.output, model.wrt, model.names)
+
+
+def programs(model) -> list[Program]:
+    """Every staged program the model is lowered to; the first is its backprop."""
+    return [*model.lowerings, expression_program(model)]
+
+
 def program(model) -> Program:
-    """The staged program of a :class:`derive.models.Model`."""
-    return Program(model.output, model.wrt, model.names)
+    """The staged program that computes a model's backprop (see :func:`programs`)."""
+    return model.lowerings[0] if model.lowerings else expression_program(model)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _load(leaf, values: dict):
+    if isinstance(leaf, Variable):
+        return leaf.load(values)
+    return np.asarray(values[leaf] if leaf.is_Symbol else float(leaf))
+
+
+def _unbroadcast(bar: np.ndarray, shape: tuple) -> np.ndarray:
+    """An adjoint summed down to a leaf's shape (β_k meets one column per example)."""
+    axes = tuple(i for i, (b, s) in enumerate(zip(bar.shape, shape)) if s == 1 and b != 1)
+    return bar.sum(axis=axes, keepdims=True) if axes else np.broadcast_to(bar, shape)
 
 
 def _finite(x):
     return np.isfinite(np.asarray(x))
 
 
-def _kind(node, value, bad) -> str:
-    """Why a node's value stopped being finite, from its rule and arguments."""
+def _and_finite(bad, x):
+    """bad where x is finite: entry by entry where shapes match, else x as a whole."""
+    finite = _finite(x)
+    try:
+        return bad & np.broadcast_to(finite, np.shape(bad))
+    except ValueError:  # a matrix argument (Ω_k) of a column value
+        return bad & bool(np.all(finite))
+
+
+def _kind(rule, args, value, node, bad) -> str:
+    """Why a node's value stopped being finite: the row's own fault, or the general kind."""
     where = np.unravel_index(np.argmax(bad), np.shape(bad)) if np.ndim(bad) else ()
-    args = [np.broadcast_to(value[a], np.shape(bad))[where] if np.ndim(bad) else value[a]
-            for a in node.args]
-    result = np.broadcast_to(value[node], np.shape(bad))[where] if np.ndim(bad) else value[node]
-    name = rule_for(node).name
-    if name in ("log", "sqrt") and np.real(args[0]) < 0:
-        return f"{name} of a negative number"
-    if name == "log" and args[0] == 0:
-        return "log of zero"
-    if name == "pow" and args[0] == 0 and np.real(args[1]) < 0:
-        return "division by zero"
-    if name == "pow" and np.real(args[0]) < 0:
-        return "power of a negative number"
-    if np.isnan(result):
+    entries = []
+    for a in args:
+        try:
+            entries.append(np.broadcast_to(value[a], np.shape(bad))[where])
+        except ValueError:
+            entries = None
+            break
+    reason = rule.fault(*entries) if entries is not None else None
+    if reason:
+        return reason
+    if np.isnan(np.broadcast_to(value[node], np.shape(bad))[where]):
         return "invalid operation (inf - inf or 0 * inf)"
-    return f"overflow in {name}"
+    return f"overflow in {rule.name}"
 
 
-def _add(found: dict, pass_: str, step: str, kind: str, bad):
-    entries = [int(i) for i in np.flatnonzero(bad)[:10]] if np.ndim(bad) else []
-    key = (pass_, step)
-    if key not in found:
-        found[key] = {"pass": pass_, "step": step, "kind": kind, "entries": entries,
-                      "count": int(np.count_nonzero(bad))}
-
-
-def _owners(order, steps) -> dict:
-    """The step each node is computed in: its own, or its single user's (fused)."""
-    owner = {s.node: s.name for s in steps}
-    for node in reversed(order):
-        for arg in node.args:
-            if arg.args and arg not in owner:
-                owner[arg] = owner.get(node, "?")
-    return owner
-
-
-def _depends_on(order, wrt: set) -> set:
-    """Nodes whose value depends on any of ``wrt`` (they need adjoints)."""
-    active = set()
-    for node in order:
-        if node in wrt or any(a in active for a in node.args):
-            active.add(node)
-    return active
-
-
-def _steps(order, output, names: dict) -> list[Step]:
-    """The named nodes, in order, each with its equation in earlier names."""
-    used_by = users(order)
+def _step_names(order, output, names: dict) -> dict:
+    """The named nodes of a scalar graph: every node but arithmetic fused into its user."""
+    used_by = users(order, {n: n.args for n in order})
     arithmetic = tuple(ARITHMETIC)
 
     def fused(node):
@@ -248,7 +390,7 @@ def _steps(order, output, names: dict) -> list[Step]:
                 and isinstance(used_by[node][0], arithmetic))
 
     boundary = [n for n in order if n.args and not fused(n)]
-    symbol = {node: sympy.Symbol(names[node]) for node in boundary if node in names}
+    named = {node: names[node] for node in boundary if node in names}
     taken = {n.name for n in order if n.is_Symbol} | set(names.values())
     layer, auto = 0, 0
     for node in boundary:
@@ -262,29 +404,22 @@ def _steps(order, output, names: dict) -> list[Step]:
             auto += 1
             name = f"v{auto}"
         taken.add(name)
-        symbol[node] = sympy.Symbol(name)
-    return [Step(symbol[n].name, n, n.func(*[_rename(a, symbol) for a in n.args],
-                                           evaluate=False))
-            for n in boundary]
+        named[node] = name
+    return named
 
 
-def _rename(expr, symbol: dict):
-    """``expr`` with named nodes replaced by their names, order kept (a fused cluster)."""
-    if expr in symbol:
-        return symbol[expr]
-    if not expr.args:
-        return expr
-    return expr.func(*[_rename(a, symbol) for a in expr.args], evaluate=False)
+# ---- the trace: the three steps as tables --------------------------------------------
 
 
 @dataclass
 class Trace:
     """The notebook's three steps for one model, as tables.
 
-    ``forward``: Step 1, each intermediate's name, equation (LaTeX) and value;
-    ``backward``: Step 2, each adjoint ∂ℓ/∂v (name, adjoint) in reverse order;
+    ``forward``: Step 1, each intermediate's name, equation (LaTeX; ``expr``
+    holds it as SymPy) and value; ``backward``: Step 2, each adjoint ∂ℓ/∂v
+    (name, adjoint, and ``rule``, its chain rule as SymPy) in reverse order;
     ``gradients``: Step 3, {parameter name: ∂ℓ/∂parameter}.  For a batch the
-    values are arrays and ``loss`` and ``gradients`` are sums over it.
+    values are lists and ``loss`` and ``gradients`` are sums over it.
     """
 
     model: str
@@ -310,28 +445,6 @@ class Trace:
             out["faults"] = self.faults
         return out
 
-    def __str__(self) -> str:
-        grads = Table(["name", "gradient"], [{"name": k, "gradient": v}
-                                             for k, v in self.gradients.items()],
-                      headers={"gradient": "dl/dparam"})
-        steps = Table(["name", "text", "value"], self.forward.rows,
-                      headers={"text": "equation"})
-        return "\n\n".join([
-            f"model {self.model}    loss {_fmt(self.loss)}",
-            "Step 1: forward pass\n" + str(steps),
-            "Step 2: backward pass\n" + str(self.backward),
-            "Step 3: parameter gradients\n" + str(grads)]
-            + [describe_faults(self.faults)] * bool(self.faults))
-
-    def _repr_html_(self) -> str:
-        from .notebook import fragment
-        return fragment("trace.html.j2", t=self)
-
-    def _repr_latex_(self) -> str:
-        lines = [rf"{to_latex(sympy.Symbol(r['name']))} &= {r['equation']} = {r['value']:.3f}"
-                 for r in self.forward if not isinstance(r["value"], list)]
-        return "$$\\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$$"
-
 
 def trace(model) -> Trace:
     """Run the three steps on ``model`` and tabulate every intermediate.
@@ -339,43 +452,26 @@ def trace(model) -> Trace:
     Cost: the forward and backward passes are linear in the graph; the
     equations print only each step's own small cluster.
 
-    >>> from derive.models import model
+    >>> from derive.families import model
     >>> t = trace(model("toy"))
     >>> round(t.forward["h2"]["value"], 3), round(t.backward["f1"]["adjoint"], 3)
     (5.068, -17.06)
     >>> round(t.gradients["omega0"], 3)
     5.246
     """
-    if model.network is not None:
-        from .network import network_trace
-        return network_trace(model)
     p = program(model)
     value = p.forward(model.values)
     adjoint = p.backward(value)
-    loss, grads = p.gradients(model.values)
+    loss, grads = p.summed(value, adjoint)
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation), "text": str(s.equation),
-         "mathml": mathml(s.equation), "value": plain(value[s.node])} for s in p.steps])
+         "expr": s.equation, "value": p.shown(value[s.node])} for s in p.steps])
     backward = Table(["name", "adjoint"], [
-        {"name": s.name, "adjoint": plain(adjoint.get(s.node, 0.0))}
+        {"name": s.name, "adjoint": p.shown(adjoint.get(s.node, 0.0)),
+         "rule": p.chain_rule(s)}
         for s in reversed(p.steps) if s.node is not p.output and s.node in p.active],
         headers={"name": "dl/d"})
     return Trace(model.name, {str(s): plain(model.values[s]) for s in model.parameters},
                  {str(s): plain(model.values[s]) for s in model.inputs},
-                 model.target_value(),
-                 loss, forward, backward, {str(w): g for w, g in grads.items()},
-                 p.faults(value, adjoint))
-
-
-def describe_faults(faults: list[dict]) -> str:
-    """Numeric faults as lines of text: which step, which pass, which batch entries."""
-    lines = ["numeric faults (values that stopped being finite):"]
-    for f in faults:
-        where = (f" at batch entries {f['entries']}" + (" ..." if f["count"] > 10 else "")
-                 if f["entries"] else "")
-        lines.append(f"  {f['pass']} pass, step {f['step']}: {f['kind']}{where}")
-    return "\n".join(lines)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.6g}"
+                 model.target_value(), loss, forward, backward,
+                 {str(w): grads[w] for w in model.wrt}, p.faults(value, adjoint))

@@ -25,9 +25,8 @@ from __future__ import annotations
 import sympy
 from sympy import S
 
-from .graph import sizes, topological_order
-from .primitives import rule_for
-from .staged import _depends_on
+from .graph import depends_on, sizes, topological_order
+from .primitives import SYMBOLIC, rule_for
 
 
 def diff_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
@@ -65,7 +64,7 @@ def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
 def adjoints(output: sympy.Expr, wrt) -> dict:
     """The symbolic adjoint ∂output/∂v of every node v that depends on ``wrt``."""
     order = topological_order(output)
-    active = _depends_on(order, set(wrt))
+    active = depends_on(order, [n.args for n in order], set(wrt))
     adjoint = {output: S.One}
     for node in reversed(order):
         if node not in adjoint or not node.args:
@@ -73,18 +72,9 @@ def adjoints(output: sympy.Expr, wrt) -> dict:
         rule = rule_for(node)
         for i, arg in enumerate(node.args):
             if arg in active:
-                bar = _times(rule.partial(node, i), adjoint[node])
+                bar = rule.vjp_of(SYMBOLIC, node.args, node, adjoint[node], i)
                 adjoint[arg] = _plus(adjoint[arg], bar) if arg in adjoint else bar
     return adjoint
-
-
-def _times(local: sympy.Expr, bar: sympy.Expr) -> sympy.Expr:
-    """local · bar, unevaluated (so shared factors stay shared), skipping ones."""
-    if local == 1:
-        return bar
-    if bar == 1:
-        return local
-    return sympy.Mul(local, bar, evaluate=False)
 
 
 def _plus(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:

@@ -32,7 +32,8 @@ import sympy
 
 from .errors import DeriveError
 from .graph import topological_order
-from .models import LOSSES, Model, from_expression
+from .models import Model, from_expression
+from .primitives import LOSSES
 from .parser import ParseError, parse, parse_name
 
 MAX_BATCH = 10_000_000

@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from derive import check, codegen, dag_gradient, model, program, trace
 from derive.network import build, default_values
+from derive.staged import expression_program
 
 
 def test_udl72_trace_prints_the_notebooks_output_and_loss(run):
@@ -61,10 +62,11 @@ def test_matrix_backprop_equals_the_symbolic_gradient(spec):
     dims = (d_in, *hidden, d_out)
     W, b, x, y = default_values(dims, act, seed)
     m = build(dims, act, W, b, x, y, "random").batch(batch, seed)
-    matrix = m.network.gradients(m.values)
+    assert program(m).kind == "matrix"
+    matrix = program(m).gradients(m.values)[1]
     shape = (batch,)
     symbolic = codegen.evaluate(dag_gradient(m.output, m.wrt), list(m.values), m.values, shape)
-    _, scalar = program(m).gradients(m.values)
+    _, scalar = expression_program(m).gradients(m.values)
     for w, g in zip(m.wrt, symbolic):
         assert abs(matrix[w] - g) <= 1e-10 * max(1.0, abs(g)), (dims, act, str(w))
         assert abs(matrix[w] - scalar[w]) <= 1e-10 * max(1.0, abs(g))

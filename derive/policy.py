@@ -1,0 +1,41 @@
+"""What every output shows and calls it: the one place for presentation policy.
+
+The text tables, the Jupyter display and both report templates read these;
+no template or formatter keeps its own list of columns, caps or names.
+"""
+
+METHODS = ["symbolic", "symbolic_diff", "central_difference", "complex_step", "scalar_staged"]
+"""The methods compared with backprop, in the order every table shows them."""
+
+METHOD_NAMES = {"backprop": "backprop", "symbolic": "symbolic", "symbolic_diff": "sympy.diff",
+                "central_difference": "central", "complex_step": "complex",
+                "scalar_staged": "scalar staged"}
+"""Each method's display name, the same in the CLI, Jupyter, HTML and PDF."""
+
+GROWTH_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tree"),
+                  ("sympy_diff_tree_nodes", "sympy.diff tree"),
+                  ("gradient_dag_nodes", "gradient DAG"), ("gradient_ops", "ops"),
+                  ("gradient_cse_ops", "ops after sharing"), ("backprop_ops", "backprop ops"),
+                  ("seconds_sympy_diff", "s sympy.diff"), ("seconds_dag_gradient", "s DAG sweep")]
+"""The growth table of a report, after the depth column: (row key, header)."""
+
+SIZE_HEADERS = {"loss_tree_nodes": "loss tree", "loss_dag_nodes": "loss dag",
+                "gradient_tree_nodes": "grad tree", "sympy_diff_tree_nodes": "diff tree",
+                "gradient_dag_nodes": "grad dag", "gradient_ops": "grad ops",
+                "gradient_cse_ops": "cse ops", "backprop_ops": "backprop ops",
+                "seconds_sympy_diff": "s diff", "seconds_dag_gradient": "s dag"}
+"""Short headers of ``derive sizes``'s text table."""
+
+PARAMETER_CAP = 40
+"""Models with more parameters list their values in data.json only."""
+
+EXPRESSION_CAP = 400
+"""Tree nodes above which a formula is shown as its measures and a preview."""
+
+PREVIEW_CHARS = 600
+"""Characters of a summarised formula's preview."""
+
+
+def method_names(methods) -> dict:
+    """{method: display name} for the methods a check compared."""
+    return {m: METHOD_NAMES[m] for m in methods}

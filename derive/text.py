@@ -1,0 +1,84 @@
+"""The terminal's view: traces, checks, sweeps and benchmarks as aligned text.
+
+>>> from derive.families import model
+>>> from derive.staged import trace
+>>> print(format_trace(trace(model("toy"))).splitlines()[0])
+model toy    loss 0.138581
+"""
+
+from __future__ import annotations
+
+from .compare import Check
+from .growth import ROW_KEYS, Sweep, describe
+from .policy import METHOD_NAMES, SIZE_HEADERS
+from .staged import Trace
+from .table import Table
+from .bench import THREAD_VARIABLES
+
+
+def format_trace(t: Trace) -> str:
+    """Step 1, Step 2 and Step 3 as tables, then any numeric faults."""
+    grads = Table(["name", "gradient"], [{"name": k, "gradient": v}
+                                         for k, v in t.gradients.items()],
+                  headers={"gradient": "dl/dparam"})
+    steps = Table(["name", "text", "value"], t.forward.rows, headers={"text": "equation"})
+    return "\n\n".join([
+        f"model {t.model}    loss {t.loss:.6g}",
+        "Step 1: forward pass\n" + str(steps),
+        "Step 2: backward pass\n" + str(t.backward),
+        "Step 3: parameter gradients\n" + str(grads)]
+        + [describe_faults(t.faults)] * bool(t.faults))
+
+
+def format_check(c: Check) -> str:
+    """The comparison table, its notes, the tolerances and the verdict."""
+    table = Table(c.rows.columns, c.rows.rows, headers=METHOD_NAMES)
+    lines = [f"model {c.model}    loss {c.loss:.6g}", "", str(table), ""]
+    lines += [f"note: {n}" for n in c.notes]
+    if c.faults:
+        lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]
+    tol = ", ".join(f"{METHOD_NAMES[k]} rtol={t.rtol:g} atol={t.atol:g}"
+                    f"{'*max(1,|L|)' if t.scaled else ''}" for k, t in c.tolerances.items())
+    lines += [f"tolerances vs backprop: {tol}",
+              "all agree" if c.agree else
+              f"DISAGREE: {', '.join(r['name'] for r in c.disagreements())}"]
+    return "\n".join(lines)
+
+
+def format_sweep(s: Sweep) -> str:
+    """The sweep as an aligned table, then each fitted law in words."""
+    table = Table(ROW_KEYS, s.rows, key="depth", headers=SIZE_HEADERS)
+    lines = [f"family {s.family}", "", str(table), "", "growth laws (fitted to the deeper half):"]
+    lines += [f"  {SIZE_HEADERS[k]:<13} {describe(law)}" for k, law in s.fits.items()]
+    text = "\n".join(lines)
+    return text + (f"\n\nstopped: {s.stopped}" if s.stopped else "")
+
+
+def describe_faults(faults: list[dict]) -> str:
+    """Numeric faults as lines of text: which step, which pass, which batch entries."""
+    lines = ["numeric faults (values that stopped being finite):"]
+    for f in faults:
+        where = (f" at batch entries {f['entries']}" + (" ..." if f["count"] > 10 else "")
+                 if f["entries"] else "")
+        lines.append(f"  {f['pass']} pass, step {f['step']}: {f['kind']}{where}")
+    return "\n".join(lines)
+
+
+def format_bench(result: dict) -> str:
+    """The bench result as aligned text."""
+    env = result["environment"]
+    lines = [f"model {result['model']}    batch {result['batch']:,}",
+             f"numpy {env['numpy']}  sympy {env['sympy']}  cpus {env['cpus']}  threads: " +
+             ", ".join(f"{k}={env[k]}" for k in THREAD_VARIABLES), ""]
+    for section in ("derivation", "compile", "evaluation"):
+        lines.append(f"{section} (median seconds)")
+        for name, value in result[section].items():
+            shown = f"{value:12.6f}" if value is not None else "     skipped"
+            lines.append(f"  {name:<14}{shown}")
+        lines.append("")
+    lines.append("ratios")
+    for name, value in result["ratios"].items():
+        lines.append(f"  {name:<28}{value:10.2f}" if value is not None else f"  {name:<28}         -")
+    for name, why in result["skipped"].items():
+        lines.append(f"skipped {name}: {why}")
+    return "\n".join(lines)
