@@ -140,7 +140,7 @@ def check(model, tolerances: dict | None = None) -> Check:
     symbolic = _numeric(dag_gradient(model.output, model.wrt), model, shape, notes, "DAG sweep")
     by_diff = _by_diff(model, shape, notes) or [None] * len(model.wrt)
     analytic, blockers = complex_step_applies(p)
-    evaluate = evaluator(p)
+    evaluate = evaluator(p, model.values)
     rows = []
     for i, w in enumerate(model.wrt):
         central, estimate, kink = _central(evaluate, model.values, w)
@@ -185,13 +185,27 @@ def _notes(rows, analytic, blockers, model) -> list[str]:
     return notes
 
 
-def evaluator(p):
-    """values -> (summed loss, the sides of every kink its non-analytic rows meet, or None)."""
+def evaluator(p, values):
+    """evaluate(w, delta) -> (the summed loss with the symbol w shifted by delta, the
+    side of every kink its non-analytic rows meet, or None).
+
+    The leaves are loaded once; each call copies only the leaf that holds w
+    (one entry of a network's Ω_k), then runs the forward pass.
+    """
+    leaves, where = p.load(values), p.locations()
     kinked = [(args[0], rule.kink) for rule, args in zip(p.rules, p.args)
               if rule.kink is not None]
 
-    def evaluate(values):
-        value = p.forward(values)
+    def evaluate(w=None, delta=0.0):
+        shifted = dict(leaves)
+        if w in where:
+            leaf, index = where[w]
+            if index is None:
+                shifted[leaf] = leaves[leaf] + delta
+            else:
+                shifted[leaf] = leaves[leaf].astype(np.result_type(leaves[leaf], delta))
+                shifted[leaf][index] += delta
+        value = p.run(shifted)
         sides = [np.sign(np.real(value[a]) - at) for a, at in kinked] if kinked else None
         return np.sum(value[p.output]), sides
 
@@ -218,29 +232,27 @@ def _by_diff(model, shape, notes):
     return _numeric(diff_gradient(model.output, model.wrt), model, shape, notes, "sympy.diff")
 
 
-def _shifted(values, w, delta):
-    values = dict(values)
-    values[w] = values[w] + delta
-    return values
+def _step(values, w, scale: float) -> float:
+    """A step for w scaled to its size: scale·max(1, |w|)."""
+    return scale * max(1.0, float(np.max(np.abs(values[w]))))
 
 
-def central_difference(evaluate, values, w, h) -> float:
+def central_difference(evaluate, w, h) -> float:
     """(L(p + h) − L(p − h)) / 2h."""
-    return float((evaluate(_shifted(values, w, h))[0]
-                  - evaluate(_shifted(values, w, -h))[0]) / (2 * h))
+    return float((evaluate(w, h)[0] - evaluate(w, -h)[0]) / (2 * h))
 
 
-def forward_difference(evaluate, values, w, h) -> float:
+def forward_difference(evaluate, w, h) -> float:
     """(L(p + h) − L(p)) / h."""
-    return float((evaluate(_shifted(values, w, h))[0] - evaluate(values)[0]) / h)
+    return float((evaluate(w, h)[0] - evaluate()[0]) / h)
 
 
 def _central(evaluate, values, w) -> tuple[float, float, bool]:
     """D(h), its error estimate |D(2h) − D(h)|, and whether a kink lies within ±2h."""
-    h = CENTRAL_STEP * max(1.0, float(np.max(np.abs(values[w]))))
+    h = _step(values, w, CENTRAL_STEP)
     loss, sides = {}, []
     for step in (-2 * h, -h, h, 2 * h):
-        loss[step], side = evaluate(_shifted(values, w, step))
+        loss[step], side = evaluate(w, step)
         sides.append(side)
     kink = sides[0] is not None and any(
         not np.array_equal(a, b) for other in sides[1:] for a, b in zip(sides[0], other))
@@ -249,10 +261,10 @@ def _central(evaluate, values, w) -> tuple[float, float, bool]:
     return value, estimate, kink
 
 
-def complex_step(evaluate, values, w, h=None) -> float:
-    """Im L(p + ih) / h, with h = 1e-20·max(1, |p|) unless given."""
-    h = h or COMPLEX_STEP * max(1.0, float(np.max(np.abs(values[w]))))
-    return float(np.imag(evaluate(_shifted(values, w, 1j * h))[0]) / h)
+def complex_step(evaluate, values, w) -> float:
+    """Im L(p + ih) / h, with h = 1e-20·max(1, |p|)."""
+    h = _step(values, w, COMPLEX_STEP)
+    return float(np.imag(evaluate(w, 1j * h)[0]) / h)
 
 
 def complex_step_applies(p) -> tuple[set, set]:

@@ -190,10 +190,10 @@ def _step_chart_data(model, p, result) -> dict:
     w = model.wrt[1] if len(model.wrt) > 1 else model.wrt[0]
     row = result.rows[str(w)]
     exact = row["backprop"]
-    evaluate = evaluator(p)
+    evaluate = evaluator(p, model.values)
     hs = [float(h) for h in np.logspace(-1, -13, 25)]
-    forward = [abs(forward_difference(evaluate, model.values, w, h) - exact) for h in hs]
-    central = [abs(central_difference(evaluate, model.values, w, h) - exact) for h in hs]
+    forward = [abs(forward_difference(evaluate, w, h) - exact) for h in hs]
+    central = [abs(central_difference(evaluate, w, h) - exact) for h in hs]
     floor = (abs(complex_step(evaluate, model.values, w) - exact)
              if row["complex_step"] is not None else None)
     return {"parameter": str(w), "h": hs, "forward": forward, "central": central,

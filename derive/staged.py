@@ -124,7 +124,25 @@ class Program:
 
     def forward(self, values: dict) -> dict:
         """Step 1: the value of every node (arrays over the batch), all stored."""
-        value = {leaf: _load(leaf, values) for leaf in self.leaves}
+        return self.run(self.load(values))
+
+    def load(self, values: dict) -> dict:
+        """The leaves' values from the model's {symbol: value} (a grid as one array)."""
+        return {leaf: _load(leaf, values) for leaf in self.leaves}
+
+    def locations(self) -> dict:
+        """{model symbol: (leaf, index in the leaf's array or None)} for every symbol read."""
+        where = {}
+        for leaf in self.leaves:
+            if isinstance(leaf, Variable):
+                where.update({s: (leaf, index) for index, s in leaf.symbols()})
+            elif leaf.is_Symbol:
+                where[leaf] = (leaf, None)
+        return where
+
+    def run(self, leaves: dict) -> dict:
+        """Step 1 from loaded leaves: every operation in order, every value stored."""
+        value = dict(leaves)
         with np.errstate(all="ignore"):
             for node, rule, args in zip(self.nodes, self.rules, self.args):
                 value[node] = rule.forward(*[value[a] for a in args])
