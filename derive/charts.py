@@ -48,8 +48,7 @@ def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
         for key, label in series:
             points = [(r["depth"], float(r[key])) for r in rows if r[key]]
             if points:
-                ax.plot(*zip(*points), marker="o", markersize=3, label=label)
-        ax.set_yscale("log")
+                ax.semilogy(*zip(*points), marker="o", markersize=3, label=label)
         ax.set_xlabel(axis)
         ax.set_ylabel(ylabel)
         ax.set_title(title)

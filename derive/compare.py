@@ -42,7 +42,7 @@ from . import codegen
 from .graph import sizes
 from .primitives import lambdify_modules
 from .staged import Variable, programs
-from .symbolic import dag_gradient, diff_gradient, diff_skipped
+from .symbolic import Derivatives, derivatives
 from .table import Table
 
 LAMBDIFY_TREE_CAP = 200_000
@@ -116,12 +116,14 @@ class Check:
         return out
 
 
-def check(model, tolerances: dict | None = None) -> Check:
+def check(model, tolerances: dict | None = None,
+          derived: Derivatives | None = None) -> Check:
     """Compare backprop with the symbolic and numeric derivatives, per variable.
 
-    Cost: one DAG sweep (linear), one compile of its derivatives, two forward
+    Cost: one DAG sweep (linear), one compile of its derivatives, four forward
     passes per variable for the central difference and one complex one for
-    the complex step, plus ``sympy.diff`` below its size cap.
+    the complex step, plus ``sympy.diff`` below its size cap.  ``derived``
+    passes derivatives already made (:func:`derive.symbolic.derivatives`).
 
     >>> from derive.families import model
     >>> c = check(model("toy"))
@@ -129,16 +131,24 @@ def check(model, tolerances: dict | None = None) -> Check:
     (True, 5.246)
     """
     tol = {**TOLERANCES, **(tolerances or {})}
-    p, *others = programs(model)
-    value = p.forward(model.values)
-    adjoint = p.backward(value)
-    loss, backprop = p.summed(value, adjoint)
-    staged = {f"{q.kind}_staged": q.gradients(model.values)[1] for q in others}
-    shape = np.shape(model.evaluate())
+    lowered = programs(model)
+    passes = {}
+    for q in lowered:
+        value = q.forward(model.values)
+        passes[q] = (value, q.backward(value))
+    p, expression = lowered[0], lowered[-1]
+    loss, backprop = p.summed(*passes[p])
+    staged = {f"{q.kind}_staged": q.summed(*passes[q])[1] for q in lowered[1:]}
+    shape = np.shape(passes[expression][0][expression.output])  # the batch
     notes: list[str] = []
     methods = METHODS[1:] + list(staged)
-    symbolic = _numeric(dag_gradient(model.output, model.wrt), model, shape, notes, "DAG sweep")
-    by_diff = _by_diff(model, shape, notes) or [None] * len(model.wrt)
+    derived = derived or derivatives(model, DIFF_WORK_CAP)
+    symbolic = _numeric(derived.dag, model, shape, notes, "DAG sweep")
+    if derived.diff is None:
+        notes.append(f"sympy.diff skipped: {derived.skipped}")
+        by_diff = [None] * len(model.wrt)
+    else:
+        by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff")
     analytic, blockers = complex_step_applies(p)
     evaluate = evaluator(p, model.values)
     rows = []
@@ -155,7 +165,7 @@ def check(model, tolerances: dict | None = None) -> Check:
     notes += _notes(rows, analytic, blockers, model)
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
-                 {m: tol[m] for m in methods}, notes, p.faults(value, adjoint))
+                 {m: tol[m] for m in methods}, notes, p.faults(*passes[p]))
 
 
 def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
@@ -222,14 +232,6 @@ def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
         return codegen.evaluate(exprs, arguments, model.values, shape)
     function = sympy.lambdify(arguments, list(exprs), modules=lambdify_modules())
     return codegen.batch_sums(function, arguments, model.values, shape)
-
-
-def _by_diff(model, shape, notes):
-    skipped = diff_skipped(model.output, model.wrt, DIFF_WORK_CAP)
-    if skipped:
-        notes.append(f"sympy.diff skipped: {skipped}")
-        return None
-    return _numeric(diff_gradient(model.output, model.wrt), model, shape, notes, "sympy.diff")
 
 
 def _step(values, w, scale: float) -> float:

@@ -15,7 +15,7 @@ A :class:`Rule` holds all that any reading needs:
   faults (``fault``), whether it is analytic (complex step), where it has a
   kink (``kink``, with the derivative there as the rule computes it).
 
-Rows: the primitives (:data:`PRIMITIVES`; ``step`` is relu's derivative, the
+Rows: the primitives (:data:`PRIMITIVES`; ``indicator`` is relu's derivative, the
 notebook's indicator), the arithmetic :data:`ARITHMETIC` (Add, Mul, Pow), the
 losses :data:`LOSSES`, and the affine layer :data:`AFFINE` (f = β + Ω·h, on
 matrices).  Nothing outside this module names a primitive or restates a
@@ -255,7 +255,7 @@ _ROWS = [
               r"\operatorname{{softplus}}\left[{}\right]"),
     # ---- piecewise linear: not analytic, so no complex step; relu'(0) = 0 ------
     primitive("relu", "np.where(np.real(x) > 0, x, 0.0 * x)",
-              lambda m, a, out, i: m.step(a[0]),
+              lambda m, a, out, i: m.indicator(a[0]),
               r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=0.0,
               centre=0.5, domain=(0.05, 2.0), gain=2.0),
     # ---- powers ---------------------------------------------------------------
@@ -266,15 +266,16 @@ _ROWS = [
               fault=lambda x: "sqrt of a negative number" if x < 0 else None),
 ]
 # the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
-_ROWS.append(primitive("step", "np.where(np.real(x) > 0, 1.0, 0.0)",
+_ROWS.append(primitive("indicator", "np.where(np.real(x) > 0, 1.0, 0.0)",
                        lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
                        analytic=False, kink=0.0, activation=False))
 
 PRIMITIVES: dict[str, Rule] = {r.name: r for r in _ROWS}
 """The unary rows, by name; the activations are those with ``activation`` set."""
 
-sigmoid, relu, softplus, square, sqrt, step = (
-    PRIMITIVES[n].sympy for n in ("sigmoid", "relu", "softplus", "square", "sqrt", "step"))
+sigmoid, relu, softplus, square, sqrt, indicator = (
+    PRIMITIVES[n].sympy for n in ("sigmoid", "relu", "softplus", "square", "sqrt",
+                                  "indicator"))
 
 
 def activations() -> list[str]:

@@ -33,7 +33,8 @@ import sympy
 from . import policy
 from .version import __version__
 from .charts import render_all
-from .compare import check, evaluator, central_difference, complex_step, forward_difference
+from .compare import (DIFF_WORK_CAP, central_difference, check, complex_step, evaluator,
+                      forward_difference)
 from .errors import DeriveError
 from .families import load, output_name, sweeps
 from .graph import sizes
@@ -42,7 +43,7 @@ from .output import replace_directory
 from .primitives import LOSSES
 from .printing import mathml, to_latex
 from .staged import Variable, program, trace
-from .symbolic import diff_gradient
+from .symbolic import derivatives, diff_gradient
 
 FORMATS = ("html", "tex", "pdf")
 
@@ -68,7 +69,8 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
            max_seconds: float | None = None) -> dict:
     """Every number the report shows, computed once (data.json, formulas as SymPy)."""
     t = trace(model)
-    result = check(model)
+    derived = derivatives(model, DIFF_WORK_CAP)
+    result = check(model, derived=derived)
     p = program(model)
     gradients = _gradient_section(result)
     return {
@@ -85,9 +87,9 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
         "notes": result.notes,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
                        for k, v in result.tolerances.items()},
-        "nightmare": _nightmare(model),
+        "nightmare": _nightmare(model, derived),
         "growth": [_growth_section(f, depths, seed, max_seconds) for f in families],
-        "layers": _layers_section(model, p, gradients),
+        "layers": _layers_section(p, result, gradients),
         "faults": t.faults,
         "steps": _step_chart_data(model, p, result),
         "reproduce": {"command": command, "timestamp": timestamp, "derive": __version__,
@@ -102,11 +104,11 @@ def _growth_section(family, depths, seed, max_seconds=None) -> dict:
             "fits": result.fits, "stopped": result.stopped, "words": result.words}
 
 
-def _layers_section(model, p, gradients) -> list[dict]:
+def _layers_section(p, result, gradients) -> list[dict]:
     """The matrix-valued variables of the program, by the step that uses them, with
-    their gradients as matrices; each gradient row is marked with its layer."""
-    value = p.forward(model.values)
-    _, grads = p.summed(value, p.backward(value))
+    their gradients (the check's backprop) as matrices; each gradient row is
+    marked with its layer."""
+    grads = {row["name"]: row["backprop"] for row in result.rows}
     layers, layer_of = [], {}
     for node, args in zip(p.nodes, p.args):
         grids = [a for a in args if isinstance(a, Variable) and a in p.wrt]
@@ -115,7 +117,7 @@ def _layers_section(model, p, gradients) -> list[dict]:
         k = len(layers)
         variables = []
         for v in grids:
-            matrix = [[grads[s] for s in row] for row in v.grid]
+            matrix = [[grads[str(s)] for s in row] for row in v.grid]
             variables.append({"name": v.name, "symbol": sympy.Symbol(v.name),
                               "gradient": matrix, "shape": [len(v.grid), len(v.grid[0])]})
             layer_of.update({str(s): k for _, s in v.symbols()})
@@ -162,12 +164,13 @@ def _gradient_section(result) -> list[dict]:
     return rows
 
 
-def _nightmare(model) -> dict:
+def _nightmare(model, derived) -> dict:
     """One parameter's closed form as sympy.diff prints it, and as shared intermediates."""
-    w = model.wrt[1] if len(model.wrt) > 1 else model.wrt[0]  # omega0 for toy
-    if sizes(model.output).tree_nodes > policy.EXPRESSION_CAP:
+    i = 1 if len(model.wrt) > 1 else 0  # omega0 for toy
+    w = model.wrt[i]
+    if derived.output.tree_nodes > policy.EXPRESSION_CAP:
         return {"parameter": str(w), "symbol": w, "closed": None, "cse": []}
-    [closed] = diff_gradient(model.output, [w])
+    [closed] = [derived.diff[i]] if derived.diff else diff_gradient(model.output, [w])
     replacements, [reduced] = sympy.cse(closed, symbols=sympy.numbered_symbols("t_"))
     return {"parameter": str(w), "symbol": w, "closed": formula(closed),
             "cse": [{"name": s, "latex": e} for s, e in replacements]

@@ -22,6 +22,8 @@ equivalence of automatic and symbolic differentiation").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy
 from sympy import S
 
@@ -38,16 +40,44 @@ def diff_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
     return [sympy.diff(output, w) for w in wrt]
 
 
-def diff_skipped(output: sympy.Expr, wrt, cap: int) -> str | None:
+def diff_skipped(output: sympy.Expr, wrt, cap: int, tree: int | None = None) -> str | None:
     """Why :func:`diff_gradient` is not run (None where it is): the output's tree
     size times the number of variables, a measure of its tree walks, is above ``cap``.
 
-    Cost: linear in distinct nodes.
+    Cost: linear in distinct nodes (none if the output's ``tree`` size is given).
     """
-    tree = sizes(output).tree_nodes
+    tree = sizes(output).tree_nodes if tree is None else tree
     if tree * len(wrt) <= cap:
         return None
     return f"output tree {tree:,} nodes x {len(wrt)} variables exceeds {cap:,}"
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """A model's symbolic derivatives, derived once for every reader.
+
+    ``dag``: one per variable, by the reverse sweep; ``diff``: the same by
+    per-variable ``sympy.diff``, or None where ``skipped`` says why; ``output``:
+    the sizes of the differentiated expression.
+    """
+
+    dag: list
+    diff: list | None
+    skipped: str | None
+    output: object
+
+
+def derivatives(model, diff_cap: int) -> Derivatives:
+    """Both symbolic gradients of a model (``sympy.diff`` only below ``diff_cap``).
+
+    Cost: linear in the graph for the sweep; a tree walk per variable for
+    ``sympy.diff`` where it runs.
+    """
+    measured = sizes(model.output)
+    skipped = diff_skipped(model.output, model.wrt, diff_cap, measured.tree_nodes)
+    return Derivatives(dag_gradient(model.output, model.wrt),
+                       None if skipped else diff_gradient(model.output, model.wrt),
+                       skipped, measured)
 
 
 def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:

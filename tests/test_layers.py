@@ -1,0 +1,118 @@
+"""The package's modules form a stack: no import cycle, at module level or inside functions.
+
+Also: no reading asks whether a model is a network, and no primitive's name is a
+string literal outside the rule table module.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from derive.primitives import PRIMITIVES
+
+PACKAGE = Path(__file__).resolve().parent.parent / "derive"
+
+
+def import_graph(package: Path, name: str) -> dict[str, set[str]]:
+    """{module: modules of the same package it imports}, from every import statement
+    anywhere in the module (functions included), resolved as Python would."""
+    modules = {f"{name}.{p.stem}" if p.stem != "__init__" else name: p
+               for p in package.glob("*.py")}
+    graph = {}
+    for module, path in modules.items():
+        graph[module] = set()
+        here = module if path.stem == "__init__" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(filter(None, [here, node.module]))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
+            graph[module] |= {t for t in targets if t in modules and t != module}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules (first repeated last), or None."""
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(module):
+        state[module] = "open"
+        path.append(module)
+        for nxt in sorted(graph[module]):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[module] = "done"
+        path.pop()
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module)):
+            return found
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph(PACKAGE, "derive")
+    assert len(graph) > 15
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_core_never_imports_presentation():
+    graph = import_graph(PACKAGE, "derive")
+    presentation = {"derive.text", "derive.notebook", "derive.report", "derive.charts",
+                    "derive.cli", "derive.policy"}
+    core = {"derive.primitives", "derive.graph", "derive.staged", "derive.symbolic",
+            "derive.models", "derive.network", "derive.families", "derive.compare",
+            "derive.codegen", "derive.growth", "derive.bench", "derive.testing"}
+    for module in core:
+        assert not graph[module] & presentation, (module, graph[module] & presentation)
+
+
+def test_a_planted_cycle_is_found(tmp_path):
+    package = tmp_path / "planted"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "low.py").write_text("import math\n\n\ndef f():\n"
+                                    "    from .high import g  # dodging the cycle\n"
+                                    "    return g()\n")
+    (package / "high.py").write_text("from .low import f\n\n\ndef g():\n    return 1\n")
+    (package / "alone.py").write_text("from . import low\n")
+    cycle = find_cycle(import_graph(package, "planted"))
+    assert cycle is not None and set(cycle) == {"planted.low", "planted.high"}
+
+
+def test_no_reading_asks_whether_a_model_is_a_network():
+    for path in PACKAGE.glob("*.py"):
+        assert not re.search(r"network is (not )?None", path.read_text()), path.name
+
+
+def string_literals(path: Path):
+    """Every string constant that is not a docstring, with its line."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef,
+                                       ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and id(node) not in docstrings):
+            yield node.lineno, node.value
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py")
+                                         if p.name != "primitives.py"), ids=lambda p: p.name)
+def test_no_primitive_is_named_outside_the_rule_table(path):
+    names = set(PRIMITIVES)
+    found = [(line, text) for line, text in string_literals(path) if text in names]
+    assert not found, f"{path.name} names primitives: {found}"
