@@ -254,7 +254,7 @@ _ROWS = [
               lambda m, a, out, i: m.sigmoid(a[0]),
               r"\operatorname{{softplus}}\left[{}\right]"),
     # ---- piecewise linear: not analytic, so no complex step; relu'(0) = 0 ------
-    primitive("relu", "np.where(np.real(x) > 0, x, 0.0 * x)",
+    primitive("relu", "x * (np.real(x) > 0)",
               lambda m, a, out, i: m.indicator(a[0]),
               r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=0.0,
               centre=0.5, domain=(0.05, 2.0), gain=2.0),
@@ -266,7 +266,7 @@ _ROWS = [
               fault=lambda x: "sqrt of a negative number" if x < 0 else None),
 ]
 # the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
-_ROWS.append(primitive("indicator", "np.where(np.real(x) > 0, 1.0, 0.0)",
+_ROWS.append(primitive("indicator", "np.real(x) > 0",
                        lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
                        analytic=False, kink=0.0, activation=False))
 
