@@ -41,6 +41,7 @@ dl/dh2*h2
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,18 +235,39 @@ class Program:
                     owner[arg] = owner.get(node, "?")
         return owner
 
+    @functools.cached_property
+    def clusters(self) -> dict:
+        """{step name: the operations computed in that step, in order}."""
+        clusters = {s.name: [] for s in self.steps}
+        for key in self.nodes:
+            clusters[self.owner[key]].append(key)
+        return clusters
+
+    @functools.cached_property
+    def step_users(self) -> dict:
+        """{node: the steps whose operations take it as an argument}."""
+        found: dict = {}
+        for name, cluster in self.clusters.items():
+            inside = set(cluster)
+            for key in cluster:
+                for arg in self._op[key][1]:
+                    if arg not in inside and name not in found.setdefault(arg, []):
+                        found[arg].append(name)
+        return found
+
     def chain_rule(self, step: Step) -> sympy.Expr:
         """∂ℓ/∂step as the program computes it: Σ over the steps u that use it of
         the rows' vector-Jacobian products applied to ∂ℓ/∂u, in step names.
 
         Each user's fused operations are swept in reverse with the table's
-        rules, so the terms are the rules that run (tanh′ as 1 − h²).
+        rules, so the terms are the rules that run (tanh′ as 1 − h²).  Cost:
+        the size of the users' clusters.
         """
         terms = []
-        for user in self.steps:
-            cluster = [k for k in self.nodes if self.owner.get(k) == user.name]
-            if not any(step.node in self._op[k][1] for k in cluster):
-                continue
+        steps = {s.name: s for s in self.steps}
+        for name in self.step_users.get(step.node, []):
+            user, cluster = steps[name], self.clusters[name]
+            inside = set(cluster)
             seed = sympy.S.One if user.node is self.output else Adjoint(user.name)
             bar = {user.node: seed}
             with distribute(False):  # keep 2·(f − y) as the rule writes it
@@ -253,7 +275,7 @@ class Program:
                     rule, args = self._op[key]
                     shown = [self.display(a) for a in args]
                     for i, arg in enumerate(args):
-                        if key in bar and (arg == step.node or arg in cluster):
+                        if key in bar and (arg == step.node or arg in inside):
                             part = rule.vjp_of(SYMBOLIC, shown, self.display(key), bar[key], i)
                             bar[arg] = (sympy.Add(bar[arg], part, evaluate=False)
                                         if arg in bar else part)
