@@ -52,11 +52,12 @@ def environment() -> dict:
             **{k: os.environ.get(k) for k in THREAD_VARIABLES}}
 
 
-def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
+def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=None) -> dict:
     """The documented ``derive bench --json`` object for ``model``.
 
     Cost: ``repeat`` + 1 runs of everything not skipped; derivation and
     compile are timed with fewer repeats (at most 3) as they are slow.
+    ``progress(items, desc=)`` wraps the evaluations where given.
     """
     result = {"model": model.name, "batch": batch, "derivation": {}, "compile": {},
               "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment()}
@@ -80,7 +81,8 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0) -> dict:
     evaluation = result["evaluation"]
     evaluation["forward"] = median_seconds(lambda: p.forward(batched.values), repeat)
     evaluation["backprop"] = median_seconds(lambda: p.gradients(batched.values), repeat)
-    for name, function in functions.items():
+    iterate = progress or (lambda items, **_: items)
+    for name, function in iterate(list(functions.items()), desc="bench"):
         evaluation[name] = (median_seconds(lambda f=function: f(*values), repeat)
                             if function else None)
     result["ratios"] = _ratios(result)

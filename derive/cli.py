@@ -1,14 +1,19 @@
 """The ``derive`` command.
 
-Exit codes: 0 success; 1 ``check`` found a disagreement; 2 a user error (one
-line on stderr, nothing run, nothing written); 3 an internal error (a short
-message; ``--debug`` shows the traceback).
+Exit codes: 0 success; 1 ``check`` found a disagreement (or a tool such as
+pdflatex failed on a report); 2 a user error (one line on stderr, nothing run,
+nothing written); 3 an internal error (a short message; ``--debug`` anywhere on
+the command line shows the traceback); 130 interrupted (Ctrl-C); 141 stdout
+closed early (``derive trace | head``), as for SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -21,9 +26,13 @@ from .compare import check
 from .errors import DeriveError
 from .families import load, output_name, sweeps
 from .output import write_text
-from .report import make_report
+from .report import formats_for, make_report
 from .staged import trace
 from .usermodels import assignments, from_text, with_values
+from .version import __version__
+
+SUMMARY_ABOVE = 40
+"""``check`` prints a summary instead of the full table above this many parameters."""
 
 MODEL_HELP = ("toy (notebook 7.1, the default), chain:LIST or chain:LIST*K "
               "(e.g. chain:sin,exp,cos*4, chain:tanh*12), logistic:N, "
@@ -38,9 +47,38 @@ class _Parser(argparse.ArgumentParser):
                           if " " in self.prog else f"{message} (see 'derive --help')")
 
 
+VALUE_OPTIONS = {"--expr", "--param", "--input", "--target", "--wrt", "--title", "--loss",
+                 "--depth", "--out", "--format", "--timestamp", "--output", "--seed",
+                 "--batch", "--repeat", "--max-seconds"}
+"""Options whose value may itself start with '-' (``--expr "-x"``, ``--param x=-1e-3``)."""
+
+
+def _attach_values(argv: list[str]) -> list[str]:
+    """``--expr -x`` as ``--expr=-x``, so argparse does not read -x as an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _printable(text: str, what: str) -> str:
+    """Text that reaches a report: no control, format or exotic space characters."""
+    if not text.isprintable() or text != text.strip():
+        raise DeriveError(f"bad {what} {text!r}: it holds a control character, an invisible "
+                          "character or surrounding space")
+    return text
+
+
 def _model_argument(parser):
     parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
                         help=MODEL_HELP + ", or a model file FILE.toml (default toy)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (one is shown on a terminal for work past a second)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for chain parameters and batch draws (default 0)")
     own = parser.add_argument_group(
@@ -67,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Symbolic versus numeric derivatives of composed models: notebook 7.1's "
         "forward pass, backward pass and parameter gradients for any chain, "
         "checked against SymPy and finite differences."))
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors "
+                        "(anywhere on the command line)")
+    parser.add_argument("--version", action="version", version=f"derive {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     _command(sub, "trace", _trace, "the notebook's Step 1, 2 and 3 as tables",
@@ -81,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "any disagree, 2 on bad input.")
     check.add_argument("--batch", type=int, metavar="N",
                        help="check on a seeded batch of N inputs (loss and gradients summed)")
+    check.add_argument("--all", action="store_true",
+                       help=f"the full table even above {SUMMARY_ABOVE} parameters (otherwise "
+                       "a summary: counts, the worst error per method, every disagreement)")
 
     sizes = _command(sub, "sizes", _sizes, "exact expression sizes by depth, with growth laws",
                      "One row per depth of FAMILY: tree and DAG sizes of the loss and of its "
@@ -97,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sizes.add_argument("--seed", type=int, default=0, help="seed for chain parameters")
     sizes.add_argument("--max-seconds", type=float, metavar="S",
                        help="start no new depth after S seconds; keep the rows finished")
+    sizes.add_argument("--quiet", action="store_true", help="no progress bar")
     form = sizes.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="rows and fits as JSON")
     form.add_argument("--csv", action="store_true", help="rows as CSV")
@@ -132,10 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--depth", default="1:12", metavar="A:B",
                         help="depths of the family sweep (default 1:12)")
     report.add_argument("--out", metavar="DIR",
-                        help="output directory (default reports/<model>, e.g. reports/toy)")
-    report.add_argument("--format", default="html,tex,pdf", metavar="LIST",
-                        help="comma-separated formats among html, tex, pdf (default all; "
-                        "data.json is always written)")
+                        help="output folder (default reports/<model name>, e.g. reports/toy, "
+                        "reports/file-<stem> for a model file, reports/expr-<title or hash> "
+                        "for --expr); a folder holding files derive did not write is refused")
+    report.add_argument("--force", action="store_true",
+                        help="replace --out even if it holds files derive did not write (never "
+                        "the current folder, its parents, the home folder or /)")
+    report.add_argument("--format", default=None, metavar="LIST",
+                        help="comma-separated formats among html, tex, pdf (default all, the PDF "
+                        "where pdflatex is installed; data.json is always written)")
     report.add_argument("--max-seconds", type=float, metavar="S",
                         help="start no new depth of the sweep after S seconds")
     report.add_argument("--timestamp", metavar="TEXT",
@@ -167,13 +216,18 @@ def _load(args, batch: int | None = None):
         wrt = args.wrt.split(",") if args.wrt else None
         built = from_text(args.expr, params, inputs, target or None, wrt, args.loss, args.title)
     else:
-        spec = args.model if args.model is not None else "toy"
+        spec = _printable(args.model if args.model is not None else "toy", "model name")
         if args.wrt or args.title or args.loss != "least_squares":
             raise DeriveError("--wrt, --loss and --title go with --expr")
         built = load(spec, seed=args.seed)
         if params or inputs or target:
             built = with_values(built, {**params, **inputs, **target})
     return built if batch is None else built.batch(batch, args.seed)
+
+
+def _progress(args):
+    """Progress bars on stderr, only where it is a terminal and --quiet is not given."""
+    return text.progress_bars(sys.stderr.isatty() and not getattr(args, "quiet", False))
 
 
 def _trace(args) -> int:
@@ -183,15 +237,20 @@ def _trace(args) -> int:
 
 
 def _check(args) -> int:
-    result = check(_load(args, args.batch))
-    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_check(result))
+    result = check(_load(args, args.batch), progress=_progress(args))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif len(result.rows) > SUMMARY_ABOVE and not args.all:
+        print(text.format_check_summary(result))
+    else:
+        print(text.format_check(result))
     return 0 if result.agree else 1
 
 
 def _sizes(args) -> int:
     if args.table1:
         return _table1(args.family, growth.parse_depths(args.depth))
-    result = growth.size_sweep(args.family, args.depth, args.seed, progress=sys.stderr,
+    result = growth.size_sweep(args.family, args.depth, args.seed, progress=_progress(args),
                                max_seconds=args.max_seconds)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -235,41 +294,60 @@ def _code(args) -> int:
 def _bench(args) -> int:
     if args.batch < 1 or args.repeat < 1:
         raise DeriveError("--batch and --repeat must be whole numbers >= 1")
-    result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed)
+    result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
+                   progress=_progress(args))
     print(json.dumps(result, indent=2) if args.json else text.format_bench(result))
     return 0
 
 
 def _report(args) -> int:
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    command = "derive report" + "".join(f" {a}" for a in args.argv)
+    formats, notes = formats_for(args.format)  # a missing pdflatex is said before any work
+    if args.timestamp is not None and not re.fullmatch(r"[ -~]{1,64}", args.timestamp):
+        raise DeriveError("bad --timestamp: use 1 to 64 printable ASCII characters")
+    if args.out is not None:
+        _printable(args.out, "--out")
     built = _load(args)
     spec = None if args.expr is not None else (args.model or "toy")
     family = None if spec is None or spec.endswith(".toml") else sweeps(spec)
-    result = make_report(built, args.depth, args.out or output_name(spec),
-                         formats, args.timestamp, args.seed, command, family=family,
-                         max_seconds=args.max_seconds)
+    out = args.out or output_name(spec, args.expr, args.title)
+    result = make_report(built, args.depth, out, formats, args.timestamp, args.seed,
+                         shlex.join(["derive", *args.argv]), family=family,
+                         max_seconds=args.max_seconds, force=args.force,
+                         progress=_progress(args))
+    for note in notes + [g["stopped"] for g in result.data["growth"] if g["stopped"]]:
+        print(f"derive: note: {note}", file=sys.stderr)
     for path in result.paths:
         print(path)
     return 0
 
 
 def main(argv=None) -> int:
+    """Run the command; returns the exit code (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = _attach_values([a for a in argv if a != "--debug"])
     parser = build_parser()
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-        args.argv = list(sys.argv[2:] if argv is None else argv[1:])
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help and --version
+            return done.code or 0
+        args.argv = argv
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except DeriveError as error:
         print(f"derive: error: {error}", file=sys.stderr)
         caret = getattr(error, "caret", None)
         if caret and caret():
             print(caret(), file=sys.stderr)
-        return 2
+        return getattr(error, "exit_code", 2)
     except KeyboardInterrupt:
         print("derive: interrupted", file=sys.stderr)
         return 130
@@ -277,7 +355,7 @@ def main(argv=None) -> int:
         if debug:
             raise
         print(f"derive: internal error: {type(error).__name__}: {error} "
-              "(run again with --debug for the traceback)", file=sys.stderr)
+              "(add --debug anywhere on the command line for the traceback)", file=sys.stderr)
         return 3
 
 

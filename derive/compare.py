@@ -117,13 +117,14 @@ class Check:
 
 
 def check(model, tolerances: dict | None = None,
-          derived: Derivatives | None = None) -> Check:
+          derived: Derivatives | None = None, progress=None) -> Check:
     """Compare backprop with the symbolic and numeric derivatives, per variable.
 
     Cost: one DAG sweep (linear), one compile of its derivatives, four forward
     passes per variable for the central difference and one complex one for
     the complex step, plus ``sympy.diff`` below its size cap.  ``derived``
-    passes derivatives already made (:func:`derive.symbolic.derivatives`).
+    passes derivatives already made (:func:`derive.symbolic.derivatives`);
+    ``progress(items, total=, desc=)`` wraps the loop over variables.
 
     >>> from derive.families import model
     >>> c = check(model("toy"))
@@ -152,7 +153,8 @@ def check(model, tolerances: dict | None = None,
     analytic, blockers = complex_step_applies(p)
     evaluate = evaluator(p, model.values)
     rows = []
-    for i, w in enumerate(model.wrt):
+    iterate = progress or (lambda items, **_: items)
+    for i, w in iterate(list(enumerate(model.wrt)), total=len(model.wrt), desc="check"):
         central, estimate, kink = _central(evaluate, model.values, w)
         row = {"name": str(w), "backprop": backprop[w], "symbolic": symbolic[i],
                "symbolic_diff": by_diff[i], "central_difference": central,

@@ -23,8 +23,10 @@ derive.errors.DeriveError: bad model 'chain:tanh*0': the repeat count K in chain
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from .errors import DeriveError
@@ -136,6 +138,50 @@ def sweeps(spec: str) -> list[str]:
     return family.sweeps(spec, arg)
 
 
+def _network(family: str, depth: int) -> str:
+    """The member name of an mlp sweep family at ``depth``."""
+    kind, _, rest = family.partition(":")
+    size, _, act = rest.partition(":")
+    if not re.fullmatch(r"[0-9]+", size) or int(size) < 1:
+        raise DeriveError(f"bad family {family!r}: expected mlp:W[:ACT] (depth sweep at "
+                          "width W) or mlp-width:K[:ACT] (width sweep with K hidden layers)")
+    hidden = [int(size)] * depth if kind == "mlp" else [depth] * int(size)
+    return "mlp:" + "-".join(map(str, [1, *hidden, 1])) + (f":{act}" if act else "")
+
+
+def check_member(family: str, depth: int) -> None:
+    """Whether the family's member at ``depth`` is within the limits, without building
+    it: a one-line :class:`DeriveError` if not (cost: parsing a name)."""
+    if family == "logistic":
+        if depth > MAX_LOGISTIC:
+            raise _bad(f"logistic:{depth}", f"logistic:N needs N from 1 to {MAX_LOGISTIC}")
+    elif family.startswith(("mlp:", "mlp-width:")):
+        parse_mlp(_network(family, depth))
+    else:
+        cycle = parse_chain(family, f"chain:{family}")
+        parse_chain(f"{','.join(cycle[:1])}*{depth}", f"chain:{family} at depth {depth}")
+
+
+def largest(family: str, depths: range) -> tuple[range, str | None]:
+    """The depths whose members are within the limits (a prefix: the limits grow with
+    depth), and a note naming the first one left out."""
+    last = depths.stop - 1
+    while last >= depths.start:
+        try:
+            check_member(family, last)
+            break
+        except DeriveError as error:
+            why = str(error)
+            last -= 1
+    if last == depths.stop - 1:
+        return depths, None
+    if last < depths.start:
+        raise DeriveError(f"no member of {family} in depths {depths.start}:{depths.stop - 1} "
+                          f"is within the limits: {why}")
+    return (range(depths.start, last + 1),
+            f"{family} stops at {axis(family)} {last}: the next member is over the limits ({why})")
+
+
 def member(family: str, depth: int, seed: int = 0) -> Model:
     """The sweep family's model at ``depth``.
 
@@ -146,14 +192,7 @@ def member(family: str, depth: int, seed: int = 0) -> Model:
     if family == "logistic":
         return logistic(depth)
     if family.startswith(("mlp:", "mlp-width:")):
-        kind, _, rest = family.partition(":")
-        size, _, act = rest.partition(":")
-        if not re.fullmatch(r"[0-9]+", size) or int(size) < 1:
-            raise DeriveError(f"bad family {family!r}: expected mlp:W[:ACT] (depth sweep at "
-                              "width W) or mlp-width:K[:ACT] (width sweep with K hidden layers)")
-        hidden = [int(size)] * depth if kind == "mlp" else [depth] * int(size)
-        dims = "-".join(map(str, [1, *hidden, 1]))
-        return mlp(f"mlp:{dims}" + (f":{act}" if act else ""), seed)
+        return mlp(_network(family, depth), seed)
     cycle = parse_chain(family, f"chain:{family}")
     layers = [cycle[k % len(cycle)] for k in range(depth)]
     beta, omega = chain_values(layers, seed)
@@ -168,13 +207,25 @@ def axis(family: str) -> str:
 # ---- output names ------------------------------------------------------------------
 
 
-def output_name(spec: str | None) -> str:
-    """The default report folder: reports/<member name made safe for a path>, a model
-    file by its stem, an expression (``spec`` None) as reports/expression."""
+def output_name(spec: str | None, expression: str | None = None,
+                title: str | None = None) -> str:
+    """The default report folder, distinct per model:
+
+    * a family member: ``reports/<its full name>``, every character but letters,
+      digits, ``.``, ``_`` and ``-`` made ``_`` (``logistic:3`` → ``reports/logistic_3``);
+    * a model file: ``reports/file-<its stem>``;
+    * an expression (``spec`` None): ``reports/expr-<title>``, or without a title
+      ``reports/expr-<the first 8 hex digits of the text's SHA-256>``.
+
+    >>> output_name("chain:sin,exp,cos*4"), output_name("examples/toy.toml")
+    ('reports/chain_sin_exp_cos_4', 'reports/file-toy')
+    >>> output_name(None, "w*x"), output_name(None, "w*x", "my model")
+    ('reports/expr-ad1a4904', 'reports/expr-my_model')
+    """
     if spec is None:
-        label = "expression"
+        label = "expr-" + (title or hashlib.sha256((expression or "").encode()).hexdigest()[:8])
     elif spec.endswith(".toml"):
-        label = spec[:-5].rsplit("/", 1)[-1]
+        label = "file-" + Path(spec).stem
     else:
         label = spec.strip()
     return "reports/" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("._") or "model")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from dataclasses import dataclass
 
@@ -27,7 +26,7 @@ import sympy
 
 from .compare import DIFF_WORK_CAP
 from .errors import DeriveError
-from .families import axis, member, sweeps
+from .families import axis, check_member, member, sweeps
 from .graph import sizes
 from .models import logistic
 from .staged import expression_program
@@ -84,26 +83,21 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
 
 
 def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
-          progress=sys.stderr, max_seconds: float | None = None) -> list[dict]:
-    """Rows for each depth; a progress bar on ``progress`` once it runs past a second.
+          progress=None, max_seconds: float | None = None) -> list[dict]:
+    """Rows for each depth.
 
-    With ``max_seconds``, no new depth starts once that much time has passed:
-    the rows finished so far are returned (a row in progress is finished).
+    ``progress(items, total=, desc=)`` wraps the loop over depths where given
+    (the CLI passes a progress bar).  With ``max_seconds``, no new depth starts
+    once that much time has passed: the rows finished so far are returned.
     """
     rows, start, depths = [], time.perf_counter(), list(depths)
-    for i, depth in enumerate(depths, start=1):
+    iterate = progress or (lambda items, **_: items)
+    for depth in iterate(depths, total=len(depths), desc=f"sizes {family}"):
         if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
             break
         row = size_row(member(family, depth, seed), diff_cap)
         row["depth"] = depth
         rows.append(row)
-        if progress is not None and time.perf_counter() - start > 1.0:
-            done = int(30 * i / len(depths))
-            progress.write(f"\r[{'#' * done}{'.' * (30 - done)}] depth {depth} "
-                           f"({i}/{len(depths)})")
-            progress.flush()
-    if progress is not None and time.perf_counter() - start > 1.0:
-        progress.write("\n")
     return rows
 
 
@@ -151,7 +145,7 @@ def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
               max_seconds: float | None = None) -> Sweep:
     """:func:`sweep` with its fitted laws, and a note where ``max_seconds`` cut it short."""
     family = sweeps(family)[0]
-    member(family, 1)  # a bad family fails before any work
+    check_member(family, depths[-1])  # every limit is checked before the first row
     if max_seconds is not None and not max_seconds > 0:
         raise DeriveError("--max-seconds must be a positive number of seconds")
     rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds)

@@ -18,7 +18,7 @@ import html
 import re
 
 import sympy
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
@@ -50,7 +50,31 @@ class BookLatexPrinter(LatexPrinter):
         if entry:  # a network weight or bias: Omega1[2,3] -> \Omega_{1}[2,3]
             greek, layer, index = entry.groups()
             return rf"\{greek}_{{{layer}}}[{index}]"
-        return super()._print_Symbol(expr, style)
+        return typed_name(expr.name)
+
+
+_TYPED = re.compile(r"([A-Za-z]+)_?([0-9]*)")
+
+
+def typed_name(name: str) -> str:
+    r"""A name in LaTeX as it was typed: a Greek letter's name as the letter, one
+    letter in italics, longer names upright, trailing digits as a subscript;
+    SymPy's suffix magic (``xscr`` as 𝓍, ``xhat`` as x̂) never applies.
+
+    >>> typed_name("omega0"), typed_name("f3"), typed_name("xscr"), typed_name("x__2")
+    ('\\omega_{0}', 'f_{3}', '\\mathrm{xscr}', '\\mathrm{x\\_\\_2}')
+    """
+    match = _TYPED.fullmatch(name)
+    if not match:
+        return r"\mathrm{%s}" % name.replace("_", r"\_")
+    base, digits = match.groups()
+    if base in tex_greek_dictionary:
+        tex = tex_greek_dictionary[base]
+    elif base in greek_letters_set:
+        tex = "\\" + base
+    else:
+        tex = base if len(base) == 1 else r"\mathrm{%s}" % base
+    return tex + (f"_{{{digits}}}" if digits else "")
 
 
 def to_latex(expr: sympy.Basic) -> str:

@@ -16,14 +16,17 @@ identical files apart from it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import html
 import importlib.resources
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jinja2
@@ -36,10 +39,10 @@ from .charts import render_all
 from .compare import (DIFF_WORK_CAP, central_difference, check, complex_step, evaluator,
                       forward_difference)
 from .errors import DeriveError
-from .families import load, output_name, sweeps
+from .families import largest, load, output_name, sweeps
 from .graph import sizes
 from .growth import parse_depths, run_sweep
-from .output import replace_directory
+from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
 from .printing import mathml, to_latex
 from .staged import Variable, program, trace
@@ -66,11 +69,15 @@ def formula(expr, cap: int = policy.EXPRESSION_CAP) -> dict:
 
 
 def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
-           max_seconds: float | None = None) -> dict:
-    """Every number the report shows, computed once (data.json, formulas as SymPy)."""
+           max_seconds: float | None = None, progress=None) -> dict:
+    """Every number the report shows, computed once (data.json, formulas as SymPy).
+
+    An implied family sweep stops at its largest member within the limits
+    (:func:`derive.families.largest`) and says so under ``"stopped"``.
+    """
     t = trace(model)
     derived = derivatives(model, DIFF_WORK_CAP)
-    result = check(model, derived=derived)
+    result = check(model, derived=derived, progress=progress)
     p = program(model)
     gradients = _gradient_section(result)
     return {
@@ -88,7 +95,7 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
                        for k, v in result.tolerances.items()},
         "nightmare": _nightmare(model, derived),
-        "growth": [_growth_section(f, depths, seed, max_seconds) for f in families],
+        "growth": [_growth_section(f, depths, seed, max_seconds, progress) for f in families],
         "layers": _layers_section(p, result, gradients),
         "faults": t.faults,
         "steps": _step_chart_data(model, p, result),
@@ -98,10 +105,11 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
     }
 
 
-def _growth_section(family, depths, seed, max_seconds=None) -> dict:
-    result = run_sweep(family, depths, seed, max_seconds=max_seconds)
+def _growth_section(family, depths, seed, max_seconds=None, progress=None) -> dict:
+    depths, limited = largest(sweeps(family)[0], depths)
+    result = run_sweep(family, depths, seed, progress, max_seconds=max_seconds)
     return {"family": result.family, "axis": result.axis, "rows": result.rows,
-            "fits": result.fits, "stopped": result.stopped, "words": result.words}
+            "fits": result.fits, "stopped": result.stopped or limited, "words": result.words}
 
 
 def _layers_section(p, result, gradients) -> list[dict]:
@@ -256,6 +264,7 @@ def tex_environment() -> jinja2.Environment:
         autoescape=False, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True)
     env.filters["tex"] = tex_escape
+    env.filters["verbatim"] = tex_verbatim
     env.filters["num"] = tex_number
     env.filters["latex"] = math_tex
     env.filters["breakable"] = breakable
@@ -287,8 +296,27 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "
 
 
 def tex_escape(text) -> str:
-    """Text safe to put into LaTeX as text: every special character escaped."""
-    return "".join(_TEX_SPECIAL.get(c, c) for c in str(text))
+    """Text safe to put into LaTeX as text: every special character escaped, and
+    every character pdflatex cannot typeset (☃, a control character) shown as
+    its code point, [U+2603]."""
+    return "".join(_TEX_SPECIAL.get(c, c) if _typesets(c) else f"[U+{ord(c):04X}]"
+                   for c in str(text))
+
+
+def _typesets(char: str) -> bool:
+    """Whether pdflatex (utf8 input, T1 fonts) typesets the character as it is."""
+    return " " <= char <= "~" or "\u00a1" <= char <= "\u00ff" or char in "–—‘’“”…•"
+
+
+_VERBATIM = {"-": "-{}", "'": r"\textquotesingle{}", "`": r"\textasciigrave{}",
+             '"': r"\textquotedbl{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+
+
+def tex_verbatim(text) -> str:
+    """A command line for \\texttt: escaped as :func:`tex_escape`, and with no
+    ligatures or curly quotes (-- stays two hyphens, ' stays straight), so that
+    what the PDF shows can be typed back into a shell."""
+    return "".join(_VERBATIM.get(c) or tex_escape(c) for c in str(text))
 
 
 def number(value, digits: int = 3) -> str:
@@ -329,7 +357,10 @@ def charts(data: dict, kind: str) -> dict:
 
 
 def write_report(data: dict, out_dir, formats=FORMATS) -> list[Path]:
-    """Render and write; the directory is swapped in whole at the end."""
+    """Render and write; the folder is marked and swapped in whole at the end.
+
+    Call it inside :func:`derive.output.locked` (as :func:`make_report` does).
+    """
     written: list[str] = []
 
     def build(staging: Path):
@@ -343,7 +374,7 @@ def write_report(data: dict, out_dir, formats=FORMATS) -> list[Path]:
                 (staging / f"{name}.pdf").write_bytes(content)
             (staging / "report.tex").write_text(render_tex(data))
             written.append("report.tex")
-        if "pdf" in formats and shutil.which("pdflatex"):
+        if "pdf" in formats:
             compile_pdf(staging / "report.tex")
             written.append("report.pdf")
 
@@ -351,59 +382,104 @@ def write_report(data: dict, out_dir, formats=FORMATS) -> list[Path]:
     return [target / name for name in written]
 
 
+PDFLATEX_PACKAGES = "apt-get install texlive-latex-base texlive-latex-recommended"
+
+
+class ToolFailed(DeriveError):
+    """A real tool (pdflatex) failed on what derive gave it: exit 1, with the log kept."""
+
+    exit_code = 1
+
+
 def compile_pdf(tex: Path) -> Path:
-    """pdflatex twice (for references), in the file's directory; logs kept beside it."""
+    """pdflatex twice (for references), in the file's folder.
+
+    A failure raises :class:`ToolFailed` naming pdflatex's first errors and the
+    path of its log, copied out of the staging folder (which is removed).
+    """
     for _ in range(2):
         done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                                "-no-shell-escape", tex.name], cwd=tex.parent,
                               capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             errors = [line for line in done.stdout.splitlines() if line.startswith("!")]
-            raise RuntimeError(f"pdflatex failed on {tex.name}: {' '.join(errors[:3])}")
+            handle, log = tempfile.mkstemp(prefix="derive-pdflatex-", suffix=".log")
+            with os.fdopen(handle, "w") as copy:
+                copy.write(done.stdout)
+            raise ToolFailed(f"pdflatex failed on {tex.name}: {' '.join(errors[:2])[:200]} "
+                             f"(log: {log})")
     for suffix in (".aux", ".out", ".log"):
         tex.with_suffix(suffix).unlink(missing_ok=True)
     return tex.with_suffix(".pdf")
+
+
+def formats_for(text: str | None) -> tuple[list[str], list[str]]:
+    """The formats to write and the notes to say: ``--format`` as given (a PDF then
+    needs pdflatex: exit 2 naming its packages where it is missing), or by default
+    all of them, the PDF skipped with a note where pdflatex is missing."""
+    if text is None:
+        if shutil.which("pdflatex"):
+            return list(FORMATS), []
+        return ["html", "tex"], [f"PDF skipped: pdflatex is not installed ({PDFLATEX_PACKAGES})"]
+    formats = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise DeriveError(f"bad --format {text!r}: choose from html, tex, pdf")
+    if "pdf" in formats and not shutil.which("pdflatex"):
+        raise DeriveError(f"--format pdf needs pdflatex, which is not installed: "
+                          f"{PDFLATEX_PACKAGES}")
+    return formats, []
 
 
 # ---- the API -------------------------------------------------------------------
 
 
 class Report:
-    """A gathered report: ``data`` (data.json as Python reads it), ``paths`` written."""
+    """A gathered report: ``data`` (data.json as Python reads it), ``paths`` written,
+    ``notes`` (what was skipped and why)."""
 
-    def __init__(self, data: dict, paths: list[Path]):
-        self.gathered, self.paths = data, paths
+    def __init__(self, data: dict, paths: list[Path], notes: list[str] | None = None):
+        self.gathered, self.paths, self.notes = data, paths, notes or []
         self.data = json.loads(to_json(data))
 
     def html(self) -> str:
         return render_html(self.gathered, charts(self.gathered, "svg"))
 
 
-def make_report(spec="toy", depth: str = "1:12", out=None, formats=FORMATS,
+def make_report(spec="toy", depth: str = "1:12", out=None, formats=None,
                 timestamp: str | None = None, seed: int = 0, command: str | None = None,
-                write: bool = True, family=None,
-                max_seconds: float | None = None) -> Report:
+                write: bool = True, family=None, max_seconds: float | None = None,
+                force: bool = False, progress=None) -> Report:
     """Gather a report and (unless ``write=False``) write it.
 
     ``spec`` is a model name (its families are swept over ``depth``, see
     :func:`derive.families.sweeps`) or a :class:`derive.models.Model` (swept
-    only if ``family`` is given).  Cost: one trace and check of the model, a
-    size sweep per family (linear per depth, plus sympy.diff below its cap),
-    and pdflatex.
+    only if ``family`` is given).  ``formats``: a list or "html,tex"; None for
+    all, the PDF only where pdflatex is installed.  ``out`` is checked before
+    any work (:func:`derive.output.check_target`: a folder of the user's files
+    is refused unless ``force``) and locked for the whole run.  Cost: one
+    trace and check of the model, a size sweep per family (linear per depth,
+    plus sympy.diff below its cap), and pdflatex.
     """
-    formats = [formats] if isinstance(formats, str) else list(formats)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise DeriveError(f"bad --format {','.join(formats)!r}: choose from html, tex, pdf")
+    if isinstance(formats, (list, tuple)):
+        formats = ",".join(formats)
+    formats, notes = formats_for(formats)
     depths = parse_depths(depth)
+    if max_seconds is not None and not max_seconds > 0:
+        raise DeriveError("--max-seconds must be a positive number of seconds")
     if isinstance(spec, str):
         built, family = load(spec, seed=seed), family or sweeps(spec)
     else:
         built = spec
     families = [] if family is None else [family] if isinstance(family, str) else list(family)
+    target = Path(out or output_name(built.name))
+    if write:
+        check_target(target, force)
     stamp = timestamp or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M:%S UTC")
-    data = gather(built, families, depths, stamp,
-                  command or f"derive report {built.name} --depth {depth}", seed, max_seconds)
-    paths = write_report(data, out or output_name(built.name), formats) if write else []
-    return Report(data, paths)
+    with locked(target) if write else contextlib.nullcontext():
+        data = gather(built, families, depths, stamp,
+                      command or f"derive report {built.name} --depth {depth}", seed,
+                      max_seconds, progress)
+        paths = write_report(data, target, formats) if write else []
+    return Report(data, paths, notes)

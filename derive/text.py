@@ -8,6 +8,11 @@ model toy    loss 0.138581
 
 from __future__ import annotations
 
+import math
+import sys
+
+from tqdm import tqdm
+
 from .compare import Check
 from .growth import ROW_KEYS, Sweep, describe
 from .policy import METHOD_NAMES, SIZE_HEADERS
@@ -43,6 +48,53 @@ def format_check(c: Check) -> str:
               "all agree" if c.agree else
               f"DISAGREE: {', '.join(r['name'] for r in c.disagreements())}"]
     return "\n".join(lines)
+
+
+def format_check_summary(c: Check) -> str:
+    """A check of many parameters in brief: counts, the worst relative error of each
+    method against backprop, every disagreement in full, the notes and the verdict."""
+    rows = list(c.rows)
+    methods = [m for m in c.rows.columns if m not in ("name", "backprop", "agree")]
+    lines = [f"model {c.model}    loss {c.loss:.6g}",
+             f"{len(rows)} parameters: {sum(r['agree'] for r in rows)} agree, "
+             f"{sum(not r['agree'] for r in rows)} disagree, "
+             f"{sum(bool(r['kink']) for r in rows)} central differences flagged at a kink", "",
+             "worst relative error against backprop:"]
+    for m in methods:
+        errors = [(abs(r[m] - r["backprop"]) / max(abs(r["backprop"]), 1e-300), r["name"])
+                  for r in rows if r[m] is not None and math.isfinite(r[m])]
+        compared = len(errors)
+        worst = max(errors, default=None)
+        shown = f"{worst[0]:.2e} ({worst[1]})" if worst else "-"
+        lines.append(f"  {METHOD_NAMES[m]:<14} {shown}   over {compared} parameters")
+    bad = c.disagreements()
+    if bad:
+        lines += ["", "disagreements:",
+                  str(Table(c.rows.columns, bad, headers=METHOD_NAMES))]
+    lines += ["", *[f"note: {n}" for n in c.notes]]
+    if c.faults:
+        lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]
+    lines += ["(--all prints every parameter)",
+              "all agree" if c.agree else f"DISAGREE: {', '.join(r['name'] for r in bad)}"]
+    return "\n".join(lines)
+
+
+def progress_bars(enabled: bool):
+    """A progress callable for the core (``progress(items, total=, desc=)``): tqdm bars
+    on stderr that appear once work runs past a second and clear themselves when
+    done or interrupted; None (no bars) where not ``enabled``.
+
+    tqdm, a well-kept library, rather than our own: it handles terminal widths,
+    rates and clean-up on Ctrl-C.
+    """
+    if not enabled:
+        return None
+
+    def bar(items, total=None, desc=""):
+        return tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, delay=1.0,
+                    mininterval=0.25, dynamic_ncols=True)
+
+    return bar
 
 
 def format_sweep(s: Sweep) -> str:

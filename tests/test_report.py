@@ -16,7 +16,7 @@ report = report_module.make_report
 tex_escape = report_module.tex_escape
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "reports" / "toy"
+SAMPLE = ROOT / "reports" / "sample" / "toy"
 NOTEBOOK_VALUES = {
     "forward": {"f0": "1.230", "h1": "0.942", "f1": "1.623", "h2": "5.068", "f2": "7.137",
                 "h3": "0.657", "f3": "2.372", "l": "0.139"},
@@ -34,7 +34,7 @@ def toy_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "toy"
     formats = ["html", "tex", "pdf"] if shutil.which("pdflatex") else ["html", "tex"]
     result = report("toy", "1:12", out, formats, timestamp="2026-01-01 00:00:00 UTC",
-                    command="derive report")
+                    command="derive report --out reports/sample/toy")
     return out, result
 
 
@@ -115,7 +115,7 @@ def normalise(text: str, kind: str) -> str:
 def test_committed_sample_matches_a_fresh_run(toy_report, name, kind):
     fresh = normalise((toy_report[0] / name).read_text(), kind)
     committed = normalise((SAMPLE / name).read_text(), kind)
-    assert fresh == committed, f"reports/toy/{name} is stale: run `derive report`"
+    assert fresh == committed, f"reports/sample/toy/{name} is stale: run `derive report --out reports/sample/toy`"
 
 
 def test_committed_sample_has_all_four_files():
