@@ -25,6 +25,7 @@ from .codegen import model_source
 from .compare import check
 from .errors import DeriveError
 from .families import load, output_name, sweeps
+from .models import MAX_BATCH
 from .output import write_text
 from .report import formats_for, make_report
 from .staged import trace
@@ -292,8 +293,9 @@ def _code(args) -> int:
 
 
 def _bench(args) -> int:
-    if args.batch < 1 or args.repeat < 1:
-        raise DeriveError("--batch and --repeat must be whole numbers >= 1")
+    if not 1 <= args.batch <= MAX_BATCH or args.repeat < 1:
+        raise DeriveError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} and "
+                          "--repeat one >= 1")
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
                    progress=_progress(args))
     print(json.dumps(result, indent=2) if args.json else text.format_bench(result))

@@ -46,6 +46,8 @@ from .table import plain
 
 MAX_LAYERS = 512
 MAX_LOGISTIC = 1000
+MAX_BATCH = 10_000_000
+"""The largest batch: --batch, and the entries of a batch file."""
 
 TOY_BETA = (1.0, 2.0, -3.0, 0.4)
 TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)
@@ -106,8 +108,9 @@ class Model:
         (0, 1)); each target from its value ± 0.5.  The batch loss and its
         gradients are sums over the batch.
         """
-        if n < 1:
-            raise DeriveError(f"--batch must be a whole number >= 1, got {n}")
+        if not 1 <= n <= MAX_BATCH:
+            raise DeriveError(f"--batch must be a whole number from 1 to at most {MAX_BATCH:,}, "
+                              f"got {n}")
         rng = np.random.default_rng(seed)
         values = dict(self.values)
         draw = self.draw or around

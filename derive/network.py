@@ -56,12 +56,14 @@ def parse_mlp(spec: str) -> tuple[tuple[int, ...], str]:
         raise DeriveError(f"bad model {spec!r}: mlp:D0-D1-...-DK[:ACT] needs at least two "
                           "widths joined by '-', e.g. mlp:1-6-6-1:relu, or mlp:udl72")
     dims = tuple(int(d) for d in dims_text.split("-"))
+    shown = spec if len(spec) <= 40 else f"{spec[:24]}...{spec[-12:]}"
     if not all(1 <= d <= MAX_WIDTH for d in dims) or len(dims) - 1 > MAX_LAYERS:
-        raise DeriveError(f"bad model {spec!r}: widths from 1 to {MAX_WIDTH}, "
-                          f"at most {MAX_LAYERS} layers")
+        raise DeriveError(f"bad model {shown!r}: widths from 1 to {MAX_WIDTH}, "
+                          f"at most {MAX_LAYERS} layers (this has {len(dims) - 1})")
     count = sum(dims[k + 1] * (dims[k] + 1) for k in range(len(dims) - 1))
     if count > MAX_PARAMETERS:
-        raise DeriveError(f"bad model {spec!r}: {count:,} parameters, at most {MAX_PARAMETERS:,}")
+        raise DeriveError(f"bad model {shown!r}: {count:,} parameters, "
+                          f"at most {MAX_PARAMETERS:,}")
     if act not in activations():
         raise DeriveError(f"bad model {spec!r}: unknown activation {act!r}; "
                           f"known: {', '.join(activations())}")

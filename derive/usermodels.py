@@ -32,11 +32,10 @@ import sympy
 
 from .errors import DeriveError
 from .graph import topological_order
-from .models import Model, from_expression
+from .models import MAX_BATCH, Model, from_expression
 from .primitives import LOSSES
 from .parser import ParseError, parse, parse_name
 
-MAX_BATCH = 10_000_000
 TITLE = re.compile(r"[A-Za-z0-9 .,:;()'+*/=_-]{1,100}")
 FILE_KEYS = {"title", "expr", "loss", "wrt", "params", "inputs", "target"}
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
