@@ -351,6 +351,7 @@ def main(argv=None) -> int:
             print(caret(), file=sys.stderr)
         return getattr(error, "exit_code", 2)
     except KeyboardInterrupt:
+        text.end_progress()
         print("derive: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # an internal error: short, with the way to see more

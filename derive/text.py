@@ -91,10 +91,22 @@ def progress_bars(enabled: bool):
         return None
 
     def bar(items, total=None, desc=""):
-        return tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, delay=1.0,
-                    mininterval=0.25, dynamic_ncols=True)
+        shown = tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, delay=1.0,
+                     mininterval=0.25, dynamic_ncols=True)
+        _BARS.append(shown)
+        return shown
 
     return bar
+
+
+_BARS: list = []
+
+
+def end_progress():
+    """Clear every progress bar still on the screen (before a last line such as
+    'interrupted'), so that line starts at the left margin."""
+    while _BARS:
+        _BARS.pop().close()
 
 
 def format_sweep(s: Sweep) -> str:

@@ -429,3 +429,45 @@ def test_check_of_many_parameters_prints_a_summary_and_all_on_request(run):
     assert "Omega1[3,5]" not in out
     code, out, _ = run("check", "mlp:1-8-8-1", "--all")
     assert code == 0 and "Omega1[3,5]" in out and len(out.splitlines()) > 97
+
+
+def test_ctrl_c_on_a_terminal_clears_the_bar_before_its_line():
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "derive.cli", "sizes", "sin,exp,cos",
+                                "--depth", "1:400"], stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    screen, deadline = b"", time.time() + 60
+    while b"it/s" not in screen and b"s/it" not in screen and time.time() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            screen += os.read(master, 4096)
+    process.send_signal(signal.SIGINT)
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        screen += data
+    process.wait()
+    os.close(master)
+    assert process.returncode == 130
+    last = screen.decode(errors="replace").replace("\r\n", "\n").split("\n")[-2]
+    assert last.split("\r")[-1].lstrip("\x1b[A") == "derive: interrupted"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None,
+                    reason="pdflatex not installed (apt-get install texlive-latex-base "
+                           "texlive-latex-recommended); .ci/run installs it")
+def test_a_pdflatex_failure_is_one_line_with_its_log_and_exit_1(run, tmp_path, monkeypatch):
+    import derive.report
+    monkeypatch.setattr(derive.report, "render_tex",
+                        lambda data: "\\documentclass{article}\\begin{document}\\nosuchcommand"
+                                     "\\end{document}\n")
+    code, _, err = run("report", "--depth", "1:2", "--format", "pdf", "--out",
+                       str(tmp_path / "r"))
+    assert code == 1 and one_line(err) and "pdflatex failed" in err
+    log = Path(re.search(r"\(log: (\S+)\)", err).group(1))
+    assert "Undefined control sequence" in log.read_text()
+    assert not (tmp_path / "r").exists()
