@@ -21,6 +21,7 @@ from sympy.core.cache import clear_cache
 from . import codegen
 from .graph import sizes
 from .primitives import lambdify_modules
+from .modes import forward_mode
 from .staged import programs
 from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
@@ -81,6 +82,8 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     evaluation = result["evaluation"]
     evaluation["forward"] = median_seconds(lambda: p.forward(batched.values), repeat)
     evaluation["backprop"] = median_seconds(lambda: p.gradients(batched.values), repeat)
+    evaluation["forward_mode"] = median_seconds(
+        lambda: forward_mode(p, batched.values, model.wrt), min(repeat, 3))
     iterate = progress or (lambda items, **_: items)
     for name, function in iterate(list(functions.items()), desc="bench"):
         evaluation[name] = (median_seconds(lambda f=function: f(*values), repeat)
@@ -128,4 +131,5 @@ def _ratios(result) -> dict:
             "generated_over_backprop": _ratio(e["generated"], e["backprop"]),
             "sympy_diff_over_dag": _ratio(d["sympy_diff"], d["dag"]),
             "lambdify_over_backprop": _ratio(e["lambdify"], e["backprop"]),
-            "lambdify_cse_over_backprop": _ratio(e["lambdify_cse"], e["backprop"])}
+            "lambdify_cse_over_backprop": _ratio(e["lambdify_cse"], e["backprop"]),
+            "forward_mode_over_backprop": _ratio(e["forward_mode"], e["backprop"])}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sympy
 
-from . import growth, text
+from . import growth, modes, text
 from .bench import bench
 from .codegen import model_source
 from .compare import check
@@ -31,6 +31,9 @@ from .report import formats_for, make_report
 from .staged import trace
 from .usermodels import assignments, from_text, with_values
 from .version import __version__
+
+DIFFERENTIATING = ("jacobian", "hessian")
+"""Commands whose --wrt names the variables of a family model too."""
 
 SUMMARY_ABOVE = 40
 """``check`` prints a summary instead of the full table above this many parameters."""
@@ -142,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     sizes.add_argument("--max-seconds", type=float, metavar="S",
                        help="start no new depth after S seconds; keep the rows finished")
     sizes.add_argument("--quiet", action="store_true", help="no progress bar")
+    sizes.add_argument("--order", type=int, default=1, choices=[1, 2],
+                       help="2 adds the Hessian's sizes: its tree and DAG by the sweep over "
+                       "the gradient, sympy.diff twice (capped), forward-over-reverse's ops")
     form = sizes.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="rows and fits as JSON")
     form.add_argument("--csv", action="store_true", help="rows as CSV")
@@ -165,6 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="evaluation batch size (default 100000)")
     bench.add_argument("--repeat", type=int, default=5, metavar="R",
                        help="timed runs per measurement (default 5)")
+
+    jac = _command(sub, "jacobian", _jacobian, "the Jacobian by forward and reverse mode",
+                   "The Jacobian of MODEL's outputs before the loss (a network's f_K, or f) "
+                   "with respect to its parameters or the --wrt names (e.g. --wrt x0,x1), by forward mode (one pass "
+                   "per variable) and by reverse mode (one pass per output), with passes, "
+                   "operations and seconds: forward mode wins when the variables are fewer "
+                   "than the outputs. Exit 0 when both agree within 1e-10, 1 when not.")
+
+    hess = _command(sub, "hessian", _hessian, "the Hessian four ways",
+                    "The Hessian of MODEL's loss (with respect to its parameters or the --wrt names) by forward-over-reverse (the backward pass on "
+                    "dual numbers), the DAG sweep applied twice, sympy.diff twice (below its "
+                    "cap) and central differences of the backprop gradient. Exit 0 when they "
+                    "agree (exact methods within 1e-10*max(1,|H|), central differences within "
+                    "1e-6*max(1,|H|) plus their error estimate), 1 when not, 2 on bad input.")
 
     report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
                       "Write a report for MODEL: the model, the forward and backward passes, "
@@ -218,6 +238,7 @@ def _load(args, batch: int | None = None):
         built = from_text(args.expr, params, inputs, target or None, wrt, args.loss, args.title)
     else:
         spec = _printable(args.model if args.model is not None else "toy", "model name")
+        args.wrt_names, args.wrt = args.wrt, None if args.command in DIFFERENTIATING else args.wrt
         if args.wrt or args.title or args.loss != "least_squares":
             raise DeriveError("--wrt, --loss and --title go with --expr")
         built = load(spec, seed=args.seed)
@@ -252,13 +273,14 @@ def _sizes(args) -> int:
     if args.table1:
         return _table1(args.family, growth.parse_depths(args.depth))
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=_progress(args),
-                               max_seconds=args.max_seconds)
+                               max_seconds=args.max_seconds, order=args.order)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     elif args.csv:
-        print(",".join(growth.ROW_KEYS))
+        keys = growth.ROW_KEYS + (growth.ORDER2_KEYS if args.order == 2 else [])
+        print(",".join(keys))
         for row in result.rows:
-            print(",".join("" if row[k] is None else str(row[k]) for k in growth.ROW_KEYS))
+            print(",".join("" if row[k] is None else str(row[k]) for k in keys))
     else:
         print(text.format_sweep(result))
     return 0
@@ -280,6 +302,34 @@ def _table1(family, depths) -> int:
 def sympy_text(expr) -> str:
     """Polynomials in ascending powers, as Baydin et al. print them."""
     return sympy.sstr(expr, order="rev-lex")
+
+
+def _variables(args, built):
+    """The symbols --vars names (or the model's parameters)."""
+    wrt = getattr(args, "wrt_names", None)
+    if not wrt:
+        return None
+    by_name = {str(s): s for s in built.values}
+    names = [n.strip() for n in wrt.split(",")]
+    unknown = [n for n in names if n not in by_name]
+    if unknown or len(set(names)) != len(names):
+        raise DeriveError(f"bad --wrt {wrt!r}: " + (f"{built.name} has no symbol {unknown[0]!r}"
+                                                    if unknown else "a name is repeated"))
+    return [by_name[n] for n in names]
+
+
+def _jacobian(args) -> int:
+    built = _load(args)
+    result = modes.jacobian(built, _variables(args, built))
+    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_jacobian(result))
+    return 0 if result.agree else 1
+
+
+def _hessian(args) -> int:
+    built = _load(args)
+    result = modes.hessian(built, _variables(args, built), progress=_progress(args))
+    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_hessian(result))
+    return 0 if result.agree else 1
 
 
 def _code(args) -> int:

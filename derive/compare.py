@@ -2,6 +2,8 @@
 
 Per variable differentiated, the staged backprop gradient is compared with
 
+* **forward mode**: the same program run with tangents, one pass per variable
+  (:func:`derive.modes.forward_gradients`);
 * **symbolic**: the DAG-sweep derivative (:func:`derive.symbolic.dag_gradient`),
   made numeric by ``lambdify`` (numpy backend) while its tree has at most
   :data:`LAMBDIFY_TREE_CAP` nodes, by generated straight-line code above;
@@ -40,6 +42,7 @@ import sympy
 
 from . import codegen
 from .graph import sizes
+from .modes import forward_gradients
 from .primitives import lambdify_modules
 from .staged import Variable, programs
 from .symbolic import Derivatives, derivatives
@@ -74,10 +77,12 @@ TOLERANCES = {
     "complex_step": Tolerance(rtol=1e-10, atol=1e-10, scaled=True),
     "central_difference": Tolerance(rtol=1e-6, atol=1e-7, scaled=True),
     "scalar_staged": Tolerance(rtol=1e-10, atol=1e-10),
+    "forward_mode": Tolerance(rtol=1e-10, atol=1e-10),
 }
 """Default tolerance of each method against backprop."""
 
-METHODS = ["backprop", "symbolic", "symbolic_diff", "central_difference", "complex_step"]
+METHODS = ["backprop", "forward_mode", "symbolic", "symbolic_diff", "central_difference",
+           "complex_step"]
 STAGED = ["scalar_staged"]
 """Further staged programs compared with backprop, for models lowered more than once."""
 
@@ -107,7 +112,7 @@ class Check:
 
     def to_json(self) -> dict:
         """The documented ``derive check --json`` object."""
-        keys = ["backprop", "symbolic", "central_difference", "complex_step"]
+        keys = ["backprop", "forward_mode", "symbolic", "central_difference", "complex_step"]
         out = {"model": self.model, "loss": self.loss, "parameters": self.parameters,
                "gradients": {r["name"]: {k: r[k] for k in keys} for r in self.rows},
                "agree": self.agree}
@@ -140,6 +145,7 @@ def check(model, tolerances: dict | None = None,
     p, expression = lowered[0], lowered[-1]
     loss, backprop = p.summed(*passes[p])
     staged = {f"{q.kind}_staged": q.summed(*passes[q])[1] for q in lowered[1:]}
+    forward = forward_gradients(model)
     shape = np.shape(passes[expression][0][expression.output])  # the batch
     notes: list[str] = []
     methods = METHODS[1:] + list(staged)
@@ -156,7 +162,8 @@ def check(model, tolerances: dict | None = None,
     iterate = progress or (lambda items, **_: items)
     for i, w in iterate(list(enumerate(model.wrt)), total=len(model.wrt), desc="check"):
         central, estimate, kink = _central(evaluate, model.values, w)
-        row = {"name": str(w), "backprop": backprop[w], "symbolic": symbolic[i],
+        row = {"name": str(w), "backprop": backprop[w], "forward_mode": forward[w],
+               "symbolic": symbolic[i],
                "symbolic_diff": by_diff[i], "central_difference": central,
                "central_estimate": estimate, "kink": kink,
                "complex_step": (complex_step(evaluate, model.values, w) if w in analytic
@@ -175,7 +182,7 @@ def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
     for m in methods:
         if m == "central_difference" and row["kink"]:
             continue
-        if row[m] is None and m not in ("symbolic", *STAGED):
+        if row[m] is None and m not in ("symbolic", "forward_mode", *STAGED):
             continue  # not applicable (complex step through relu, sympy.diff skipped)
         estimate = row["central_estimate"] if m == "central_difference" else 0.0
         if not tol[m].agree(row[m], row["backprop"], loss, estimate):

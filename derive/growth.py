@@ -29,16 +29,21 @@ from .errors import DeriveError
 from .families import axis, check_member, member, sweeps
 from .graph import sizes
 from .models import logistic
+from .modes import forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
 from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
             "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
-            "gradient_ops", "gradient_cse_ops", "backprop_ops", "seconds_sympy_diff",
-            "seconds_dag_gradient"]
+            "gradient_ops", "gradient_cse_ops", "backprop_ops", "forward_mode_ops",
+            "reverse_mode_ops", "seconds_sympy_diff", "seconds_dag_gradient"]
+ORDER2_KEYS = ["hessian_tree_nodes", "hessian_dag_nodes", "sympy_diff_hessian_tree_nodes",
+               "forward_over_reverse_ops"]
+"""Added to each row by ``--order 2``."""
 FIT_KEYS = ["loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
             "sympy_diff_tree_nodes", "gradient_dag_nodes", "gradient_ops",
-            "gradient_cse_ops", "backprop_ops", "seconds_sympy_diff"]
+            "gradient_cse_ops", "backprop_ops", "forward_mode_ops", "reverse_mode_ops",
+            "seconds_sympy_diff"]
 MAX_DEPTH = 512
 LINEAR_SLACK = 0.15
 """A power law n^k with |k − 1| <= this is called linear."""
@@ -56,11 +61,13 @@ def parse_depths(text: str) -> range:
     return range(a, b + 1)
 
 
-def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
-    """One row of measures for ``model`` (keys :data:`ROW_KEYS`, depth left None).
+def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1) -> dict:
+    """One row of measures for ``model`` (keys :data:`ROW_KEYS`, depth left None;
+    with ``order`` 2 also :data:`ORDER2_KEYS`).
 
     Cost: linear in the graph, plus ``sympy.diff`` where the output's tree
-    size times the number of variables is at most ``diff_cap``.
+    size times the number of variables is at most ``diff_cap``; order 2 adds P
+    sweeps over the gradient's graph and ``sympy.diff`` twice below its cap.
     """
     start = time.perf_counter()
     gradient = dag_gradient(model.output, model.wrt)
@@ -73,17 +80,34 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP) -> dict:
         by_diff = diff_gradient(model.output, model.wrt)
         seconds_diff = time.perf_counter() - start
         diff_tree = sizes(by_diff).tree_nodes
-    return {"depth": None, "parameters": len(model.wrt),
-            "loss_tree_nodes": loss.tree_nodes, "loss_dag_nodes": loss.dag_nodes,
-            "gradient_tree_nodes": grad.tree_nodes, "sympy_diff_tree_nodes": diff_tree,
-            "gradient_dag_nodes": grad.dag_nodes, "gradient_ops": grad.ops,
-            "gradient_cse_ops": grad.cse_ops,
-            "backprop_ops": expression_program(model).backprop_ops(),
-            "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
+    p = expression_program(model)
+    row = {"depth": None, "parameters": len(model.wrt),
+           "loss_tree_nodes": loss.tree_nodes, "loss_dag_nodes": loss.dag_nodes,
+           "gradient_tree_nodes": grad.tree_nodes, "sympy_diff_tree_nodes": diff_tree,
+           "gradient_dag_nodes": grad.dag_nodes, "gradient_ops": grad.ops,
+           "gradient_cse_ops": grad.cse_ops, "backprop_ops": p.backprop_ops(),
+           "forward_mode_ops": forward_mode_ops(p), "reverse_mode_ops": p.backprop_ops(),
+           "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
+    return row if order == 1 else {**row, **_order2(model, gradient, loss.tree_nodes, p,
+                                                    diff_cap)}
+
+
+def _order2(model, gradient, loss_tree: int, p, diff_cap: int) -> dict:
+    """The Hessian's sizes: by the DAG sweep over the gradient, by sympy.diff twice
+    (while the loss's tree × P² is within ``diff_cap``), and forward-over-reverse's ops."""
+    hessian = [e for g in gradient for e in dag_gradient(g, model.wrt)]
+    measured = sizes(hessian)
+    by_diff = None
+    if loss_tree * len(model.wrt) ** 2 <= diff_cap:
+        by_diff = sizes([sympy.diff(model.output, a, b) for a in model.wrt
+                         for b in model.wrt]).tree_nodes
+    return {"hessian_tree_nodes": measured.tree_nodes, "hessian_dag_nodes": measured.dag_nodes,
+            "sympy_diff_hessian_tree_nodes": by_diff,
+            "forward_over_reverse_ops": forward_over_reverse_ops(p)}
 
 
 def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
-          progress=None, max_seconds: float | None = None) -> list[dict]:
+          progress=None, max_seconds: float | None = None, order: int = 1) -> list[dict]:
     """Rows for each depth.
 
     ``progress(items, total=, desc=)`` wraps the loop over depths where given
@@ -95,7 +119,7 @@ def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
     for depth in iterate(depths, total=len(depths), desc=f"sizes {family}"):
         if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
             break
-        row = size_row(member(family, depth, seed), diff_cap)
+        row = size_row(member(family, depth, seed), diff_cap, order)
         row["depth"] = depth
         rows.append(row)
     return rows
@@ -128,7 +152,7 @@ class Sweep:
 
 
 def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
-               max_seconds: float | None = None) -> Sweep:
+               max_seconds: float | None = None, order: int = 1) -> Sweep:
     """Sweep ``family`` over ``depth`` ('A:B') and fit growth laws.
 
     ``family`` is a sweep family or any model name (``toy`` sweeps
@@ -138,17 +162,19 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
     >>> s.fits["gradient_tree_nodes"]["law"]
     'exponential'
     """
-    return run_sweep(family, parse_depths(depth), seed, progress, max_seconds)
+    return run_sweep(family, parse_depths(depth), seed, progress, max_seconds, order)
 
 
 def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
-              max_seconds: float | None = None) -> Sweep:
+              max_seconds: float | None = None, order: int = 1) -> Sweep:
     """:func:`sweep` with its fitted laws, and a note where ``max_seconds`` cut it short."""
     family = sweeps(family)[0]
     check_member(family, depths[-1])  # every limit is checked before the first row
     if max_seconds is not None and not max_seconds > 0:
         raise DeriveError("--max-seconds must be a positive number of seconds")
-    rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds)
+    if order not in (1, 2):
+        raise DeriveError(f"bad --order {order}: 1 (gradients) or 2 (Hessians)")
+    rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds, order=order)
     stopped = None
     if len(rows) < len(depths):
         stopped = (f"--max-seconds {max_seconds:g} reached after depth {rows[-1]['depth']}; "
@@ -186,9 +212,11 @@ def fit(depths, values) -> dict | None:
 
 
 def fits(rows: list[dict]) -> dict:
-    """A fitted law per measure in :data:`FIT_KEYS`."""
+    """A fitted law per measure in :data:`FIT_KEYS` (and :data:`ORDER2_KEYS` where the
+    rows have them)."""
     depths = [r["depth"] for r in rows]
-    return {key: fit(depths, [r[key] for r in rows]) for key in FIT_KEYS}
+    keys = FIT_KEYS + [k for k in ORDER2_KEYS if rows and k in rows[0]]
+    return {key: fit(depths, [r[key] for r in rows]) for key in keys}
 
 
 def describe(law: dict | None) -> str:

@@ -84,6 +84,15 @@ class Model:
     network's matrix program); the first computes its backprop."""
     draw: Callable = None
     """draw(rng, value, n): a batch of n inputs around ``value`` (default ± 0.5)."""
+    predictions: tuple = ()
+    """A model's outputs before the loss where there are several (a network's f_K)."""
+
+    @property
+    def outputs(self) -> tuple:
+        """The outputs a Jacobian differentiates: the predictions, else f, else the output."""
+        if self.predictions:
+            return self.predictions
+        return (self.prediction if self.prediction is not None else self.output,)
 
     @property
     def target(self) -> Symbol | None:

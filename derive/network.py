@@ -147,7 +147,7 @@ def build(dims, act, W, b, x, y, name) -> Model:
     prediction = f[0] if len(f) == 1 else None
     return Model(name, output, tuple(parameters), values, tuple(parameters), xs, ys,
                  prediction, names, loss="least_squares",
-                 lowerings=(layers(omegas, betas, xs, ys, act),))
+                 lowerings=(layers(omegas, betas, xs, ys, act),), predictions=tuple(f))
 
 
 def layers(omegas, betas, xs, ys, act: str) -> Program:

@@ -4,10 +4,12 @@ The text tables, the Jupyter display and both report templates read these;
 no template or formatter keeps its own list of columns, caps or names.
 """
 
-METHODS = ["symbolic", "symbolic_diff", "central_difference", "complex_step", "scalar_staged"]
+METHODS = ["forward_mode", "symbolic", "symbolic_diff", "central_difference", "complex_step",
+           "scalar_staged"]
 """The methods compared with backprop, in the order every table shows them."""
 
-METHOD_NAMES = {"backprop": "backprop", "symbolic": "symbolic", "symbolic_diff": "sympy.diff",
+METHOD_NAMES = {"backprop": "backprop", "forward_mode": "forward mode", "symbolic": "symbolic",
+                "symbolic_diff": "sympy.diff",
                 "central_difference": "central", "complex_step": "complex",
                 "scalar_staged": "scalar staged"}
 """Each method's display name, the same in the CLI, Jupyter, HTML and PDF."""
@@ -23,7 +25,11 @@ SIZE_HEADERS = {"loss_tree_nodes": "loss tree", "loss_dag_nodes": "loss dag",
                 "gradient_tree_nodes": "grad tree", "sympy_diff_tree_nodes": "diff tree",
                 "gradient_dag_nodes": "grad dag", "gradient_ops": "grad ops",
                 "gradient_cse_ops": "cse ops", "backprop_ops": "backprop ops",
-                "seconds_sympy_diff": "s diff", "seconds_dag_gradient": "s dag"}
+                "forward_mode_ops": "fwd-mode ops", "reverse_mode_ops": "rev-mode ops",
+                "seconds_sympy_diff": "s diff", "seconds_dag_gradient": "s dag",
+                "hessian_tree_nodes": "hess tree", "hessian_dag_nodes": "hess dag",
+                "sympy_diff_hessian_tree_nodes": "diff hess tree",
+                "forward_over_reverse_ops": "FoR ops"}
 """Short headers of ``derive sizes``'s text table."""
 
 PARAMETER_CAP = 40

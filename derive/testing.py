@@ -30,7 +30,7 @@ def assert_gradients_agree(model, rtol: float | None = None, atol: float | None 
         model = model.batch(batch, seed)
     tolerances = {}
     if rtol is not None or atol is not None:
-        for method in ("symbolic", "symbolic_diff", "complex_step"):
+        for method in ("forward_mode", "symbolic", "symbolic_diff", "complex_step"):
             base = TOLERANCES[method]
             tolerances[method] = Tolerance(base.rtol if rtol is None else rtol,
                                            base.atol if atol is None else atol, base.scaled)
@@ -40,7 +40,7 @@ def assert_gradients_agree(model, rtol: float | None = None, atol: float | None 
                  f"{len(result.disagreements())} of {len(result.rows)} variables:"]
         for row in result.disagreements():
             values = ", ".join(f"{m}={row[m]!r}" for m in
-                               ("backprop", "symbolic", "symbolic_diff",
+                               ("backprop", "forward_mode", "symbolic", "symbolic_diff",
                                 "central_difference", "complex_step"))
             lines.append(f"  {row['name']}: {values}")
         lines.append("tolerance: |a - b| <= atol + rtol*|backprop|: " + ", ".join(

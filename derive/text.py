@@ -14,7 +14,7 @@ import sys
 from tqdm import tqdm
 
 from .compare import Check
-from .growth import ROW_KEYS, Sweep, describe
+from .growth import ORDER2_KEYS, ROW_KEYS, Sweep, describe
 from .policy import METHOD_NAMES, SIZE_HEADERS
 from .staged import Trace
 from .table import Table
@@ -79,6 +79,51 @@ def format_check_summary(c: Check) -> str:
     return "\n".join(lines)
 
 
+def format_jacobian(j) -> str:
+    """Both Jacobians' agreement and what each mode cost."""
+    worst = max((abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(j.forward_mode, j.reverse_mode)
+                 for a, b in zip(ra, rb)), default=0.0)
+    rows = [{"name": mode.replace("_", " "), "passes": j.passes[mode], "ops": j.ops[mode],
+             "seconds": j.seconds[mode]} for mode in ("forward_mode", "reverse_mode")]
+    cheaper = min(rows, key=lambda r: r["ops"])["name"]
+    lines = [f"model {j.model}: the Jacobian of {len(j.outputs)} output(s) "
+             f"({', '.join(j.outputs[:6])}{', ...' if len(j.outputs) > 6 else ''}) with "
+             f"respect to {len(j.variables)} variable(s)", "",
+             str(Table(["name", "passes", "ops", "seconds"], rows, headers={"name": "mode"})),
+             "", f"{cheaper} is cheaper here: forward mode makes one pass per variable, "
+             "reverse mode one per output.",
+             f"largest difference between the two: {worst:.2e} (times max(1, |entry|))",
+             "both agree" if j.agree else "DISAGREE"]
+    return "\n".join(lines)
+
+
+def format_hessian(h) -> str:
+    """The Hessian by forward-over-reverse, and how far each other method is from it."""
+    reference = h.matrices["forward_over_reverse"]
+    names = h.parameters
+    rows = [{"name": n, **{m: v for m, v in zip(names, row)}} for n, row in zip(names, reference)]
+    lines = [f"model {h.model}: the Hessian by forward-over-reverse", ""]
+    if len(names) <= 12:
+        lines.append(str(Table(["name", *names], rows)))
+    else:
+        lines.append(f"({len(names)}x{len(names)}: --json prints it)")
+    lines += ["", "largest difference from forward-over-reverse, times max(1, |entry|):"]
+    for method, matrix in h.matrices.items():
+        if method == "forward_over_reverse":
+            continue
+        if matrix is None:
+            lines.append(f"  {method.replace('_', ' '):<22} skipped")
+            continue
+        worst = max(abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(matrix, reference)
+                    for a, b in zip(ra, rb))
+        lines.append(f"  {method.replace('_', ' '):<22} {worst:.2e}")
+    lines += [*[f"note: {n}" for n in h.notes],
+              "tolerances: exact methods 1e-10*max(1,|H|); central differences "
+              "1e-6*max(1,|H|) plus their error estimate",
+              "all agree" if h.agree else "DISAGREE"]
+    return "\n".join(lines)
+
+
 def progress_bars(enabled: bool):
     """A progress callable for the core (``progress(items, total=, desc=)``): tqdm bars
     on stderr that appear once work runs past a second and clear themselves when
@@ -111,7 +156,8 @@ def end_progress():
 
 def format_sweep(s: Sweep) -> str:
     """The sweep as an aligned table, then each fitted law in words."""
-    table = Table(ROW_KEYS, s.rows, key="depth", headers=SIZE_HEADERS)
+    table = Table(ROW_KEYS + [k for k in ORDER2_KEYS if s.rows and k in s.rows[0]], s.rows,
+                  key="depth", headers=SIZE_HEADERS)
     lines = [f"family {s.family}", "", str(table), "", "growth laws (fitted to the deeper half):"]
     lines += [f"  {SIZE_HEADERS[k]:<13} {describe(law)}" for k, law in s.fits.items()]
     text = "\n".join(lines)

@@ -23,7 +23,8 @@ def test_check_exits_zero(run, spec, batch):
     assert set(data) == {"model", "loss", "parameters", "gradients", "agree"}
     assert list(data["gradients"]) == data["parameters"]
     for values in data["gradients"].values():
-        assert set(values) == {"backprop", "symbolic", "central_difference", "complex_step"}
+        assert set(values) == {"backprop", "forward_mode", "symbolic", "central_difference",
+                               "complex_step"}
 
 
 @pytest.mark.parametrize("batch", [None, 1000])

@@ -141,7 +141,8 @@ def test_sizes_json_contract(run):
     assert set(data["rows"][0]) == {
         "depth", "parameters", "loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
         "sympy_diff_tree_nodes", "gradient_dag_nodes", "gradient_ops", "gradient_cse_ops",
-        "backprop_ops", "seconds_sympy_diff", "seconds_dag_gradient"}
+        "backprop_ops", "forward_mode_ops", "reverse_mode_ops", "seconds_sympy_diff",
+        "seconds_dag_gradient"}
     assert data["rows"][2]["parameters"] == 8  # depth 3: the toy's structure
 
 
@@ -173,11 +174,11 @@ def test_bench_json_contract(run):
     assert code == 0
     assert set(data["derivation"]) == {"sympy_diff", "dag"}
     assert set(data["compile"]) == {"lambdify", "lambdify_cse", "generated"}
-    assert set(data["evaluation"]) == {"forward", "backprop", "lambdify", "lambdify_cse",
-                                       "generated"}
+    assert set(data["evaluation"]) == {"forward", "backprop", "forward_mode", "lambdify",
+                                       "lambdify_cse", "generated"}
     assert set(data["ratios"]) == {"backprop_over_forward", "generated_over_backprop",
                                    "sympy_diff_over_dag", "lambdify_over_backprop",
-                                   "lambdify_cse_over_backprop"}
+                                   "lambdify_cse_over_backprop", "forward_mode_over_backprop"}
     assert data["model"] == "toy" and data["batch"] == 100 and "skipped" in data
     assert all(v > 0 for v in data["evaluation"].values())
 

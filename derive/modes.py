@@ -1,0 +1,492 @@
+"""Forward mode, reverse mode and second derivatives: more readings of the same program.
+
+* **Forward mode** (:func:`forward_gradients`): one pass of the rows'
+  Jacobian-vector products per variable (:meth:`derive.staged.Program.tangents`),
+  so the full gradient of a loss costs P passes; **reverse mode** (backprop)
+  one.  That is why backprop: a loss has one output and many parameters.
+* **The Jacobian** (:func:`jacobian`) of a model's outputs (before the loss):
+  forward mode, one pass per variable, against reverse mode, one pass per
+  output; each counted and timed, so the crossover shows.
+* **The Hessian** (:func:`hessian`), four ways: forward-over-reverse (the
+  backward pass run on dual numbers: each row's VJP read in :data:`DUAL`
+  arithmetic, one Hessian-vector product per direction), the DAG sweep applied
+  to the symbolic gradient, ``sympy.diff`` twice (below its cap), and central
+  differences of the backprop gradient.
+
+Operation counts come from the rows (:meth:`derive.primitives.Rule.ops`): a
+forward-mode pass costs the primal operations plus, per argument carrying a
+tangent, the row's per-argument count (the partial and its product with the
+tangent) and an addition where tangents meet; a forward-over-reverse pass costs
+a forward-mode pass plus the backward pass on dual numbers, three operations
+per backward operation (its own, and the product rule's two for the tangent).
+
+>>> from derive.families import model
+>>> m = model("toy")
+>>> g = forward_gradients(m)
+>>> round(g[m.wrt[1]], 3)   # ∂ℓ/∂ω0 by forward mode, as the notebook's backprop
+5.246
+>>> h = hessian(m)
+>>> h.agree, round(h.matrices["forward_over_reverse"][0][0], 4)
+(True, 9.3372)
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from . import codegen
+from .graph import sizes, topological_order
+from .primitives import NUMERIC, PRIMITIVES, lambdify_modules, rule_for
+from .staged import Program, Variable, _unbroadcast, expression_program, program
+from .symbolic import dag_gradient, diff_skipped
+
+HESSIAN_DIFF_CAP = 20_000
+"""sympy.diff twice runs while the loss's tree size × P² is at most this."""
+EXACT = 1e-10
+"""Exact methods agree when |a − b| ≤ 1e-10·max(1, |b|), b forward-over-reverse."""
+CENTRAL = 1e-6
+"""Central differences of the gradient: |a − b| ≤ 1e-6·max(1, |b|) + their error estimate."""
+
+
+# ---- dual numbers: the table's rules read on (value, tangent) pairs --------------------
+
+
+class Dual:
+    """A value with a tangent; numpy defers to it, so rules written with operators and
+    the namespace's functions run on it unchanged."""
+
+    __slots__ = ("v", "t")
+    __array_ufunc__ = None
+
+    def __init__(self, v, t):
+        self.v, self.t = v, t
+
+    def __add__(self, o):
+        return Dual(self.v + o.v, self.t + o.t) if isinstance(o, Dual) else Dual(self.v + o, self.t)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Dual(-self.v, -self.t)
+
+    def __sub__(self, o):
+        return self + (-o)
+
+    def __rsub__(self, o):
+        return (-self) + o
+
+    def __mul__(self, o):
+        if isinstance(o, Dual):
+            return Dual(self.v * o.v, self.t * o.v + self.v * o.t)
+        return Dual(self.v * o, self.t * o)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        if isinstance(o, Dual):
+            return Dual(self.v / o.v, (self.t * o.v - self.v * o.t) / (o.v * o.v))
+        return Dual(self.v / o, self.t / o)
+
+    def __rtruediv__(self, o):
+        return Dual(o / self.v, -o * self.t / (self.v * self.v))
+
+    def __pow__(self, p):
+        if isinstance(p, Dual):
+            out = self.v ** p.v
+            return Dual(out, p.v * self.v ** (p.v - 1) * self.t + out * np.log(self.v) * p.t)
+        return Dual(self.v ** p, p * self.v ** (p - 1) * self.t)
+
+    def __rpow__(self, base):
+        out = base ** self.v
+        return Dual(out, out * np.log(base) * self.t)
+
+    def __matmul__(self, o):
+        if isinstance(o, Dual):
+            return Dual(self.v @ o.v, self.t @ o.v + self.v @ o.t)
+        return Dual(self.v @ o, self.t @ o)
+
+    def __rmatmul__(self, o):
+        return Dual(o @ self.v, o @ self.t)
+
+
+def _apply(rule, d):
+    if not isinstance(d, Dual):
+        return rule.forward(d)
+    out = rule.forward(d.v)
+    return Dual(out, rule.partial(NUMERIC, (d.v,), out, 0) * d.t)
+
+
+class _DualNamespace:
+    """Rules read on dual numbers: ``m.sin`` applies the sin row to a Dual."""
+
+    one = 1.0
+
+    @staticmethod
+    def mul(*factors):
+        return functools.reduce(operator.mul, factors)
+
+    @staticmethod
+    def times(local, bar):
+        return bar * local
+
+    @staticmethod
+    def T(x):
+        return Dual(np.transpose(x.v), np.transpose(x.t)) if isinstance(x, Dual) else x.T
+
+    matmul = staticmethod(operator.matmul)
+
+    @staticmethod
+    def sum(x):
+        return Dual(np.sum(x.v), np.sum(x.t)) if isinstance(x, Dual) else np.sum(x)
+
+    def __getattr__(self, name):
+        if name not in PRIMITIVES:
+            raise AttributeError(name)
+        return functools.partial(_apply, PRIMITIVES[name])
+
+
+DUAL = _DualNamespace()
+
+
+# ---- directions ---------------------------------------------------------------------
+
+
+def _direction(p: Program, value: dict, w) -> dict:
+    """The unit direction of model symbol w, as a tangent on the leaf that holds it."""
+    where = p.locations()
+    if w not in where:
+        return {}
+    leaf, index = where[w]
+    if index is None:
+        return {leaf: np.ones_like(np.asarray(value[leaf], dtype=float))}
+    unit = np.zeros(np.shape(value[leaf]))
+    unit[index] = 1.0
+    return {leaf: unit}
+
+
+def _per_symbol(p: Program, value: dict, adjoint: dict, part=lambda a: a) -> dict:
+    """{model symbol: float} from leaf adjoints (``part`` picks a Dual's tangent)."""
+    shape = np.shape(value[p.output])
+    out = {}
+    for w in p.wrt:
+        bar = part(adjoint.get(w, 0.0))
+        if isinstance(w, Variable):
+            total = _unbroadcast(np.asarray(bar, dtype=float), np.shape(value[w]))
+            out.update({s: float(total[index]) for index, s in w.symbols()})
+        else:
+            out[w] = float(np.sum(np.broadcast_to(bar, shape)))
+    return out
+
+
+def forward_gradients(model) -> dict:
+    """The loss's gradient {symbol: float} by forward mode: one tangent pass per variable.
+
+    Cost: P forward passes with tangents (backprop: one forward and one backward).
+    """
+    return forward_mode(program(model), model.values, model.wrt)
+
+
+def forward_mode(p: Program, values: dict, wrt) -> dict:
+    """{symbol: d loss/d symbol, summed over the batch}: per symbol, a forward pass
+    carrying its tangent (the primal values are recomputed each time, as forward
+    mode without stored intermediates does)."""
+    out = {}
+    for w in wrt:
+        value = p.forward(values)
+        dot = p.tangents(value, _direction(p, value, w)).get(p.output)
+        out[w] = 0.0 if dot is None else float(np.sum(dot))
+    return out
+
+
+def jvp(model, direction: dict) -> float:
+    """The directional derivative of the summed loss along {symbol: component}.
+
+    >>> from derive.families import model
+    >>> m = model("toy")
+    >>> round(jvp(m, {m.wrt[0]: 1.0, m.wrt[1]: 1.0}), 3)   # ∂ℓ/∂β0 + ∂ℓ/∂ω0
+    7.527
+    """
+    p = program(model)
+    value = p.forward(model.values)
+    tangent: dict = {}
+    for w, amount in direction.items():
+        for leaf, unit in _direction(p, value, w).items():
+            tangent[leaf] = tangent.get(leaf, 0.0) + float(amount) * unit
+    dot = p.tangents(value, tangent).get(p.output)
+    return 0.0 if dot is None else float(np.sum(dot))
+
+
+# ---- operation counts ----------------------------------------------------------------
+
+
+def tangent_ops(p: Program, start: set) -> int:
+    """Operations of one forward-mode pass's tangents from the leaves ``start``."""
+    carries, ops = set(start), 0
+    for node, rule, args in zip(p.nodes, p.rules, p.args):
+        moving = [a for a in args if a in carries]
+        if moving:
+            carries.add(node)
+            ops += rule.ops(len(args))[1] * len(moving) + len(moving) - 1
+    return ops
+
+
+def forward_ops(p: Program) -> int:
+    """The primal operations of one forward pass."""
+    return sum(rule.ops(len(args))[0] for rule, args in zip(p.rules, p.args))
+
+
+def forward_mode_ops(p: Program) -> int:
+    """Operations of the full gradient by forward mode: per variable, a forward pass
+    and its tangents."""
+    return sum(forward_ops(p) + tangent_ops(p, {w}) for w in p.wrt)
+
+
+def backward_ops(p: Program) -> int:
+    return p.backprop_ops() - forward_ops(p)
+
+
+def forward_over_reverse_ops(p: Program) -> int:
+    """Operations of the whole Hessian by forward-over-reverse: per variable, a
+    forward-mode pass, then the backward pass on dual numbers (three operations per
+    backward operation)."""
+    return sum(forward_ops(p) + tangent_ops(p, {w}) + 3 * backward_ops(p) for w in p.wrt)
+
+
+# ---- the Jacobian -----------------------------------------------------------------------
+
+
+@dataclass
+class Jacobian:
+    """d outputs / d variables by both modes; rows are outputs."""
+
+    model: str
+    outputs: list[str]
+    variables: list[str]
+    forward_mode: list[list[float]]
+    reverse_mode: list[list[float]]
+    passes: dict
+    ops: dict
+    seconds: dict
+
+    @property
+    def agree(self) -> bool:
+        return all(_close(a, b, EXACT) for ra, rb in zip(self.forward_mode, self.reverse_mode)
+                   for a, b in zip(ra, rb))
+
+    def to_json(self) -> dict:
+        """The documented ``derive jacobian --json`` object."""
+        return {"model": self.model, "outputs": self.outputs, "variables": self.variables,
+                "jacobian": {"forward_mode": self.forward_mode,
+                             "reverse_mode": self.reverse_mode},
+                "passes": self.passes, "ops": self.ops, "seconds": self.seconds,
+                "agree": self.agree}
+
+
+def jacobian(model, wrt=None) -> Jacobian:
+    """The Jacobian of the model's outputs (before the loss) with respect to ``wrt``
+    (symbols; default the parameters), by forward mode (one pass per variable) and
+    reverse mode (one pass per output), each timed and its operations counted.
+
+    Read off the expression's program, summed over a batch.  Cost: V + O passes.
+    """
+    wrt = list(model.wrt if wrt is None else wrt)
+    outputs = list(model.outputs)
+    order = topological_order(outputs)
+    p = Program([(n, rule_for(n), n.args) for n in order if n.args], outputs[0], wrt, {})
+    value = p.forward(model.values)
+    start = time.perf_counter()
+    forward = []
+    for w in wrt:
+        dots = p.tangents(value, _direction(p, value, w))
+        forward.append([float(np.sum(dots[o])) if o in dots else 0.0 for o in outputs])
+    seconds_forward = time.perf_counter() - start
+    start = time.perf_counter()
+    reverse = [_reverse_row(p, value, o, wrt) for o in outputs]
+    seconds_reverse = time.perf_counter() - start
+    names = [model.names.get(o, str(o)) for o in outputs]
+    per_output_backward = [_backward_ops_from(p, o) for o in outputs]
+    return Jacobian(model.name, names, [str(w) for w in wrt],
+                    [list(row) for row in zip(*forward)], reverse,
+                    {"forward_mode": len(wrt), "reverse_mode": len(outputs)},
+                    {"forward_mode": sum(forward_ops(p) + tangent_ops(p, {w}) for w in wrt),
+                     "reverse_mode": sum(forward_ops(p) + b for b in per_output_backward)},
+                    {"forward_mode": seconds_forward, "reverse_mode": seconds_reverse})
+
+
+def _reverse_row(p: Program, value: dict, output, wrt) -> list[float]:
+    """One reverse pass seeded at ``output``: d output / d each of ``wrt``."""
+    seeded = Program(list(zip(p.nodes, p.rules, p.args)), output, p.wrt, {})
+    adjoint = seeded.backward(value)
+    shape = np.shape(value[output])
+    return [float(np.sum(np.broadcast_to(adjoint.get(w, 0.0), shape))) for w in wrt]
+
+
+def _backward_ops_from(p: Program, output) -> int:
+    seeded = Program(list(zip(p.nodes, p.rules, p.args)), output, p.wrt, {})
+    return seeded.backprop_ops() - forward_ops(seeded)
+
+
+# ---- the Hessian --------------------------------------------------------------------------
+
+
+@dataclass
+class Hessian:
+    """The loss's Hessian four ways; ``matrices[method]`` is a P×P list, or None where
+    the method was skipped (``notes`` says why)."""
+
+    model: str
+    parameters: list[str]
+    matrices: dict
+    estimate: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    kinks: list = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        reference = self.matrices["forward_over_reverse"]
+        for method, matrix in self.matrices.items():
+            if matrix is None or method == "forward_over_reverse":
+                continue
+            central = method == "central_difference"
+            for i, (row, ref) in enumerate(zip(matrix, reference)):
+                for j, (a, b) in enumerate(zip(row, ref)):
+                    if central and (i in self.kinks or j in self.kinks):
+                        continue
+                    slack = self.estimate[i][j] if central else 0.0
+                    if not _close(a, b, CENTRAL if central else EXACT, slack):
+                        return False
+        return True
+
+    def to_json(self) -> dict:
+        """The documented ``derive hessian --json`` object."""
+        return {"model": self.model, "parameters": self.parameters,
+                "hessian": dict(self.matrices), "agree": self.agree}
+
+
+def _close(a, b, tolerance: float, slack: float = 0.0) -> bool:
+    """|a − b| ≤ tolerance·max(1, |b|) + slack; NaN or infinity never agrees."""
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b) and np.isfinite(slack)):
+        return False
+    return abs(a - b) <= tolerance * max(1.0, abs(b)) + slack
+
+
+def hessian_vector(p: Program, value: dict, direction: dict) -> dict:
+    """H·v per model symbol: the backward pass on dual numbers seeded with v's tangents."""
+    dots = p.tangents(value, direction)
+    dual = {k: (Dual(v, dots[k]) if k in dots else v) for k, v in value.items()}
+    adjoint = {p.output: np.ones_like(value[p.output])}
+    with np.errstate(all="ignore"):
+        for node, rule, args in zip(reversed(p.nodes), reversed(p.rules), reversed(p.args)):
+            if node not in adjoint:
+                continue
+            inputs = [dual[a] for a in args]
+            for i, arg in enumerate(args):
+                if arg in p.active:
+                    bar = rule.vjp_of(DUAL, inputs, dual[node], adjoint[node], i)
+                    adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
+    return _per_symbol(p, value, adjoint, lambda a: a.t if isinstance(a, Dual) else 0.0)
+
+
+def hessian(model, wrt=None, progress=None) -> Hessian:
+    """The Hessian of the summed loss with respect to ``wrt`` (default: the parameters).
+
+    Cost: P forward-over-reverse passes; P reverse sweeps over the symbolic
+    gradient's graph and their compiled evaluation; ``sympy.diff`` twice per
+    entry below :data:`HESSIAN_DIFF_CAP`; 4·P gradient evaluations for the
+    central differences.
+    """
+    wrt = list(model.wrt if wrt is None else wrt)
+    iterate = progress or (lambda items, **_: items)
+    # the model's own program (a network's matrix form) for its parameters, else the
+    # expression's program for the variables asked for
+    p = program(model) if wrt == list(model.wrt) else \
+        Program.from_expression(model.output, wrt, model.names)
+    value = p.forward(model.values)
+    by_dual = []
+    for w in iterate(wrt, total=len(wrt), desc="hessian"):
+        row = hessian_vector(p, value, _direction(p, value, w))
+        by_dual.append([row[v] for v in wrt])
+    symbolic, exprs = _symbolic_hessian(model, wrt)
+    notes = []
+    skipped = diff_skipped(model.output, [(a, b) for a in wrt for b in wrt], HESSIAN_DIFF_CAP)
+    if skipped:
+        notes.append(f"sympy.diff twice skipped: {skipped}")
+        by_diff = None
+    else:
+        by_diff = _evaluate([sympy.diff(model.output, a, b) for a in wrt for b in wrt],
+                            model, len(wrt))
+    central, estimate, kinks = _central_hessian(model, wrt)
+    if kinks:
+        notes.append(f"central differences flagged at a kink for {len(kinks)} variable(s)")
+    return Hessian(model.name, [str(w) for w in wrt],
+                   {"forward_over_reverse": by_dual, "symbolic": symbolic, "sympy_diff": by_diff,
+                    "central_difference": central}, estimate, notes, kinks)
+
+
+def symbolic_hessian_exprs(model, wrt) -> list[list]:
+    """The Hessian as expressions: the DAG sweep applied to each symbolic derivative,
+    all sharing one graph.  Cost: P sweeps over the gradient's graph."""
+    gradient = dag_gradient(model.output, wrt)
+    return [dag_gradient(g, wrt) for g in gradient]
+
+
+def _symbolic_hessian(model, wrt):
+    exprs = symbolic_hessian_exprs(model, wrt)
+    flat = [e for row in exprs for e in row]
+    return _evaluate(flat, model, len(wrt)), exprs
+
+
+def _evaluate(flat, model, n) -> list[list[float]]:
+    shape = np.shape(expression_program(model).forward(model.values)[model.output])
+    arguments = list(model.values)
+    if sizes(flat).tree_nodes > 200_000:
+        numbers = codegen.evaluate(flat, arguments, model.values, shape)
+    else:
+        function = sympy.lambdify(arguments, flat, modules=lambdify_modules())
+        numbers = codegen.batch_sums(function, arguments, model.values, shape)
+    return [numbers[i * n:(i + 1) * n] for i in range(n)]
+
+
+def _central_hessian(model, wrt):
+    """(g(p + h) − g(p − h)) / 2h per column, its error estimate from 2h, and the
+    variables whose steps cross a kink."""
+    p = program(model)
+    where = p.locations()
+    leaves = p.load(model.values)
+    kinked = [(args[0], rule.kink) for rule, args in zip(p.rules, p.args)
+              if rule.kink is not None]
+    eps = float(np.finfo(float).eps) ** (1 / 3)
+
+    def gradient(w, delta):
+        shifted = dict(leaves)
+        if w in where:
+            leaf, index = where[w]
+            if index is None:
+                shifted[leaf] = leaves[leaf] + delta
+            else:
+                shifted[leaf] = leaves[leaf].astype(float)
+                shifted[leaf][index] += delta
+        value = p.run(shifted)
+        grads = _per_symbol(p, value, p.backward(value))
+        sides = [np.sign(value[a] - at) for a, at in kinked]
+        return [grads.get(v, 0.0) for v in wrt], sides
+
+    columns, estimates, kinks = [], [], []
+    for j, w in enumerate(wrt):
+        h = eps * max(1.0, float(np.max(np.abs(model.values[w]))))
+        (g1, s1), (g_1, s_1), (g2, s2), (g_2, s_2) = (gradient(w, d) for d in (h, -h, 2 * h,
+                                                                           -2 * h))
+        d1 = [(a - b) / (2 * h) for a, b in zip(g1, g_1)]
+        d2 = [(a - b) / (4 * h) for a, b in zip(g2, g_2)]
+        columns.append(d1)
+        estimates.append([abs(a - b) for a, b in zip(d1, d2)])
+        if any(not np.array_equal(a, b) for other in (s_1, s2, s_2) for a, b in zip(s1, other)):
+            kinks.append(j)
+    transpose = [list(row) for row in zip(*columns)]
+    return transpose, [list(row) for row in zip(*estimates)], kinks
