@@ -85,9 +85,70 @@ def render_all(data: dict, kind: str) -> dict:
         charts[f"times{i}"] = _series_chart(section["rows"], TIME_SERIES, "seconds",
                                             f"time to derive all derivatives, by {axis}",
                                             kind, axis)
+        charts[f"modes{i}"] = _modes_chart(section["rows"], kind, axis)
     if data["layers"]:
         charts["heatmaps"] = _heatmaps(data["layers"], kind)
+    if data["modes"]["jacobian"]:
+        charts["jacobian"] = _jacobian_chart(data["modes"]["jacobian"], kind)
+    if data["modes"]["hessian"]:
+        charts["hessian"] = _hessian_chart(data["modes"]["hessian"], kind)
     return charts
+
+
+MODE_SERIES = [("forward_mode_ops", "forward mode (one pass per parameter)"),
+               ("reverse_mode_ops", "reverse mode (backprop: one pass)")]
+
+
+def _modes_chart(rows, kind, axis="depth"):
+    """Operations of the whole gradient by forward and by reverse mode, against the
+    sweep's axis and against the number of parameters."""
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, panels = plt.subplots(1, 2, figsize=(7.5, 3.2))
+        for ax, x, label in ((panels[0], "depth", axis), (panels[1], "parameters",
+                                                          "parameters")):
+            for key, name in MODE_SERIES:
+                points = [(r[x], r[key]) for r in rows if r.get(key)]
+                if points:
+                    ax.loglog(*zip(*points), marker="o", markersize=3, label=name)
+            ax.set_xlabel(label)
+            ax.set_ylabel("operations")
+        panels[0].legend(fontsize=7, loc="upper left")
+        fig.suptitle("the whole gradient: forward mode against reverse mode", fontsize=9)
+        fig.tight_layout()
+        return _save(fig, kind)
+
+
+def _jacobian_chart(entries, kind):
+    """Operations of a Jacobian by each mode, for the parameters and for the inputs."""
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 3.0))
+        labels = [f"{e['count']} {e['variables']}" for e in entries]
+        for offset, mode in ((-0.2, "forward_mode"), (0.2, "reverse_mode")):
+            ax.bar([i + offset for i in range(len(entries))], [e["ops"][mode] for e in entries],
+                   width=0.4, label=mode.replace("_", " "), log=True)
+        ax.set_xticks(range(len(entries)), labels)
+        ax.set_ylabel("operations")
+        ax.set_title("the Jacobian of the outputs: which mode is cheaper")
+        ax.legend(fontsize=8)
+        return _save(fig, kind)
+
+
+def _hessian_chart(section, kind):
+    """The Hessian by forward-over-reverse, on a symmetric colour scale."""
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        n = len(section["parameters"])
+        fig, ax = plt.subplots(figsize=(min(2.0 + 0.35 * n, 7.0), min(1.6 + 0.35 * n, 6.5)))
+        limit = max(max(abs(v) for row in section["matrix"] for v in row), 1e-300)
+        image = ax.imshow(section["matrix"], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks(range(n), section["parameters"], rotation=90, fontsize=7)
+        ax.set_yticks(range(n), section["parameters"], fontsize=7)
+        ax.set_title("the Hessian of the loss", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig.tight_layout()
+        return _save(fig, kind)
 
 
 def _heatmaps(layers, kind):

@@ -1,7 +1,7 @@
 """Jupyter's view: the API's results display as HTML tables with MathML.
 
-``derive.trace``, ``derive.check``, ``derive.size_sweep`` and
-``derive.make_report`` return these subclasses of the core results, which add
+``derive.trace``, ``derive.check``, ``derive.size_sweep``, ``derive.jacobian``,
+``derive.hessian`` and ``derive.make_report`` return these subclasses of the core results, which add
 ``_repr_html_`` (a small template) and a text ``__str__``; the core never
 imports this module.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from . import compare, growth, report, staged, text
+from . import compare, growth, modes, report, staged, text
 
 
 def fragment(template: str, **context) -> str:
@@ -50,6 +50,24 @@ class Sweep(growth.Sweep):
         return fragment("sizes.html.j2", s=self, keys=growth.ROW_KEYS)
 
 
+@dataclass
+class Jacobian(modes.Jacobian):
+    def __str__(self) -> str:
+        return text.format_jacobian(self)
+
+    def _repr_html_(self) -> str:
+        return fragment("jacobian.html.j2", j=self)
+
+
+@dataclass
+class Hessian(modes.Hessian):
+    def __str__(self) -> str:
+        return text.format_hessian(self)
+
+    def _repr_html_(self) -> str:
+        return fragment("hessian.html.j2", h=self)
+
+
 class Report(report.Report):
     def _repr_html_(self) -> str:
         # the whole document in a sandboxed frame, so its styles stay its own
@@ -71,6 +89,16 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
                max_seconds: float | None = None) -> Sweep:
     """:func:`derive.growth.size_sweep`, displayable."""
     return Sweep(**vars(growth.size_sweep(family, depth, seed, progress, max_seconds)))
+
+
+def jacobian(model, wrt=None) -> Jacobian:
+    """:func:`derive.modes.jacobian`, displayable."""
+    return Jacobian(**vars(modes.jacobian(model, wrt)))
+
+
+def hessian(model, wrt=None) -> Hessian:
+    """:func:`derive.modes.hessian`, displayable."""
+    return Hessian(**vars(modes.hessian(model, wrt)))
 
 
 def make_report(*args, **kwargs) -> Report:

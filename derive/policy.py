@@ -45,3 +45,14 @@ PREVIEW_CHARS = 600
 def method_names(methods) -> dict:
     """{method: display name} for the methods a check compared."""
     return {m: METHOD_NAMES[m] for m in methods}
+
+ORDER2_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tree"),
+                  ("hessian_tree_nodes", "Hessian tree"),
+                  ("sympy_diff_hessian_tree_nodes", "sympy.diff twice tree"),
+                  ("hessian_dag_nodes", "Hessian DAG"),
+                  ("forward_over_reverse_ops", "forward-over-reverse ops")]
+"""The second-order growth table, after the depth column."""
+
+HESSIAN_METHODS = {"symbolic": "DAG sweep twice", "sympy_diff": "sympy.diff twice",
+                   "central_difference": "central differences of the gradient"}
+"""The Hessian's methods compared with forward-over-reverse, and their names."""

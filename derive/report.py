@@ -42,6 +42,7 @@ from .errors import DeriveError
 from .families import largest, load, output_name, sweeps
 from .graph import sizes
 from .growth import parse_depths, run_sweep
+from .modes import hessian, jacobian
 from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
 from .printing import mathml, to_latex
@@ -94,8 +95,11 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
         "notes": result.notes,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
                        for k, v in result.tolerances.items()},
+        "modes": _modes_section(model),
         "nightmare": _nightmare(model, derived),
-        "growth": [_growth_section(f, depths, seed, max_seconds, progress) for f in families],
+        "growth": [_growth_section(f, depths, seed, max_seconds, progress,
+                                   2 if len(model.wrt) <= policy.PARAMETER_CAP else 1)
+                   for f in families],
         "layers": _layers_section(p, result, gradients),
         "faults": t.faults,
         "steps": _step_chart_data(model, p, result),
@@ -105,11 +109,35 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
     }
 
 
-def _growth_section(family, depths, seed, max_seconds=None, progress=None) -> dict:
+def _growth_section(family, depths, seed, max_seconds=None, progress=None, order=1) -> dict:
     depths, limited = largest(sweeps(family)[0], depths)
-    result = run_sweep(family, depths, seed, progress, max_seconds=max_seconds)
+    result = run_sweep(family, depths, seed, progress, max_seconds=max_seconds, order=order)
     return {"family": result.family, "axis": result.axis, "rows": result.rows,
             "fits": result.fits, "stopped": result.stopped or limited, "words": result.words}
+
+
+def _modes_section(model) -> dict:
+    """Forward or reverse: the Jacobian of a model with several outputs by both modes,
+    against its parameters and against its inputs; the Hessian four ways for a model
+    of at most PARAMETER_CAP parameters."""
+    section = {"outputs": len(model.outputs), "jacobian": [], "hessian": None}
+    if len(model.outputs) > 1:
+        for label, wrt in (("parameters", model.wrt), ("inputs", model.inputs)):
+            j = jacobian(model, wrt)
+            section["jacobian"].append({"variables": label, "count": len(wrt),
+                                        "passes": j.passes, "ops": j.ops,
+                                        "seconds": j.seconds, "agree": j.agree})
+    if len(model.wrt) <= policy.PARAMETER_CAP:
+        h = hessian(model)
+        reference = h.matrices["forward_over_reverse"]
+        section["hessian"] = {
+            "parameters": h.parameters, "symbols": [sympy.Symbol(n) for n in h.parameters],
+            "matrix": reference, "agree": h.agree, "notes": h.notes,
+            "differences": {m: (None if matrix is None else max(
+                abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(matrix, reference)
+                for a, b in zip(ra, rb)))
+                for m, matrix in h.matrices.items() if m != "forward_over_reverse"}}
+    return section
 
 
 def _layers_section(p, result, gradients) -> list[dict]:

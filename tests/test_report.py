@@ -59,7 +59,8 @@ def test_html_shows_the_notebook_values_in_its_step_tables(toy_report):
 
 def test_html_has_the_growth_chart_and_fitted_laws(toy_report):
     html = (toy_report[0] / "index.html").read_text()
-    assert html.count("<svg") == 3
+    # sizes, times, forward or reverse, the Hessian heatmap, the finite-difference steps
+    assert html.count("<svg") == 5
     assert "size of the gradient by depth" in html
     laws = re.search(r'<ul id="laws-0">(.*?)</ul>', html, re.S).group(1)
     assert re.search(r"gradient_tree_nodes</code>: grows like n\^2\.\d\d", laws)
