@@ -42,7 +42,7 @@ import sympy
 
 from . import codegen
 from .graph import sizes
-from .modes import forward_gradients
+from .modes import forward_mode
 from .primitives import lambdify_modules
 from .staged import Variable, programs
 from .symbolic import Derivatives, derivatives
@@ -145,7 +145,7 @@ def check(model, tolerances: dict | None = None,
     p, expression = lowered[0], lowered[-1]
     loss, backprop = p.summed(*passes[p])
     staged = {f"{q.kind}_staged": q.summed(*passes[q])[1] for q in lowered[1:]}
-    forward = forward_gradients(model)
+    forward = forward_mode(p, model.values, model.wrt, passes[p][0])
     shape = np.shape(passes[expression][0][expression.output])  # the batch
     notes: list[str] = []
     methods = METHODS[1:] + list(staged)

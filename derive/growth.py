@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
+from sympy.core.cache import clear_cache
 
 from .compare import DIFF_WORK_CAP
 from .errors import DeriveError
 from .families import axis, check_member, member, sweeps
 from .graph import sizes
 from .models import logistic
-from .modes import forward_mode_ops, forward_over_reverse_ops
+from .modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
 from .symbolic import dag_gradient, diff_gradient, diff_skipped
 
@@ -99,8 +100,7 @@ def _order2(model, gradient, loss_tree: int, p, diff_cap: int) -> dict:
     measured = sizes(hessian)
     by_diff = None
     if loss_tree * len(model.wrt) ** 2 <= diff_cap:
-        by_diff = sizes([sympy.diff(model.output, a, b) for a in model.wrt
-                         for b in model.wrt]).tree_nodes
+        by_diff = sizes(diff_twice(model.output, model.wrt)).tree_nodes
     return {"hessian_tree_nodes": measured.tree_nodes, "hessian_dag_nodes": measured.dag_nodes,
             "sympy_diff_hessian_tree_nodes": by_diff,
             "forward_over_reverse_ops": forward_over_reverse_ops(p)}
@@ -116,6 +116,7 @@ def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
     """
     rows, start, depths = [], time.perf_counter(), list(depths)
     iterate = progress or (lambda items, **_: items)
+    clear_cache()  # no cached twin from earlier work (the report's own model) mixes in
     for depth in iterate(depths, total=len(depths), desc=f"sizes {family}"):
         if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
             break

@@ -192,14 +192,15 @@ def forward_gradients(model) -> dict:
     return forward_mode(program(model), model.values, model.wrt)
 
 
-def forward_mode(p: Program, values: dict, wrt) -> dict:
+def forward_mode(p: Program, values: dict, wrt, value: dict | None = None) -> dict:
     """{symbol: d loss/d symbol, summed over the batch}: per symbol, a forward pass
-    carrying its tangent (the primal values are recomputed each time, as forward
-    mode without stored intermediates does)."""
+    carrying its tangent.  The primal values are recomputed each time, as forward mode
+    without stored intermediates does, unless a stored forward pass ``value`` is given
+    (then each pass computes only the tangents)."""
     out = {}
     for w in wrt:
-        value = p.forward(values)
-        dot = p.tangents(value, _direction(p, value, w)).get(p.output)
+        primal = value if value is not None else p.forward(values)
+        dot = p.tangents(primal, _direction(p, primal, w)).get(p.output)
         out[w] = 0.0 if dot is None else float(np.sum(dot))
     return out
 
@@ -243,8 +244,19 @@ def forward_ops(p: Program) -> int:
 
 def forward_mode_ops(p: Program) -> int:
     """Operations of the full gradient by forward mode: per variable, a forward pass
-    and its tangents."""
-    return sum(forward_ops(p) + tangent_ops(p, {w}) for w in p.wrt)
+    and its tangents.
+
+    Cost: one pass over the program carrying, per node, the set of variables that
+    reach it (as a bit mask), instead of one pass per variable.
+    """
+    bit = {w: 1 << i for i, w in enumerate(p.wrt)}
+    reach = {leaf: bit.get(leaf, 0) for leaf in p.leaves}
+    tangents = 0
+    for node, rule, args in zip(p.nodes, p.rules, p.args):
+        reach[node] = functools.reduce(operator.or_, (reach[a] for a in args), 0)
+        moving = sum(reach[a].bit_count() for a in args)
+        tangents += rule.ops(len(args))[1] * moving + moving - reach[node].bit_count()
+    return len(p.wrt) * forward_ops(p) + tangents
 
 
 def backward_ops(p: Program) -> int:
@@ -255,7 +267,7 @@ def forward_over_reverse_ops(p: Program) -> int:
     """Operations of the whole Hessian by forward-over-reverse: per variable, a
     forward-mode pass, then the backward pass on dual numbers (three operations per
     backward operation)."""
-    return sum(forward_ops(p) + tangent_ops(p, {w}) + 3 * backward_ops(p) for w in p.wrt)
+    return forward_mode_ops(p) + 3 * len(p.wrt) * backward_ops(p)
 
 
 # ---- the Jacobian -----------------------------------------------------------------------
@@ -419,14 +431,19 @@ def hessian(model, wrt=None, progress=None) -> Hessian:
         notes.append(f"sympy.diff twice skipped: {skipped}")
         by_diff = None
     else:
-        by_diff = _evaluate([sympy.diff(model.output, a, b) for a in wrt for b in wrt],
-                            model, len(wrt))
+        by_diff = _evaluate(diff_twice(model.output, wrt), model, len(wrt))
     central, estimate, kinks = _central_hessian(model, wrt)
     if kinks:
         notes.append(f"central differences flagged at a kink for {len(kinks)} variable(s)")
     return Hessian(model.name, [str(w) for w in wrt],
                    {"forward_over_reverse": by_dual, "symbolic": symbolic, "sympy_diff": by_diff,
                     "central_difference": central}, estimate, notes, kinks)
+
+
+def diff_twice(output, wrt) -> list:
+    """The Hessian's entries by ``sympy.diff``, row by row: each first derivative once,
+    then its derivative by every variable.  Cost: P + P² tree walks."""
+    return [sympy.diff(first, b) for first in (sympy.diff(output, a) for a in wrt) for b in wrt]
 
 
 def symbolic_hessian_exprs(model, wrt) -> list[list]:

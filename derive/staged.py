@@ -133,6 +133,10 @@ class Program:
 
     def locations(self) -> dict:
         """{model symbol: (leaf, index in the leaf's array or None)} for every symbol read."""
+        return self._locations
+
+    @functools.cached_property
+    def _locations(self) -> dict:
         where = {}
         for leaf in self.leaves:
             if isinstance(leaf, Variable):
