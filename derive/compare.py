@@ -211,22 +211,11 @@ def evaluator(p, values):
     The leaves are loaded once; each call copies only the leaf that holds w
     (one entry of a network's Ω_k), then runs the forward pass.
     """
-    leaves, where = p.load(values), p.locations()
-    kinked = [(args[0], rule.kink) for rule, args in zip(p.rules, p.args)
-              if rule.kink is not None]
+    leaves = p.load(values)
 
     def evaluate(w=None, delta=0.0):
-        shifted = dict(leaves)
-        if w in where:
-            leaf, index = where[w]
-            if index is None:
-                shifted[leaf] = leaves[leaf] + delta
-            else:
-                shifted[leaf] = leaves[leaf].astype(np.result_type(leaves[leaf], delta))
-                shifted[leaf][index] += delta
-        value = p.run(shifted)
-        sides = [np.sign(np.real(value[a]) - at) for a, at in kinked] if kinked else None
-        return np.sum(value[p.output]), sides
+        value = p.run(p.shifted(leaves, w, delta))
+        return np.sum(value[p.output]), p.sides(value)
 
     return evaluate
 

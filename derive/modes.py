@@ -44,7 +44,7 @@ from . import codegen
 from .graph import sizes, topological_order
 from .primitives import NUMERIC, PRIMITIVES, lambdify_modules, rule_for
 from .staged import Program, Variable, _unbroadcast, expression_program, program
-from .symbolic import dag_gradient, diff_skipped
+from .symbolic import dag_gradient
 
 HESSIAN_DIFF_CAP = 20_000
 """sympy.diff twice runs while the loss's tree size × P² is at most this."""
@@ -122,18 +122,9 @@ def _apply(rule, d):
     return Dual(out, rule.partial(NUMERIC, (d.v,), out, 0) * d.t)
 
 
-class _DualNamespace:
-    """Rules read on dual numbers: ``m.sin`` applies the sin row to a Dual."""
-
-    one = 1.0
-
-    @staticmethod
-    def mul(*factors):
-        return functools.reduce(operator.mul, factors)
-
-    @staticmethod
-    def times(local, bar):
-        return bar * local
+class _DualNamespace(type(NUMERIC)):
+    """Rules read on dual numbers: ``m.sin`` applies the sin row to a Dual (products
+    as numpy's, which defers to Dual)."""
 
     @staticmethod
     def T(x):
@@ -392,16 +383,7 @@ def hessian_vector(p: Program, value: dict, direction: dict) -> dict:
     """H·v per model symbol: the backward pass on dual numbers seeded with v's tangents."""
     dots = p.tangents(value, direction)
     dual = {k: (Dual(v, dots[k]) if k in dots else v) for k, v in value.items()}
-    adjoint = {p.output: np.ones_like(value[p.output])}
-    with np.errstate(all="ignore"):
-        for node, rule, args in zip(reversed(p.nodes), reversed(p.rules), reversed(p.args)):
-            if node not in adjoint:
-                continue
-            inputs = [dual[a] for a in args]
-            for i, arg in enumerate(args):
-                if arg in p.active:
-                    bar = rule.vjp_of(DUAL, inputs, dual[node], adjoint[node], i)
-                    adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
+    adjoint = p.backward(dual, DUAL, seed=np.ones_like(value[p.output]))
     return _per_symbol(p, value, adjoint, lambda a: a.t if isinstance(a, Dual) else 0.0)
 
 
@@ -426,9 +408,10 @@ def hessian(model, wrt=None, progress=None) -> Hessian:
         by_dual.append([row[v] for v in wrt])
     symbolic, exprs = _symbolic_hessian(model, wrt)
     notes = []
-    skipped = diff_skipped(model.output, [(a, b) for a in wrt for b in wrt], HESSIAN_DIFF_CAP)
-    if skipped:
-        notes.append(f"sympy.diff twice skipped: {skipped}")
+    tree = sizes(model.output).tree_nodes
+    if tree * len(wrt) ** 2 > HESSIAN_DIFF_CAP:
+        notes.append(f"sympy.diff twice skipped: output tree {tree:,} nodes x {len(wrt) ** 2:,} "
+                     f"entries exceeds {HESSIAN_DIFF_CAP:,}")
         by_diff = None
     else:
         by_diff = _evaluate(diff_twice(model.output, wrt), model, len(wrt))
@@ -474,25 +457,14 @@ def _central_hessian(model, wrt):
     """(g(p + h) − g(p − h)) / 2h per column, its error estimate from 2h, and the
     variables whose steps cross a kink."""
     p = program(model)
-    where = p.locations()
     leaves = p.load(model.values)
-    kinked = [(args[0], rule.kink) for rule, args in zip(p.rules, p.args)
-              if rule.kink is not None]
     eps = float(np.finfo(float).eps) ** (1 / 3)
 
     def gradient(w, delta):
-        shifted = dict(leaves)
-        if w in where:
-            leaf, index = where[w]
-            if index is None:
-                shifted[leaf] = leaves[leaf] + delta
-            else:
-                shifted[leaf] = leaves[leaf].astype(float)
-                shifted[leaf][index] += delta
+        shifted = p.shifted(leaves, w, delta)
         value = p.run(shifted)
         grads = _per_symbol(p, value, p.backward(value))
-        sides = [np.sign(value[a] - at) for a, at in kinked]
-        return [grads.get(v, 0.0) for v in wrt], sides
+        return [grads.get(v, 0.0) for v in wrt], p.sides(value) or []
 
     columns, estimates, kinks = [], [], []
     for j, w in enumerate(wrt):

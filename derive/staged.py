@@ -145,6 +145,28 @@ class Program:
                 where[leaf] = (leaf, None)
         return where
 
+    def shifted(self, leaves: dict, symbol, delta) -> dict:
+        """Loaded leaves with one model symbol moved by ``delta`` (a complex one for the
+        complex step); only the leaf holding it is copied."""
+        if symbol not in self.locations():
+            return leaves
+        leaf, index = self.locations()[symbol]
+        moved = dict(leaves)
+        if index is None:
+            moved[leaf] = leaves[leaf] + delta
+        else:
+            moved[leaf] = leaves[leaf].astype(np.result_type(leaves[leaf], delta))
+            moved[leaf][index] += delta
+        return moved
+
+    def sides(self, value: dict):
+        """Which side of its kink each non-analytic row's argument lies on (relu at 0),
+        or None where the program has no kink: a finite difference whose steps change
+        a side has crossed one."""
+        kinked = [(args[0], rule.kink) for rule, args in zip(self.rules, self.args)
+                  if rule.kink is not None]
+        return [np.sign(np.real(value[a]) - at) for a, at in kinked] if kinked else None
+
     def run(self, leaves: dict) -> dict:
         """Step 1 from loaded leaves: every operation in order, every value stored."""
         value = dict(leaves)
@@ -153,9 +175,13 @@ class Program:
                 value[node] = rule.forward(*[value[a] for a in args])
         return value
 
-    def backward(self, value: dict) -> dict:
-        """Step 2: ∂ℓ/∂v for every node v that depends on a differentiated variable."""
-        adjoint = {self.output: np.ones_like(value[self.output])}
+    def backward(self, value: dict, m=NUMERIC, seed=None) -> dict:
+        """Step 2: ∂ℓ/∂v for every node v that depends on a differentiated variable.
+
+        The rules are read in ``m``'s arithmetic (numpy; dual numbers for
+        forward-over-reverse); ``seed`` is ∂ℓ/∂ℓ (ones).
+        """
+        adjoint = {self.output: np.ones_like(value[self.output]) if seed is None else seed}
         with np.errstate(all="ignore"):
             for node, rule, args in zip(reversed(self.nodes), reversed(self.rules),
                                         reversed(self.args)):
@@ -164,7 +190,7 @@ class Program:
                 inputs = [value[a] for a in args]
                 for i, arg in enumerate(args):
                     if arg in self.active:
-                        bar = rule.vjp_of(NUMERIC, inputs, value[node], adjoint[node], i)
+                        bar = rule.vjp_of(m, inputs, value[node], adjoint[node], i)
                         adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
         return adjoint
 
