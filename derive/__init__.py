@@ -22,6 +22,6 @@ from .primitives import PRIMITIVES  # noqa: E402
 from .staged import program  # noqa: E402
 from .symbolic import dag_gradient, diff_gradient  # noqa: E402
 
-__all__ = ["DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
+__all__ = ["__version__", "DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
            "diff_gradient", "from_expression", "hessian", "jacobian", "jvp", "make_report",
            "model", "program", "size_sweep", "trace"]

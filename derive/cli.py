@@ -172,14 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=5, metavar="R",
                        help="timed runs per measurement (default 5)")
 
-    jac = _command(sub, "jacobian", _jacobian, "the Jacobian by forward and reverse mode",
+    _command(sub, "jacobian", _jacobian, "the Jacobian by forward and reverse mode",
                    "The Jacobian of MODEL's outputs before the loss (a network's f_K, or f) "
                    "with respect to its parameters or the --wrt names (e.g. --wrt x0,x1), by forward mode (one pass "
                    "per variable) and by reverse mode (one pass per output), with passes, "
                    "operations and seconds: forward mode wins when the variables are fewer "
                    "than the outputs. Exit 0 when both agree within 1e-10, 1 when not.")
 
-    hess = _command(sub, "hessian", _hessian, "the Hessian four ways",
+    _command(sub, "hessian", _hessian, "the Hessian four ways",
                     "The Hessian of MODEL's loss (with respect to its parameters or the --wrt names) by forward-over-reverse (the backward pass on "
                     "dual numbers), the DAG sweep applied twice, sympy.diff twice (below its "
                     "cap) and central differences of the backprop gradient. Exit 0 when they "

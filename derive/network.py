@@ -30,8 +30,6 @@ from N(0, 1) and the target from N(0, 1).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 import numpy as np
 from sympy import Add, Symbol
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import html
 import importlib.resources
 import json
 import os

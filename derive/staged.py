@@ -250,11 +250,10 @@ class Program:
         rule, args = self._op[key]
         return rule.apply(*[self.display(a) for a in args])
 
-    @property
+    @functools.cached_property
     def _op(self) -> dict:
-        if not hasattr(self, "_ops"):
-            self._ops = {k: (r, a) for k, r, a in zip(self.nodes, self.rules, self.args)}
-        return self._ops
+        """{key: (rule, argument keys)}."""
+        return {k: (r, a) for k, r, a in zip(self.nodes, self.rules, self.args)}
 
     def _owners(self) -> dict:
         """The step each node is computed in: its own, or its single user's (fused)."""

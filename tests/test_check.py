@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from derive import check, dag_gradient, diff_gradient, model, program
