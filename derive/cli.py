@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
              "(each adjoint dl/dv) and Step 3 (parameter gradients) for MODEL.")
 
     check = _command(sub, "check", _check, "compare backprop, symbolic, finite differences",
-                     "Compare each parameter's gradient four ways: staged backprop, the "
+                     "Compare each parameter's gradient five ways: staged backprop (reverse mode), "
+                     "forward mode (one tangent pass per parameter), the "
                      "symbolic derivative (DAG sweep, and sympy.diff below its size cap), the "
                      "central difference and the complex step. Exit 0 when all agree, 1 when "
                      "any disagree, 2 on bad input.")
