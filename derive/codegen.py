@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 
 from .graph import topological_order
-from .primitives import rule_for
+from .primitives import SUPPORT, rule_for
 from .staged import expression_program
 from .symbolic import adjoints
 
@@ -69,6 +69,11 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
         used.add(label[node])
         lines.append(f"    {label[node]} = {_operation(node, label, helpers)}")
     head = ["import numpy as np", ""]
+    used = [name for name in SUPPORT if any(name in line for line in lines)
+            or any(name in rule.code for rule in helpers.values())]
+    if used:
+        head = ["import math", "", "import numpy as np", ""]
+        head += [f"{name} = {SUPPORT[name]}" for name in used] + [""]
     for fname, rule in helpers.items():
         head += ["", f"def {fname}({', '.join(rule.params)}):", f"    return {rule.code}", ""]
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import sympy
 
 from .errors import DeriveError
-from .primitives import ACTIVATIONS, PRIMITIVES
+from .primitives import ALIASES, PRIMITIVES, activations
 
 LIMITS = {
     "text_length": 10_000,     # characters
@@ -179,7 +179,7 @@ class _Parser:
             self.index += 1
             if self.take("("):
                 return self.call(token)
-            if token.text in PRIMITIVES:
+            if token.text in PRIMITIVES or token.text in ALIASES:
                 raise self.error(f"function {token.text!r} needs an argument in parentheses",
                                  token)
             return self.symbol(token)
@@ -193,13 +193,14 @@ class _Parser:
         raise self.error(f"unexpected {token.text!r}")
 
     def call(self, name: _Token):
-        if name.text not in ACTIVATIONS:
+        function = ALIASES.get(name.text, name.text)
+        if function not in activations():
             raise self.error(f"unknown function {name.text!r}; known: "
-                             f"{', '.join(ACTIVATIONS)}", name)
+                             f"{', '.join(activations())}", name)
         self.nested(name)
         argument = self.expression()
         self.close(name)
-        return PRIMITIVES[name.text].sympy(argument)
+        return PRIMITIVES[function].sympy(argument)
 
     def close(self, opener: _Token):
         if not self.take(")"):
@@ -248,6 +249,6 @@ def parse_name(text: str, what: str = "name", entry: bool = False) -> str:
     if not re.fullmatch(pattern, text or "") or len(text) > 64:
         raise DeriveError(f"bad {what} {text!r}: names match [A-Za-z][A-Za-z0-9_]* "
                           "(at most 64 characters)")
-    if text in PRIMITIVES:
+    if text in PRIMITIVES or text in ALIASES:
         raise DeriveError(f"bad {what} {text!r}: that is a primitive's name")
     return text

@@ -27,15 +27,16 @@ rule; adding a primitive is adding a row (:func:`primitive`).
 0.25
 >>> AFFINE.vjp(SYMBOLIC, sympy.symbols("beta Omega h"), None, sympy.Symbol("g"), 2).args
 (transpose(Omega), g)
->>> rule_for(sympy.Abs(z))
+>>> rule_for(sympy.Abs(z))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-derive.errors.DeriveError: no derivative rule for 'Abs': use a primitive from the table (sin, cos, exp, log, tanh, sigmoid, softplus, relu, square, sqrt)
+derive.errors.DeriveError: no derivative rule for 'Abs': use a primitive from the table (sin, cos, exp, ...)
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import re
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ class Rule:
             return lambda *args: functools.reduce(
                 operator.add if self.join.strip() == "+" else operator.mul, args)
         params = ", ".join(self.params)
-        return eval(f"lambda {params}: {self.code}", {"np": np})  # noqa: S307
+        return eval(f"lambda {params}: {self.code}", dict(NAMESPACE))  # noqa: S307
 
     def vjp_of(self, m, args, out, bar, i):
         """args[i]'s share of the adjoint: bar times the local partial, or the row's own vjp."""
@@ -231,6 +232,20 @@ def _log_fault(x):
     return "log of a negative number" if x < 0 else "log of zero" if x == 0 else None
 
 
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_ROOT_PI = 2.0 / math.sqrt(math.pi)
+_ROOT_HALF = math.sqrt(0.5)
+_ONE_OVER_ROOT_TWO_PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+SUPPORT = {"_erf": "np.vectorize(math.erf, otypes=[float])"}
+"""Helpers a row's code may call besides numpy, as source (generated code defines the
+ones it uses): erf on arrays, since numpy has none and SciPy is not a dependency."""
+NAMESPACE = {"np": np, "math": math}
+NAMESPACE.update({name: eval(text, dict(NAMESPACE)) for name, text in SUPPORT.items()})  # noqa: S307
+_erf = NAMESPACE["_erf"]
+
+
 _ROWS = [
     # ---- trigonometric ------------------------------------------------------
     primitive("sin", "np.sin(x)", lambda m, a, out, i: m.cos(a[0]),
@@ -265,6 +280,79 @@ _ROWS = [
               r"\sqrt{{{}}}", centre=1.5, domain=(0.2, 3.0),
               fault=lambda x: "sqrt of a negative number" if x < 0 else None),
 ]
+_ROWS += [
+    # ---- more trigonometric and hyperbolic, as numpy spells them -----------------
+    primitive("tan", "np.tan(x)", lambda m, a, out, i: 1 + out**2,
+              r"\tan\left[{}\right]", domain=(-1.2, 1.2)),
+    primitive("arcsin", "np.arcsin(x)", lambda m, a, out, i: 1 / m.sqrt(1 - a[0]**2),
+              r"\arcsin\left[{}\right]", domain=(-0.9, 0.9),
+              fault=lambda x: "arcsin outside [-1, 1]" if abs(np.real(x)) > 1 else None),
+    primitive("arccos", "np.arccos(x)", lambda m, a, out, i: -1 / m.sqrt(1 - a[0]**2),
+              r"\arccos\left[{}\right]", domain=(-0.9, 0.9),
+              fault=lambda x: "arccos outside [-1, 1]" if abs(np.real(x)) > 1 else None),
+    primitive("arctan", "np.arctan(x)", lambda m, a, out, i: 1 / (1 + a[0]**2),
+              r"\arctan\left[{}\right]"),
+    primitive("sinh", "np.sinh(x)", lambda m, a, out, i: m.cosh(a[0]),
+              r"\sinh\left[{}\right]"),
+    primitive("cosh", "np.cosh(x)", lambda m, a, out, i: m.sinh(a[0]),
+              r"\cosh\left[{}\right]"),
+    primitive("arcsinh", "np.arcsinh(x)", lambda m, a, out, i: 1 / m.sqrt(a[0]**2 + 1),
+              r"\operatorname{{arsinh}}\left[{}\right]"),
+    primitive("arccosh", "np.arccosh(x)", lambda m, a, out, i: 1 / m.sqrt(a[0]**2 - 1),
+              r"\operatorname{{arcosh}}\left[{}\right]", centre=2.0, domain=(1.1, 3.0),
+              fault=lambda x: "arccosh below 1" if np.real(x) < 1 else None),
+    primitive("arctanh", "np.arctanh(x)", lambda m, a, out, i: 1 / (1 - a[0]**2),
+              r"\operatorname{{artanh}}\left[{}\right]", domain=(-0.9, 0.9),
+              fault=lambda x: "arctanh outside (-1, 1)" if abs(np.real(x)) >= 1 else None),
+    # ---- error function, logarithms and exponentials in other bases -----------------
+    # analytic, but their numpy forwards take no complex argument: no complex step
+    primitive("erf", "_erf(x)", lambda m, a, out, i: _TWO_OVER_ROOT_PI * m.exp(-a[0]**2),
+              r"\operatorname{{erf}}\left[{}\right]", analytic=False),
+    primitive("erfc", "1.0 - _erf(x)", lambda m, a, out, i: -_TWO_OVER_ROOT_PI * m.exp(-a[0]**2),
+              r"\operatorname{{erfc}}\left[{}\right]", analytic=False),
+    primitive("log2", "np.log2(x)", lambda m, a, out, i: 1 / (a[0] * _LN2),
+              r"\log_{{2}}\left[{}\right]", centre=1.5, domain=(0.2, 3.0), fault=_log_fault),
+    primitive("log10", "np.log10(x)", lambda m, a, out, i: 1 / (a[0] * _LN10),
+              r"\log_{{10}}\left[{}\right]", centre=1.5, domain=(0.2, 3.0),
+              fault=_log_fault),
+    primitive("log1p", "np.log1p(x)", lambda m, a, out, i: 1 / (1 + a[0]),
+              r"\log\left[1 + {}\right]", domain=(-0.5, 2.0),
+              fault=lambda x: _log_fault(1 + x)),
+    primitive("expm1", "np.expm1(x)", lambda m, a, out, i: out + 1,
+              r"\left(\exp\left[{}\right] - 1\right)"),
+    primitive("exp2", "np.exp2(x)", lambda m, a, out, i: out * _LN2, r"2^{{{}}}"),
+    primitive("cbrt", "np.cbrt(x)", lambda m, a, out, i: 1 / (3 * out**2),
+              r"\sqrt[3]{{{}}}", centre=1.5, domain=(0.2, 3.0), analytic=False),
+    # ---- the activations of the book's chapter 3 ---------------------------------
+    primitive("silu", "x / (1.0 + np.exp(-x))",
+              lambda m, a, out, i: m.sigmoid(a[0]) * (1 + a[0] * (1 - m.sigmoid(a[0]))),
+              r"\operatorname{{SiLU}}\left[{}\right]"),
+    primitive("gelu", "0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))",
+              lambda m, a, out, i: (0.5 * (1 + m.erf(a[0] * _ROOT_HALF))
+                                    + a[0] * _ONE_OVER_ROOT_TWO_PI * m.exp(-a[0]**2 / 2)),
+              r"\operatorname{{GELU}}\left[{}\right]", analytic=False),
+    primitive("elu", "np.where(np.real(x) > 0, x, np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
+              lambda m, a, out, i: m.indicator(a[0]) + (1 - m.indicator(a[0])) * (out + 1),
+              r"\operatorname{{ELU}}\left[{}\right]", analytic=False, kink=0.0,
+              domain=(0.05, 2.0)),
+    primitive("selu", f"{_SELU_SCALE!r} * np.where(np.real(x) > 0, x, "
+              f"{_SELU_ALPHA!r} * np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
+              lambda m, a, out, i: _SELU_SCALE * m.indicator(a[0])
+              + (1 - m.indicator(a[0])) * (out + _SELU_SCALE * _SELU_ALPHA),
+              r"\operatorname{{SELU}}\left[{}\right]", analytic=False, kink=0.0,
+              domain=(0.05, 2.0)),
+    primitive("softsign", "x / (1.0 + np.abs(x))", lambda m, a, out, i: 1 / (1 + m.abs(a[0]))**2,
+              r"\operatorname{{softsign}}\left[{}\right]", analytic=False, kink=0.0,
+              centre=0.5, domain=(0.05, 2.0)),
+    primitive("logsigmoid", "-np.logaddexp(0.0, -x)", lambda m, a, out, i: 1 - m.sigmoid(a[0]),
+              r"\log\operatorname{{sig}}\left[{}\right]", analytic=False),
+    # ---- kinks: abs'(0) = 0, sign' = 0 everywhere ------------------------------------
+    primitive("abs", "np.abs(x)", lambda m, a, out, i: m.sign(a[0]),
+              r"\left|{}\right|", analytic=False, kink=0.0, centre=0.5, domain=(0.05, 2.0)),
+    primitive("sign", "np.sign(x)", lambda m, a, out, i: 0 * a[0],
+              r"\operatorname{{sign}}\left[{}\right]", analytic=False, kink=0.0, centre=0.5,
+              domain=(0.05, 2.0)),
+]
 # the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
 _ROWS.append(primitive("indicator", "np.real(x) > 0",
                        lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
@@ -284,6 +372,9 @@ def activations() -> list[str]:
 
 
 ACTIVATIONS = activations()
+ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+           "acosh": "arccosh", "atanh": "arctanh", "swish": "silu"}
+"""Other spellings a user may write for a primitive."""
 DEFAULT_ACTIVATION = "relu"
 """A network's activation where its name gives none (the book's networks use ReLU)."""
 

@@ -91,7 +91,7 @@ def test_a_finite_difference_across_the_relu_kink_is_flagged_not_a_disagreement(
 
 @pytest.mark.parametrize("spec,message", [
     ("mlp:", "at least two widths"), ("mlp:1", "at least two widths"),
-    ("mlp:1-0-1", "widths from 1"), ("mlp:1-6-1:abs", "unknown activation 'abs'"),
+    ("mlp:1-0-1", "widths from 1"), ("mlp:1-6-1:nope", "unknown activation 'nope'"),
     ("mlp:1-x-1", "at least two widths"), ("mlp:1-300-1", "widths from 1"),
 ])
 def test_bad_mlp_strings_exit_2(run, spec, message):

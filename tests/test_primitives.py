@@ -170,3 +170,61 @@ def test_the_new_row_is_checked_by_the_spec_table(cube):
     test_jvp_and_vjp_are_transposes(spec)
     test_symbolic_partial_matches_the_numeric_one(cube)
     assert "cube" in primitives.activations()
+
+
+# An independent reference for each row: SymPy's own function (or formula), whose
+# derivative SymPy takes by its own rules, not the table's.
+r = sympy.Symbol("r", real=True)
+REFERENCES = {
+    "sin": sympy.sin(r), "cos": sympy.cos(r), "exp": sympy.exp(r), "log": sympy.log(r),
+    "tanh": sympy.tanh(r), "sigmoid": 1 / (1 + sympy.exp(-r)),
+    "softplus": sympy.log(1 + sympy.exp(r)), "relu": sympy.Max(r, 0), "square": r**2,
+    "sqrt": sympy.sqrt(r), "tan": sympy.tan(r), "arcsin": sympy.asin(r),
+    "arccos": sympy.acos(r), "arctan": sympy.atan(r), "sinh": sympy.sinh(r),
+    "cosh": sympy.cosh(r), "arcsinh": sympy.asinh(r), "arccosh": sympy.acosh(r),
+    "arctanh": sympy.atanh(r), "erf": sympy.erf(r), "erfc": sympy.erfc(r),
+    "log2": sympy.log(r, 2), "log10": sympy.log(r, 10), "log1p": sympy.log(1 + r),
+    "expm1": sympy.exp(r) - 1, "exp2": 2**r, "cbrt": sympy.cbrt(r),
+    "silu": r / (1 + sympy.exp(-r)), "gelu": r / 2 * (1 + sympy.erf(r / sympy.sqrt(2))),
+    "elu": sympy.Piecewise((r, r > 0), (sympy.exp(r) - 1, True)),
+    "selu": sympy.Float("1.0507009873554804934193349852946") * sympy.Piecewise(
+        (r, r > 0), (sympy.Float("1.6732632423543772848170429916717") * (sympy.exp(r) - 1),
+                     True)),
+    "softsign": r / (1 + sympy.Abs(r)), "logsigmoid": -sympy.log(1 + sympy.exp(-r)),
+    "abs": sympy.Abs(r), "sign": sympy.sign(r), "indicator": sympy.Heaviside(r, 0),
+}
+
+
+def test_every_row_has_a_reference():
+    assert set(REFERENCES) == set(PRIMITIVES)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_forward_and_derivative_equal_sympys_own(name):
+    row = PRIMITIVES[name]
+    x = points(row, 15, seed=3)
+    forward = sympy.lambdify(r, REFERENCES[name], modules=["numpy", {"erf": np.vectorize(
+        __import__("math").erf), "erfc": np.vectorize(__import__("math").erfc)}])
+    derivative = sympy.lambdify(r, sympy.diff(REFERENCES[name], r), modules=[
+        "numpy", {"erf": np.vectorize(__import__("math").erf),
+                  "DiracDelta": lambda v: 0.0 * v}])
+    assert np.allclose(row.forward(x), np.broadcast_to(forward(x), x.shape), rtol=1e-13,
+                       atol=1e-14)
+    assert np.allclose(row.partial(NUMERIC, (x,), row.forward(x), 0),
+                       np.broadcast_to(derivative(x), x.shape), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("alias,name", [("asin", "arcsin"), ("acos", "arccos"),
+                                        ("atan", "arctan"), ("asinh", "arcsinh"),
+                                        ("acosh", "arccosh"), ("atanh", "arctanh"),
+                                        ("swish", "silu")])
+def test_aliases_parse_to_the_row(alias, name):
+    from derive.parser import parse
+    assert parse(f"{alias}(x)") == parse(f"{name}(x)")
+
+
+def test_new_primitives_check_in_chains(run):
+    for spec in ["chain:gelu,silu,elu*4", "chain:tan,arctan,sinh,arcsinh,erf,softsign",
+                 "chain:log2,exp2,cbrt,log1p,expm1,logsigmoid,selu,abs"]:
+        code, out, err = run("check", spec, "--json")
+        assert code == 0 and json.loads(out)["agree"] is True, (spec, err)
