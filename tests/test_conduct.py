@@ -387,29 +387,36 @@ def test_batch_above_its_limit_is_refused_at_once(run):
 # ---- progress ------------------------------------------------------------------------
 
 
-def run_on_a_terminal(*argv) -> tuple[int, str]:
-    """Run derive with stderr on a pseudo-terminal; (exit code, what the terminal got)."""
+def on_a_terminal(*argv):
+    """derive with stderr on a 24x100 pseudo-terminal: (process, the terminal's end)."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24x100
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     process = subprocess.Popen([sys.executable, "-m", "derive.cli", *argv],
                                stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
-    chunks = []
+    return process, master
+
+
+def read_to_the_end(master, screen=b"") -> bytes:
+    """Everything the terminal still receives, until the process closes it."""
     while True:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif process.poll() is not None:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
             break
-    process.wait()
+        if not data:
+            break
+        screen += data
     os.close(master)
-    return process.returncode, b"".join(chunks).decode(errors="replace")
+    return screen
+
+
+def run_on_a_terminal(*argv) -> tuple[int, str]:
+    """Run derive with stderr on a pseudo-terminal; (exit code, what the terminal got)."""
+    process, master = on_a_terminal(*argv)
+    screen = read_to_the_end(master)
+    process.wait()
+    return process.returncode, screen.decode(errors="replace")
 
 
 def test_progress_shows_on_a_terminal_and_nowhere_else():
@@ -432,26 +439,14 @@ def test_check_of_many_parameters_prints_a_summary_and_all_on_request(run):
 
 
 def test_ctrl_c_on_a_terminal_clears_the_bar_before_its_line():
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    process = subprocess.Popen([sys.executable, "-m", "derive.cli", "sizes", "sin,exp,cos",
-                                "--depth", "1:400"], stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
+    process, master = on_a_terminal("sizes", "sin,exp,cos", "--depth", "1:400")
     screen, deadline = b"", time.time() + 60
     while b"it/s" not in screen and b"s/it" not in screen and time.time() < deadline:
         if select.select([master], [], [], 0.2)[0]:
             screen += os.read(master, 4096)
     process.send_signal(signal.SIGINT)
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        screen += data
+    screen = read_to_the_end(master, screen)
     process.wait()
-    os.close(master)
     assert process.returncode == 130
     last = screen.decode(errors="replace").replace("\r\n", "\n").split("\n")[-2]
     assert last.split("\r")[-1].lstrip("\x1b[A") == "derive: interrupted"
