@@ -30,8 +30,8 @@ import re
 import numpy as np
 import sympy
 
-from .graph import topological_order
-from .primitives import SUPPORT, rule_for
+from .graph import sizes, topological_order
+from .primitives import SUPPORT, lambdify_modules, rule_for
 from .staged import expression_program
 from .symbolic import adjoints
 
@@ -114,6 +114,23 @@ def _operation(node, label, helpers) -> str:
         helpers[rule.name] = rule
         return f"{rule.name}({', '.join(args)})"
     return rule.source(args)
+
+
+LAMBDIFY_TREE_CAP = 200_000
+"""Printed tree nodes above which expressions are evaluated by generated code, not lambdify."""
+
+
+def numeric(exprs, arguments, values: dict, shape=()) -> tuple[list[float], int | None]:
+    """Evaluate expressions, summed over the batch: by ``lambdify`` while their printed
+    tree has at most :data:`LAMBDIFY_TREE_CAP` nodes, by generated code beyond (it is
+    built in time linear in the graph; lambdify prints the tree).  Returns the numbers
+    and, where generated code was used, the tree size that called for it.
+    """
+    tree = sizes(exprs).tree_nodes
+    if tree > LAMBDIFY_TREE_CAP:
+        return evaluate(exprs, arguments, values, shape), tree
+    function = sympy.lambdify(arguments, list(exprs), modules=lambdify_modules())
+    return batch_sums(function, arguments, values, shape), None
 
 
 def evaluate(outputs, arguments, values: dict, shape=()) -> list[float]:

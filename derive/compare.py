@@ -38,17 +38,14 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy
 
 from . import codegen
-from .graph import sizes
 from .modes import forward_mode
-from .primitives import lambdify_modules
 from .staged import Variable, programs
 from .symbolic import Derivatives, derivatives
 from .table import Table
 
-LAMBDIFY_TREE_CAP = 200_000
+LAMBDIFY_TREE_CAP = codegen.LAMBDIFY_TREE_CAP
 DIFF_WORK_CAP = 5_000
 EPS = float(np.finfo(float).eps)
 CENTRAL_STEP = EPS ** (1 / 3)
@@ -221,15 +218,13 @@ def evaluator(p, values):
 
 
 def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
-    """Evaluate derivative expressions: lambdify while small, generated code beyond."""
-    arguments = [s for s in model.values]
-    tree = sizes(exprs).tree_nodes
-    if tree > LAMBDIFY_TREE_CAP:
+    """Evaluate derivative expressions (:func:`derive.codegen.numeric`), noting a switch
+    to generated code."""
+    numbers, tree = codegen.numeric(exprs, list(model.values), model.values, shape)
+    if tree is not None:
         notes.append(f"{what} evaluated by generated code: its tree has {tree:,} nodes "
                      f"(lambdify is used up to {LAMBDIFY_TREE_CAP:,})")
-        return codegen.evaluate(exprs, arguments, model.values, shape)
-    function = sympy.lambdify(arguments, list(exprs), modules=lambdify_modules())
-    return codegen.batch_sums(function, arguments, model.values, shape)
+    return numbers
 
 
 def _step(values, w, scale: float) -> float:

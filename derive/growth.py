@@ -82,12 +82,13 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1) -> dict:
         seconds_diff = time.perf_counter() - start
         diff_tree = sizes(by_diff).tree_nodes
     p = expression_program(model)
+    backprop = p.backprop_ops()
     row = {"depth": None, "parameters": len(model.wrt),
            "loss_tree_nodes": loss.tree_nodes, "loss_dag_nodes": loss.dag_nodes,
            "gradient_tree_nodes": grad.tree_nodes, "sympy_diff_tree_nodes": diff_tree,
            "gradient_dag_nodes": grad.dag_nodes, "gradient_ops": grad.ops,
-           "gradient_cse_ops": grad.cse_ops, "backprop_ops": p.backprop_ops(),
-           "forward_mode_ops": forward_mode_ops(p), "reverse_mode_ops": p.backprop_ops(),
+           "gradient_cse_ops": grad.cse_ops, "backprop_ops": backprop,
+           "forward_mode_ops": forward_mode_ops(p), "reverse_mode_ops": backprop,
            "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
     return row if order == 1 else {**row, **_order2(model, gradient, loss.tree_nodes, p,
                                                     diff_cap)}

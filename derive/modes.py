@@ -42,8 +42,8 @@ import sympy
 
 from . import codegen
 from .graph import sizes, topological_order
-from .primitives import NUMERIC, PRIMITIVES, lambdify_modules, rule_for
-from .staged import Program, Variable, _unbroadcast, expression_program, program
+from .primitives import NUMERIC, PRIMITIVES, rule_for
+from .staged import Program, expression_program, program
 from .symbolic import dag_gradient
 
 HESSIAN_DIFF_CAP = 20_000
@@ -161,20 +161,6 @@ def _direction(p: Program, value: dict, w) -> dict:
     return {leaf: unit}
 
 
-def _per_symbol(p: Program, value: dict, adjoint: dict, part=lambda a: a) -> dict:
-    """{model symbol: float} from leaf adjoints (``part`` picks a Dual's tangent)."""
-    shape = np.shape(value[p.output])
-    out = {}
-    for w in p.wrt:
-        bar = part(adjoint.get(w, 0.0))
-        if isinstance(w, Variable):
-            total = _unbroadcast(np.asarray(bar, dtype=float), np.shape(value[w]))
-            out.update({s: float(total[index]) for index, s in w.symbols()})
-        else:
-            out[w] = float(np.sum(np.broadcast_to(bar, shape)))
-    return out
-
-
 def forward_gradients(model) -> dict:
     """The loss's gradient {symbol: float} by forward mode: one tangent pass per variable.
 
@@ -215,17 +201,6 @@ def jvp(model, direction: dict) -> float:
 
 
 # ---- operation counts ----------------------------------------------------------------
-
-
-def tangent_ops(p: Program, start: set) -> int:
-    """Operations of one forward-mode pass's tangents from the leaves ``start``."""
-    carries, ops = set(start), 0
-    for node, rule, args in zip(p.nodes, p.rules, p.args):
-        moving = [a for a in args if a in carries]
-        if moving:
-            carries.add(node)
-            ops += rule.ops(len(args))[1] * len(moving) + len(moving) - 1
-    return ops
 
 
 def forward_ops(p: Program) -> int:
@@ -310,29 +285,16 @@ def jacobian(model, wrt=None) -> Jacobian:
         forward.append([float(np.sum(dots[o])) if o in dots else 0.0 for o in outputs])
     seconds_forward = time.perf_counter() - start
     start = time.perf_counter()
-    reverse = [_reverse_row(p, value, o, wrt) for o in outputs]
+    seeded = [Program(list(zip(p.nodes, p.rules, p.args)), o, wrt, {}) for o in outputs]
+    reverse = [list(q.per_symbol(value, q.backward(value)).values()) for q in seeded]
     seconds_reverse = time.perf_counter() - start
     names = [model.names.get(o, str(o)) for o in outputs]
-    per_output_backward = [_backward_ops_from(p, o) for o in outputs]
     return Jacobian(model.name, names, [str(w) for w in wrt],
                     [list(row) for row in zip(*forward)], reverse,
                     {"forward_mode": len(wrt), "reverse_mode": len(outputs)},
-                    {"forward_mode": sum(forward_ops(p) + tangent_ops(p, {w}) for w in wrt),
-                     "reverse_mode": sum(forward_ops(p) + b for b in per_output_backward)},
+                    {"forward_mode": forward_mode_ops(p),
+                     "reverse_mode": sum(q.backprop_ops() for q in seeded)},
                     {"forward_mode": seconds_forward, "reverse_mode": seconds_reverse})
-
-
-def _reverse_row(p: Program, value: dict, output, wrt) -> list[float]:
-    """One reverse pass seeded at ``output``: d output / d each of ``wrt``."""
-    seeded = Program(list(zip(p.nodes, p.rules, p.args)), output, p.wrt, {})
-    adjoint = seeded.backward(value)
-    shape = np.shape(value[output])
-    return [float(np.sum(np.broadcast_to(adjoint.get(w, 0.0), shape))) for w in wrt]
-
-
-def _backward_ops_from(p: Program, output) -> int:
-    seeded = Program(list(zip(p.nodes, p.rules, p.args)), output, p.wrt, {})
-    return seeded.backprop_ops() - forward_ops(seeded)
 
 
 # ---- the Hessian --------------------------------------------------------------------------
@@ -384,7 +346,7 @@ def hessian_vector(p: Program, value: dict, direction: dict) -> dict:
     dots = p.tangents(value, direction)
     dual = {k: (Dual(v, dots[k]) if k in dots else v) for k, v in value.items()}
     adjoint = p.backward(dual, DUAL, seed=np.ones_like(value[p.output]))
-    return _per_symbol(p, value, adjoint, lambda a: a.t if isinstance(a, Dual) else 0.0)
+    return p.per_symbol(value, adjoint, lambda a: a.t if isinstance(a, Dual) else 0.0)
 
 
 def hessian(model, wrt=None, progress=None) -> Hessian:
@@ -443,13 +405,9 @@ def _symbolic_hessian(model, wrt):
 
 
 def _evaluate(flat, model, n) -> list[list[float]]:
+    """The P² entries as numbers (summed over the batch), as a P×P list."""
     shape = np.shape(expression_program(model).forward(model.values)[model.output])
-    arguments = list(model.values)
-    if sizes(flat).tree_nodes > 200_000:
-        numbers = codegen.evaluate(flat, arguments, model.values, shape)
-    else:
-        function = sympy.lambdify(arguments, flat, modules=lambdify_modules())
-        numbers = codegen.batch_sums(function, arguments, model.values, shape)
+    numbers, _ = codegen.numeric(flat, list(model.values), model.values, shape)
     return [numbers[i * n:(i + 1) * n] for i in range(n)]
 
 
@@ -463,7 +421,7 @@ def _central_hessian(model, wrt):
     def gradient(w, delta):
         shifted = p.shifted(leaves, w, delta)
         value = p.run(shifted)
-        grads = _per_symbol(p, value, p.backward(value))
+        grads = p.per_symbol(value, p.backward(value))
         return [grads.get(v, 0.0) for v in wrt], p.sides(value) or []
 
     columns, estimates, kinks = [], [], []

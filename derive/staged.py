@@ -211,16 +211,22 @@ class Program:
 
     def summed(self, value: dict, adjoint: dict) -> tuple[float, dict]:
         """The loss and the variables' adjoints, summed over the batch, per model symbol."""
+        return float(np.sum(value[self.output])), self.per_symbol(value, adjoint)
+
+    def per_symbol(self, value: dict, adjoint: dict, part=None) -> dict:
+        """{model symbol: float} from the leaves' adjoints, summed over the batch (a grid
+        entry by entry); ``part`` picks what to read of an adjoint (a Dual's tangent)."""
         shape = np.shape(value[self.output])
         grads = {}
         for w in self.wrt:
             bar = adjoint.get(w, 0.0)
+            bar = part(bar) if part is not None else bar
             if isinstance(w, Variable):
-                total = _unbroadcast(np.asarray(bar), np.shape(value[w]))
+                total = _unbroadcast(np.asarray(bar, dtype=float), np.shape(value[w]))
                 grads.update({s: float(total[index]) for index, s in w.symbols()})
             else:
                 grads[w] = float(np.sum(np.broadcast_to(bar, shape)))
-        return float(np.sum(value[self.output])), grads
+        return grads
 
     def shown(self, value):
         """A value as tables and JSON hold it: one column per example drops its axis."""
