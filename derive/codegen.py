@@ -67,7 +67,7 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
             count += 1
             label[node] = f"t{count}"
         used.add(label[node])
-        lines.append(f"    {label[node]} = {_operation(node, label, helpers)}")
+        lines += _assignments(label[node], node, label, helpers)
     head = ["import numpy as np", ""]
     used = [name for name in SUPPORT if any(name in line for line in lines)
             or any(name in rule.code for rule in helpers.values())]
@@ -101,6 +101,23 @@ def _number(node: sympy.Basic) -> str:
     return f"({text})" if text.startswith("-") or "/" in text else text
 
 
+WIDEST_LINE = 64
+"""Arguments of one sum or product per line of generated code (Python's compiler
+recurses once per operator)."""
+
+
+def _assignments(target: str, node, label, helpers) -> list[str]:
+    """``target = <the node's operation>``; a sum or product of many arguments over
+    several lines, each adding the next arguments to the one before."""
+    rule = rule_for(node)
+    args = [label[a] for a in node.args]
+    if rule.join is None or len(args) <= WIDEST_LINE:
+        return [f"    {target} = {_operation(node, label, helpers)}"]
+    chunks = [args[i:i + WIDEST_LINE] for i in range(0, len(args), WIDEST_LINE)]
+    return ([f"    {target} = {rule.source(chunks[0])}"]
+            + [f"    {target} = {rule.source([target, *chunk])}" for chunk in chunks[1:]])
+
+
 def _operation(node, label, helpers) -> str:
     """The node's row applied to its arguments' labels, as the row's own source.
 
@@ -118,19 +135,37 @@ def _operation(node, label, helpers) -> str:
 
 LAMBDIFY_TREE_CAP = 200_000
 """Printed tree nodes above which expressions are evaluated by generated code, not lambdify."""
+LAMBDIFY_DEPTH_CAP = 100
+"""Depth (operations) above which generated code is used: lambdify's printer recurses."""
 
 
-def numeric(exprs, arguments, values: dict, shape=()) -> tuple[list[float], int | None]:
+def numeric(exprs, arguments, values: dict, shape=()) -> tuple[list[float], str | None]:
     """Evaluate expressions, summed over the batch: by ``lambdify`` while their printed
-    tree has at most :data:`LAMBDIFY_TREE_CAP` nodes, by generated code beyond (it is
-    built in time linear in the graph; lambdify prints the tree).  Returns the numbers
-    and, where generated code was used, the tree size that called for it.
+    tree has at most :data:`LAMBDIFY_TREE_CAP` nodes (and they are at most
+    :data:`LAMBDIFY_DEPTH_CAP` deep, no sum or product wider than :data:`WIDEST_LINE`),
+    by generated code beyond (it is built in time linear in the graph; lambdify prints
+    the tree).  Returns the numbers and, where generated code was used, why.
     """
-    tree = sizes(exprs).tree_nodes
-    if tree > LAMBDIFY_TREE_CAP:
-        return evaluate(exprs, arguments, values, shape), tree
+    reason = _beyond_lambdify(exprs)
+    if reason:
+        return evaluate(exprs, arguments, values, shape), reason
     function = sympy.lambdify(arguments, list(exprs), modules=lambdify_modules())
     return batch_sums(function, arguments, values, shape), None
+
+
+def _beyond_lambdify(exprs) -> str | None:
+    """Why lambdify cannot take these expressions (None where it can)."""
+    measured = sizes(exprs)
+    if measured.tree_nodes > LAMBDIFY_TREE_CAP:
+        return (f"its tree has {measured.tree_nodes:,} nodes (lambdify is used up to "
+                f"{LAMBDIFY_TREE_CAP:,})")
+    if measured.depth > LAMBDIFY_DEPTH_CAP:
+        return (f"it is {measured.depth} operations deep (lambdify is used up to "
+                f"{LAMBDIFY_DEPTH_CAP})")
+    widest = max((len(n.args) for n in topological_order(exprs)), default=0)
+    if widest > WIDEST_LINE:
+        return f"a sum or product of {widest:,} terms (lambdify is used up to {WIDEST_LINE})"
+    return None
 
 
 def evaluate(outputs, arguments, values: dict, shape=()) -> list[float]:

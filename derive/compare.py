@@ -220,10 +220,9 @@ def evaluator(p, values):
 def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
     """Evaluate derivative expressions (:func:`derive.codegen.numeric`), noting a switch
     to generated code."""
-    numbers, tree = codegen.numeric(exprs, list(model.values), model.values, shape)
-    if tree is not None:
-        notes.append(f"{what} evaluated by generated code: its tree has {tree:,} nodes "
-                     f"(lambdify is used up to {LAMBDIFY_TREE_CAP:,})")
+    numbers, reason = codegen.numeric(exprs, list(model.values), model.values, shape)
+    if reason is not None:
+        notes.append(f"{what} evaluated by generated code: {reason}")
     return numbers
 
 

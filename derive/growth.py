@@ -76,7 +76,7 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1) -> dict:
     seconds_dag = time.perf_counter() - start
     loss = sizes(model.output)
     diff_tree = seconds_diff = None
-    if not diff_skipped(model.output, model.wrt, diff_cap, loss.tree_nodes):
+    if not diff_skipped(model.output, model.wrt, diff_cap, loss):
         start = time.perf_counter()
         by_diff = diff_gradient(model.output, model.wrt)
         seconds_diff = time.perf_counter() - start

@@ -41,10 +41,10 @@ import numpy as np
 import sympy
 
 from . import codegen
-from .graph import sizes, topological_order
+from .graph import topological_order
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
-from .symbolic import dag_gradient
+from .symbolic import dag_gradient, diff_skipped
 
 HESSIAN_DIFF_CAP = 20_000
 """sympy.diff twice runs while the loss's tree size × P² is at most this."""
@@ -115,11 +115,15 @@ class Dual:
         return Dual(o @ self.v, o @ self.t)
 
 
-def _apply(rule, d):
-    if not isinstance(d, Dual):
-        return rule.forward(d)
-    out = rule.forward(d.v)
-    return Dual(out, rule.partial(NUMERIC, (d.v,), out, 0) * d.t)
+def _apply(rule, *args):
+    """The row on arguments some of which are Duals: its forward, and its JVP as tangent."""
+    if not any(isinstance(a, Dual) for a in args):
+        return rule.forward(*args)
+    values = [a.v if isinstance(a, Dual) else a for a in args]
+    out = rule.forward(*values)
+    dots = [a.t if isinstance(a, Dual) else None for a in args]
+    tangent = rule.jvp_of(NUMERIC, values, out, dots)
+    return out if tangent is None else Dual(out, tangent)
 
 
 class _DualNamespace(type(NUMERIC)):
@@ -219,8 +223,9 @@ def forward_mode_ops(p: Program) -> int:
     reach = {leaf: bit.get(leaf, 0) for leaf in p.leaves}
     tangents = 0
     for node, rule, args in zip(p.nodes, p.rules, p.args):
-        reach[node] = functools.reduce(operator.or_, (reach[a] for a in args), 0)
-        moving = sum(reach[a].bit_count() for a in args)
+        live = [a for _, a in rule.differentiable(args)]
+        reach[node] = functools.reduce(operator.or_, (reach[a] for a in live), 0)
+        moving = sum(reach[a].bit_count() for a in live)
         tangents += rule.ops(len(args))[1] * moving + moving - reach[node].bit_count()
     return len(p.wrt) * forward_ops(p) + tangents
 
@@ -370,10 +375,10 @@ def hessian(model, wrt=None, progress=None) -> Hessian:
         by_dual.append([row[v] for v in wrt])
     symbolic, exprs = _symbolic_hessian(model, wrt)
     notes = []
-    tree = sizes(model.output).tree_nodes
-    if tree * len(wrt) ** 2 > HESSIAN_DIFF_CAP:
-        notes.append(f"sympy.diff twice skipped: output tree {tree:,} nodes x {len(wrt) ** 2:,} "
-                     f"entries exceeds {HESSIAN_DIFF_CAP:,}")
+    skipped = diff_skipped(model.output, [(a, b) for a in wrt for b in wrt],
+                           HESSIAN_DIFF_CAP, what="entries")
+    if skipped:
+        notes.append(f"sympy.diff twice skipped: {skipped}")
         by_diff = None
     else:
         by_diff = _evaluate(diff_twice(model.output, wrt), model, len(wrt))

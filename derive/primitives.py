@@ -142,9 +142,13 @@ class Rule:
     ``join``, the operator between its arguments, instead.  ``ops(n)`` is
     (forward operations, backward operations per argument that needs an
     adjoint) for n arguments.  ``build(*args)`` is the row applied to SymPy
-    arguments, unevaluated.  ``centre`` is where default chain parameters place
-    an activation's argument; ``domain`` is where the spec tests draw it;
-    ``gain`` scales a network's initial weights (Var Ω = gain/fan-in: 2 for ReLU).
+    arguments, unevaluated.  ``kink(*args)`` is the signed distance from the row's
+    kink (relu: x; max: a − b), whose sign says which side a value lies on;
+    ``inert`` lists arguments no derivative flows to; ``spelled`` rows may be
+    written by users (the indicator is relu′, not a function to call).
+    ``centre`` is where default chain parameters place an activation's argument;
+    ``domain`` is where the spec tests draw every argument; ``gain`` scales a
+    network's initial weights (Var Ω = gain/fan-in: 2 for ReLU).
     """
 
     name: str
@@ -158,13 +162,29 @@ class Rule:
     sympy: Any = None
     build: Callable | None = None
     analytic: bool = True
-    kink: float | None = None
+    kink: Callable | None = None
     fault: Callable = field(default=lambda *args: None)
     ops: Callable = _call_ops
-    activation: bool = False
+    spelled: bool = True
+    inert: tuple[int, ...] = ()
     gain: float = 1.0
     centre: float = 0.0
     domain: tuple[float, float] = (-2.0, 2.0)
+
+    @property
+    def arity(self) -> int | None:
+        """How many arguments the row takes (None: any number, as Add and Mul)."""
+        return None if self.join is not None else len(self.params)
+
+    @property
+    def activation(self) -> bool:
+        """A unary row a user may write: chains, networks and expressions may use it."""
+        return self.spelled and self.arity == 1
+
+    def differentiable(self, args) -> list[tuple[int, Any]]:
+        """(index, argument) for the arguments a derivative flows to (not ``inert``:
+        a comparison's sides, where's condition)."""
+        return [(i, a) for i, a in enumerate(args) if i not in self.inert]
 
     def source(self, args: list[str]) -> str:
         """The forward as source, applied to argument texts (names or literals)."""
@@ -193,8 +213,8 @@ class Rule:
         """The output's tangent from the arguments' tangents (None: no tangent)."""
         if self.jvp is not None:
             return self.jvp(m, args, out, dots)
-        terms = [m.times(self.partial(m, args, out, i), dot)
-                 for i, dot in enumerate(dots) if dot is not None]
+        terms = [m.times(self.partial(m, args, out, i), dots[i])
+                 for i, _ in self.differentiable(args) if dots[i] is not None]
         return functools.reduce(operator.add, terms) if terms else None
 
     def apply(self, *args):
@@ -204,28 +224,34 @@ class Rule:
         return self.sympy(*args)
 
 
-def _function(name: str) -> type[sympy.Function]:
+def _function(name: str, nargs: int = 1) -> type[sympy.Function]:
     """A SymPy function class whose derivative and LaTeX are read from the table."""
 
     def fdiff(self, argindex=1):
-        return row(name).partial(SYMBOLIC, self.args, self, 0)
+        return row(name).partial(SYMBOLIC, self.args, self, argindex - 1)
 
     def _latex(self, printer):
-        return row(name).latex.format(printer._print(self.args[0]))
+        return row(name).latex.format(*[printer._print(a) for a in self.args])
 
-    return type(name, (sympy.Function,), {"fdiff": fdiff, "_latex": _latex})
+    return type(name, (sympy.Function,), {"fdiff": fdiff, "_latex": _latex,
+                                          "nargs": nargs})
 
 
-def primitive(name: str, code: str, partial: Callable, latex: str, sympy_function=None,
+def primitive(name: str, code: str, partial: Callable | None, latex: str, sympy_function=None,
               **fields) -> Rule:
-    """A unary row; its SymPy function is made from the row unless SymPy has one."""
-    fields.setdefault("activation", True)
-    return Rule(name, code, latex, partial=partial, sympy=sympy_function or _function(name),
-                **fields)
+    """A function row (unary unless ``params`` says otherwise); its SymPy function is
+    made from the row unless SymPy has one."""
+    function = sympy_function or _function(name, len(fields.get("params", ("x",))))
+    return Rule(name, code, latex, partial=partial, sympy=function, **fields)
 
 
 # ---- the primitives ----------------------------------------------------------------
 # partial(m, (x,), out, 0): the derivative, in m's functions, reusing out where it can
+
+
+def _at_zero(x):
+    """A kink at zero: the signed distance is the argument itself."""
+    return x
 
 
 def _log_fault(x):
@@ -271,7 +297,7 @@ _ROWS = [
     # ---- piecewise linear: not analytic, so no complex step; relu'(0) = 0 ------
     primitive("relu", "x * (np.real(x) > 0)",
               lambda m, a, out, i: m.indicator(a[0]),
-              r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=0.0,
+              r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=_at_zero,
               centre=0.5, domain=(0.05, 2.0), gain=2.0),
     # ---- powers ---------------------------------------------------------------
     primitive("square", "x * x", lambda m, a, out, i: 2 * a[0],
@@ -333,33 +359,133 @@ _ROWS += [
               r"\operatorname{{GELU}}\left[{}\right]", analytic=False),
     primitive("elu", "np.where(np.real(x) > 0, x, np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
               lambda m, a, out, i: m.indicator(a[0]) + (1 - m.indicator(a[0])) * (out + 1),
-              r"\operatorname{{ELU}}\left[{}\right]", analytic=False, kink=0.0,
+              r"\operatorname{{ELU}}\left[{}\right]", analytic=False, kink=_at_zero,
               domain=(0.05, 2.0)),
     primitive("selu", f"{_SELU_SCALE!r} * np.where(np.real(x) > 0, x, "
               f"{_SELU_ALPHA!r} * np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
               lambda m, a, out, i: _SELU_SCALE * m.indicator(a[0])
               + (1 - m.indicator(a[0])) * (out + _SELU_SCALE * _SELU_ALPHA),
-              r"\operatorname{{SELU}}\left[{}\right]", analytic=False, kink=0.0,
+              r"\operatorname{{SELU}}\left[{}\right]", analytic=False, kink=_at_zero,
               domain=(0.05, 2.0)),
     primitive("softsign", "x / (1.0 + np.abs(x))", lambda m, a, out, i: 1 / (1 + m.abs(a[0]))**2,
-              r"\operatorname{{softsign}}\left[{}\right]", analytic=False, kink=0.0,
+              r"\operatorname{{softsign}}\left[{}\right]", analytic=False, kink=_at_zero,
               centre=0.5, domain=(0.05, 2.0)),
     primitive("logsigmoid", "-np.logaddexp(0.0, -x)", lambda m, a, out, i: 1 - m.sigmoid(a[0]),
               r"\log\operatorname{{sig}}\left[{}\right]", analytic=False),
     # ---- kinks: abs'(0) = 0, sign' = 0 everywhere ------------------------------------
     primitive("abs", "np.abs(x)", lambda m, a, out, i: m.sign(a[0]),
-              r"\left|{}\right|", analytic=False, kink=0.0, centre=0.5, domain=(0.05, 2.0)),
+              r"\left|{}\right|", analytic=False, kink=_at_zero, centre=0.5, domain=(0.05, 2.0)),
     primitive("sign", "np.sign(x)", lambda m, a, out, i: 0 * a[0],
-              r"\operatorname{{sign}}\left[{}\right]", analytic=False, kink=0.0, centre=0.5,
+              r"\operatorname{{sign}}\left[{}\right]", analytic=False, kink=_at_zero, centre=0.5,
               domain=(0.05, 2.0)),
 ]
 # the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
 _ROWS.append(primitive("indicator", "np.real(x) > 0",
                        lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
-                       analytic=False, kink=0.0, activation=False))
+                       analytic=False, kink=_at_zero, spelled=False))
+
+
+def _difference(a, b):
+    """A kink where two arguments meet (max, min, a comparison): a − b."""
+    return a - b
+
+
+_ROWS += [
+    # ---- functions of two arguments: max and min split a tie 0.5/0.5, as PyTorch and JAX --
+    primitive("max", "np.maximum(a, b)", lambda m, a, out, i: m.heaviside(a[i] - a[1 - i]),
+              r"\max\left[{}, {}\right]", params=("a", "b"), analytic=False,
+              kink=_difference),
+    primitive("min", "np.minimum(a, b)", lambda m, a, out, i: m.heaviside(a[1 - i] - a[i]),
+              r"\min\left[{}, {}\right]", params=("a", "b"), analytic=False,
+              kink=_difference),
+    # numpy's arctan2 and hypot take no complex argument: no complex step
+    primitive("arctan2", "np.arctan2(y, x)",
+              lambda m, a, out, i: (a[1] if i == 0 else -a[0]) / (a[0]**2 + a[1]**2),
+              r"\operatorname{{atan2}}\left[{}, {}\right]", params=("y", "x"),
+              analytic=False, domain=(0.3, 2.0)),
+    primitive("hypot", "np.hypot(a, b)", lambda m, a, out, i: a[i] / out,
+              r"\operatorname{{hypot}}\left[{}, {}\right]", params=("a", "b"),
+              analytic=False),
+    # leaky_relu(x, slope): slope·x below zero; leaky_relu'(0) = slope, like relu'(0) = 0
+    primitive("leaky_relu", "np.where(np.real(x) > 0, x, slope * x)",
+              lambda m, a, out, i: (m.indicator(a[0]) + a[1] * (1 - m.indicator(a[0]))
+                                    if i == 0 else a[0] * (1 - m.indicator(a[0]))),
+              r"\operatorname{{LReLU}}\left[{}, {}\right]", params=("x", "slope"),
+              analytic=False, kink=lambda x, slope: x),
+    # the Heaviside step with H(0) = 1/2: max's and min's derivative
+    primitive("heaviside", "np.heaviside(np.real(x), 0.5)", lambda m, a, out, i: 0 * a[0],
+              r"H\left[{}\right]", analytic=False, kink=_at_zero, spelled=False),
+]
+
+
+# ---- branches: where(condition, a, b) and the comparisons it takes ----------------------
+
+
+class where(sympy.Function):
+    """where(c, a, b): a where the comparison c holds, else b (SymPy's Piecewise
+    ((a, c), (b, True)), as ``rewrite(sympy.Piecewise)`` gives it).  Its derivative
+    is where(c, a′, b′): the branch taken, read from the row's JVP."""
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, c, a, b):
+        if c is sympy.true or a == b:
+            return a
+        if c is sympy.false:
+            return b
+        return None
+
+    def _eval_derivative(self, s):
+        c, a, b = self.args
+        return row(type(self).__name__).jvp_of(SYMBOLIC, self.args, self,
+                                               [None, a.diff(s), b.diff(s)])
+
+    def _eval_rewrite_as_Piecewise(self, c, a, b, **kwargs):
+        return sympy.Piecewise((a, c), (b, True))
+
+    def _latex(self, printer):
+        return row(type(self).__name__).latex.format(*[printer._print(a) for a in self.args])
+
+    def _mathml_presentation(self, printer):
+        return printer._print(self.rewrite(sympy.Piecewise))
+
+
+def _where_jvp(m, args, out, dots):
+    if dots[1] is None and dots[2] is None:
+        return None
+    return m.where(args[0], 0 if dots[1] is None else dots[1], 0 if dots[2] is None else dots[2])
+
+
+_ROWS.append(Rule(
+    "where", "np.where(c, a, b)",
+    r"\begin{{cases}} {1} & \text{{if }} {0} \\ {2} & \text{{otherwise}} \end{{cases}}",
+    params=("c", "a", "b"), sympy=where, inert=(0,),
+    vjp=lambda m, a, out, bar, i: m.where(a[0], bar, 0) if i == 1 else m.where(a[0], 0, bar),
+    jvp=_where_jvp, ops=lambda n: (1, 1)))
+
+
+def _comparison(name: str, relation, latex: str, operator_: str) -> Rule:
+    """A comparison row: true or false per entry (of the real parts), no derivative."""
+    return Rule(name, f"np.real(a) {operator_} np.real(b)", "{} %s {}" % latex,
+                params=("a", "b"), sympy=relation, inert=(0, 1), kink=_difference,
+                build=lambda a, b: relation(a, b, evaluate=False), ops=lambda n: (1, 0))
+
+
+_RELATIONS = [("less", sympy.StrictLessThan, "<", "<"),
+              ("less_equal", sympy.LessThan, r"\leq", "<="),
+              ("greater", sympy.StrictGreaterThan, ">", ">"),
+              ("greater_equal", sympy.GreaterThan, r"\geq", ">="),
+              ("equal", sympy.Equality, "=", "=="),
+              ("not_equal", sympy.Unequality, r"\neq", "!=")]
+COMPARISONS: dict[Any, Rule] = {relation: _comparison(name, relation, latex, op)
+                                for name, relation, latex, op in _RELATIONS}
+"""Comparison rows by SymPy class: where's first argument."""
+RELATIONS: dict[str, Any] = {op: relation for _, relation, _, op in _RELATIONS}
+"""The comparison operators as users write them, to their SymPy classes."""
 
 PRIMITIVES: dict[str, Rule] = {r.name: r for r in _ROWS}
-"""The unary rows, by name; the activations are those with ``activation`` set."""
+"""The function rows, by name; the activations are the unary ones users may write."""
 
 sigmoid, relu, softplus, square, sqrt, indicator = (
     PRIMITIVES[n].sympy for n in ("sigmoid", "relu", "softplus", "square", "sqrt",
@@ -371,9 +497,15 @@ def activations() -> list[str]:
     return [name for name, r in PRIMITIVES.items() if r.activation]
 
 
+def functions() -> list[str]:
+    """Every function an expression may call: the activations, then the functions
+    of two or three arguments (read at call time)."""
+    return [name for name, r in PRIMITIVES.items() if r.spelled]
+
+
 ACTIVATIONS = activations()
 ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
-           "acosh": "arccosh", "atanh": "arctanh", "swish": "silu"}
+           "acosh": "arccosh", "atanh": "arctanh", "swish": "silu", "atan2": "arctan2"}
 """Other spellings a user may write for a primitive."""
 DEFAULT_ACTIVATION = "relu"
 """A network's activation where its name gives none (the book's networks use ReLU)."""
@@ -410,6 +542,10 @@ ARITHMETIC: dict[Any, Rule] = {
                     partial=_pow_partial, fault=_pow_fault,
                     build=lambda a, b: sympy.Pow(a, b, evaluate=False)),
 }
+
+
+OPERATORS: dict[Any, Rule] = {**ARITHMETIC, **COMPARISONS}
+"""Arithmetic and comparisons: the rows SymPy writes as operators, by SymPy class."""
 
 
 # ---- losses: ℓ(f, y), summed over their entries ----------------------------------------
@@ -500,7 +636,7 @@ def by_function(func) -> Rule | None:
 
 def rule_for(node: sympy.Basic) -> Rule:
     """The rule of a non-atomic SymPy node; a :class:`DeriveError` naming it if none."""
-    found = ARITHMETIC.get(node.func) or by_function(node.func)
+    found = OPERATORS.get(node.func) or by_function(node.func)
     if found is None:
         raise DeriveError(
             f"no derivative rule for {node.func.__name__!r}: use a primitive from "
@@ -513,7 +649,7 @@ def own_ops(node: sympy.Basic) -> int:
     or a call one (also a function outside the table), a symbol or number none."""
     if not node.args:
         return 0
-    found = ARITHMETIC.get(node.func) or by_function(node.func)
+    found = OPERATORS.get(node.func) or by_function(node.func)
     return found.ops(len(node.args))[0] if found is not None else 1
 
 

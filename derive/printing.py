@@ -35,7 +35,7 @@ class BookLatexPrinter(LatexPrinter):
         row = by_function(expr.func)
         if row is None:
             return super()._print_Function(expr, exp)
-        tex = row.latex.format(self._print(expr.args[0]))
+        tex = row.latex.format(*[self._print(a) for a in expr.args])
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
     def _print_exp(self, expr, exp=None):

@@ -46,7 +46,7 @@ from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
 from .printing import mathml, to_latex
 from .staged import Variable, program, trace
-from .symbolic import derivatives, diff_gradient
+from .symbolic import DIFF_DEPTH_CAP, derivatives, diff_gradient
 
 FORMATS = ("html", "tex", "pdf")
 
@@ -203,7 +203,7 @@ def _nightmare(model, derived) -> dict:
     """One parameter's closed form as sympy.diff prints it, and as shared intermediates."""
     i = 1 if len(model.wrt) > 1 else 0  # omega0 for toy
     w = model.wrt[i]
-    if derived.output.tree_nodes > policy.EXPRESSION_CAP:
+    if derived.output.tree_nodes > policy.EXPRESSION_CAP or derived.output.depth > DIFF_DEPTH_CAP:
         return {"parameter": str(w), "symbol": w, "closed": None, "cse": []}
     [closed] = [derived.diff[i]] if derived.diff else diff_gradient(model.output, [w])
     replacements, [reduced] = sympy.cse(closed, symbols=sympy.numbered_symbols("t_"))

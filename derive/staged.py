@@ -49,7 +49,7 @@ import sympy
 from sympy.core.parameters import distribute
 
 from .graph import depends_on, topological_order, users
-from .primitives import ARITHMETIC, NUMERIC, SYMBOLIC, rule_for
+from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
 from .printing import Adjoint, to_latex
 from .table import Table, plain
 
@@ -108,7 +108,9 @@ class Program:
         produced = set(self.nodes)
         self.leaves = list(dict.fromkeys(a for args in self.args for a in args
                                          if a not in produced))
-        self.active = depends_on(self.nodes, self.args, set(self.wrt))
+        self.active = depends_on(self.nodes, [[a for _, a in rule.differentiable(args)]
+                                              for rule, args in zip(self.rules, self.args)],
+                                 set(self.wrt))
         self.used_by = users(self.leaves + self.nodes, dict(zip(self.nodes, self.args)))
         self.names = names
         self.steps = self._steps()
@@ -163,9 +165,10 @@ class Program:
         """Which side of its kink each non-analytic row's argument lies on (relu at 0),
         or None where the program has no kink: a finite difference whose steps change
         a side has crossed one."""
-        kinked = [(args[0], rule.kink) for rule, args in zip(self.rules, self.args)
+        kinked = [(rule.kink, args) for rule, args in zip(self.rules, self.args)
                   if rule.kink is not None]
-        return [np.sign(np.real(value[a]) - at) for a, at in kinked] if kinked else None
+        return [np.sign(np.real(kink(*[value[a] for a in args]))) for kink, args in kinked
+                ] if kinked else None
 
     def run(self, leaves: dict) -> dict:
         """Step 1 from loaded leaves: every operation in order, every value stored."""
@@ -188,7 +191,7 @@ class Program:
                 if node not in adjoint:
                     continue
                 inputs = [value[a] for a in args]
-                for i, arg in enumerate(args):
+                for i, arg in rule.differentiable(args):
                     if arg in self.active:
                         bar = rule.vjp_of(m, inputs, value[node], adjoint[node], i)
                         adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
@@ -309,7 +312,7 @@ class Program:
                 for key in reversed(cluster):
                     rule, args = self._op[key]
                     shown = [self.display(a) for a in args]
-                    for i, arg in enumerate(args):
+                    for i, arg in rule.differentiable(args):
                         if key in bar and (arg == step.node or arg in inside):
                             part = rule.vjp_of(SYMBOLIC, shown, self.display(key), bar[key], i)
                             bar[arg] = (sympy.Add(bar[arg], part, evaluate=False)
@@ -386,7 +389,7 @@ class Program:
                                     reversed(self.args)):
             if node not in reached:
                 continue
-            for arg in args:
+            for _, arg in rule.differentiable(args):
                 if arg in self.active:
                     backward += rule.ops(len(args))[1] + (arg in reached)
                     reached.add(arg)
@@ -457,7 +460,7 @@ def _kind(rule, args, value, node, bad) -> str:
 def _step_names(order, output, names: dict) -> dict:
     """The named nodes of a scalar graph: every node but arithmetic fused into its user."""
     used_by = users(order, {n: n.args for n in order})
-    arithmetic = tuple(ARITHMETIC)
+    arithmetic = tuple(OPERATORS)
 
     def fused(node):
         return (node is not output and node not in names and len(used_by[node]) == 1

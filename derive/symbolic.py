@@ -40,16 +40,26 @@ def diff_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
     return [sympy.diff(output, w) for w in wrt]
 
 
-def diff_skipped(output: sympy.Expr, wrt, cap: int, tree: int | None = None) -> str | None:
-    """Why :func:`diff_gradient` is not run (None where it is): the output's tree
-    size times the number of variables, a measure of its tree walks, is above ``cap``.
+DIFF_DEPTH_CAP = 100
+"""sympy.diff recurses once per level, several Python frames deep: it runs on
+expressions at most this deep (in operations)."""
 
-    Cost: linear in distinct nodes (none if the output's ``tree`` size is given).
+
+def diff_skipped(output: sympy.Expr, wrt, cap: int, measured=None,
+                 what: str = "variables") -> str | None:
+    """Why ``sympy.diff`` is not run once per entry of ``wrt`` (None where it is):
+    the output's tree size times the number of entries, a measure of its tree walks,
+    is above ``cap``, or the output is deeper than :data:`DIFF_DEPTH_CAP`.
+
+    Cost: linear in distinct nodes (none if the output's ``measured`` sizes are given).
     """
-    tree = sizes(output).tree_nodes if tree is None else tree
+    measured = sizes(output) if measured is None else measured
+    tree = measured.tree_nodes
+    if measured.depth > DIFF_DEPTH_CAP:
+        return f"output {measured.depth} operations deep exceeds {DIFF_DEPTH_CAP}"
     if tree * len(wrt) <= cap:
         return None
-    return f"output tree {tree:,} nodes x {len(wrt)} variables exceeds {cap:,}"
+    return f"output tree {tree:,} nodes x {len(wrt):,} {what} exceeds {cap:,}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def derivatives(model, diff_cap: int) -> Derivatives:
     ``sympy.diff`` where it runs.
     """
     measured = sizes(model.output)
-    skipped = diff_skipped(model.output, model.wrt, diff_cap, measured.tree_nodes)
+    skipped = diff_skipped(model.output, model.wrt, diff_cap, measured)
     return Derivatives(dag_gradient(model.output, model.wrt),
                        None if skipped else diff_gradient(model.output, model.wrt),
                        skipped, measured)
@@ -94,18 +104,20 @@ def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
 def adjoints(output: sympy.Expr, wrt) -> dict:
     """The symbolic adjoint ∂output/∂v of every node v that depends on ``wrt``."""
     order = topological_order(output)
-    active = depends_on(order, [n.args for n in order], set(wrt))
-    adjoint = {output: S.One}
+    active = depends_on(order, [[a for _, a in rule_for(n).differentiable(n.args)]
+                                if n.args else [] for n in order], set(wrt))
+    terms: dict = {output: [S.One]}  # each node's adjoint: its users' shares, summed once
+    adjoint = {}
     for node in reversed(order):
-        if node not in adjoint or not node.args:
+        if node not in terms:
+            continue
+        shares = terms.pop(node)
+        adjoint[node] = shares[0] if len(shares) == 1 else sympy.Add(*shares, evaluate=False)
+        if not node.args:
             continue
         rule = rule_for(node)
-        for i, arg in enumerate(node.args):
+        for i, arg in rule.differentiable(node.args):
             if arg in active:
-                bar = rule.vjp_of(SYMBOLIC, node.args, node, adjoint[node], i)
-                adjoint[arg] = _plus(adjoint[arg], bar) if arg in adjoint else bar
+                terms.setdefault(arg, []).append(
+                    rule.vjp_of(SYMBOLIC, node.args, node, adjoint[node], i))
     return adjoint
-
-
-def _plus(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.Add(a, b, evaluate=False)

@@ -8,20 +8,30 @@ import pytest
 import sympy
 
 from derive import primitives
-from derive.primitives import (AFFINE, ARITHMETIC, LOSSES, NUMERIC, PRIMITIVES, SYMBOLIC,
-                               lambdify_modules, primitive)
+from derive.primitives import (AFFINE, ARITHMETIC, COMPARISONS, LOSSES, NUMERIC, PRIMITIVES,
+                               SYMBOLIC, lambdify_modules, primitive)
 
-UNARY = list(PRIMITIVES.values())
+FUNCTIONS = [r for r in PRIMITIVES.values() if r.partial is not None]  # elementwise rows
+UNARY = [r for r in FUNCTIONS if r.arity == 1]
+WHERE = PRIMITIVES["where"]
 z = sympy.Symbol("z")
+zs = sympy.symbols("z0:3")
 
 
 def points(row, n=25, seed=0):
+    """n draws of each argument of an elementwise row over its domain (one array each)."""
     lo, hi = row.domain
-    return np.random.default_rng(seed).uniform(lo, hi, n)
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(lo, hi, n) for _ in row.params]
+
+
+class Condition:
+    """where's first argument: a comparison's outcome, true or false per entry."""
 
 
 # Every row with its argument shapes and a domain to draw from: (row, shapes, low, high).
-SPECS = ([(r, [(25,)], *r.domain) for r in UNARY]
+SPECS = ([(r, [(25,)] * r.arity, *r.domain) for r in FUNCTIONS]
+         + [(WHERE, [Condition, (25,), (25,)], -2.0, 2.0)]
          + [(ARITHMETIC[sympy.Add], [(7,), (7,), (7,)], -2.0, 2.0),
             (ARITHMETIC[sympy.Mul], [(7,), (7,), (7,)], -2.0, 2.0),
             (ARITHMETIC[sympy.Pow], [(7,), (7,)], 0.3, 2.0),
@@ -34,7 +44,8 @@ IDS = [spec[0].name for spec in SPECS]
 def draw(spec, seed=0):
     _, shapes, lo, hi = spec
     rng = np.random.default_rng(seed)
-    return [rng.uniform(lo, hi, shape) for shape in shapes]
+    return [rng.uniform(lo, hi, 25) > 0 if shape is Condition else rng.uniform(lo, hi, shape)
+            for shape in shapes]
 
 
 def to_shape(adjoint, shape):
@@ -56,7 +67,7 @@ def test_vjp_matches_central_differences(spec):
     row, args = spec[0], draw(spec)
     out = row.forward(*args)
     _, bar = loss_of(row, args)
-    for i, arg in enumerate(args):
+    for i, arg in row.differentiable(args):
         got = to_shape(row.vjp_of(NUMERIC, args, out, bar, i), arg.shape)
         h = 1e-6
         for index in np.ndindex(arg.shape):
@@ -76,35 +87,41 @@ def test_jvp_and_vjp_are_transposes(spec):
     bar = np.random.default_rng(2).uniform(-1, 1, np.shape(out))
     forward = np.sum(bar * row.jvp_of(NUMERIC, args, out, dots))
     reverse = sum(np.sum(to_shape(row.vjp_of(NUMERIC, args, out, bar, i), d.shape) * d)
-                  for i, d in enumerate(dots))
+                  for i, d in row.differentiable(dots))
     assert forward == pytest.approx(reverse, rel=1e-12, abs=1e-12)
 
 
-@pytest.mark.parametrize("row", UNARY, ids=lambda r: r.name)
+@pytest.mark.parametrize("row", FUNCTIONS, ids=lambda r: r.name)
 def test_symbolic_partial_matches_the_numeric_one(row):
-    x = points(row)
-    node = row.sympy(z)
-    derivative = sympy.lambdify(z, row.partial(SYMBOLIC, (z,), node, 0),
-                                modules=lambdify_modules())
-    assert np.allclose(np.broadcast_to(derivative(x), x.shape),
-                       row.partial(NUMERIC, (x,), row.forward(x), 0), rtol=1e-12, atol=1e-14)
+    xs = points(row)
+    symbols = zs[:row.arity]
+    node = row.sympy(*symbols)
+    for i in range(row.arity):
+        derivative = sympy.lambdify(symbols, row.partial(SYMBOLIC, symbols, node, i),
+                                    modules=lambdify_modules())
+        assert np.allclose(np.broadcast_to(derivative(*xs), xs[0].shape),
+                           row.partial(NUMERIC, xs, row.forward(*xs), i),
+                           rtol=1e-12, atol=1e-14), (row.name, i)
 
 
 @pytest.mark.parametrize("row", UNARY, ids=lambda r: r.name)
 def test_forward_matches_sympy_where_sympy_knows_the_function(row):
-    x = points(row, 5)
+    [x] = points(row, 5)
     for value in x:
         exact = row.sympy(sympy.Float(value))
         if exact.is_Number:
             assert float(row.forward(value)) == pytest.approx(float(exact), rel=1e-13)
 
 
-@pytest.mark.parametrize("row", [r for r in UNARY if r.analytic], ids=lambda r: r.name)
+@pytest.mark.parametrize("row", [r for r in FUNCTIONS if r.analytic], ids=lambda r: r.name)
 def test_analytic_rows_support_the_complex_step(row):
-    x = points(row)
+    xs = points(row)
     h = 1e-20
-    assert np.allclose(np.imag(row.forward(x + 1j * h)) / h,
-                       row.partial(NUMERIC, (x,), row.forward(x), 0), rtol=1e-10, atol=1e-14)
+    for i in range(row.arity):
+        moved = [x + 1j * h if j == i else x for j, x in enumerate(xs)]
+        assert np.allclose(np.imag(row.forward(*moved)) / h,
+                           row.partial(NUMERIC, xs, row.forward(*xs), i),
+                           rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -174,7 +191,7 @@ def test_the_new_row_is_checked_by_the_spec_table(cube):
 
 # An independent reference for each row: SymPy's own function (or formula), whose
 # derivative SymPy takes by its own rules, not the table's.
-r = sympy.Symbol("r", real=True)
+r, s = sympy.symbols("r s", real=True)
 REFERENCES = {
     "sin": sympy.sin(r), "cos": sympy.cos(r), "exp": sympy.exp(r), "log": sympy.log(r),
     "tanh": sympy.tanh(r), "sigmoid": 1 / (1 + sympy.exp(-r)),
@@ -192,26 +209,74 @@ REFERENCES = {
                      True)),
     "softsign": r / (1 + sympy.Abs(r)), "logsigmoid": -sympy.log(1 + sympy.exp(-r)),
     "abs": sympy.Abs(r), "sign": sympy.sign(r), "indicator": sympy.Heaviside(r, 0),
+    "max": sympy.Max(r, s), "min": sympy.Min(r, s), "arctan2": sympy.atan2(r, s),
+    "hypot": sympy.sqrt(r**2 + s**2), "leaky_relu": sympy.Piecewise((r, r > 0), (s * r, True)),
+    "heaviside": sympy.Heaviside(r, sympy.S.Half),
 }
 
 
 def test_every_row_has_a_reference():
-    assert set(REFERENCES) == set(PRIMITIVES)
+    assert set(REFERENCES) | {"where"} == set(PRIMITIVES)
+
+
+SYMPY_NUMERIC = ["numpy", {"erf": np.vectorize(__import__("math").erf),
+                            "erfc": np.vectorize(__import__("math").erfc),
+                            "DiracDelta": lambda v: 0.0 * v}]
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_forward_and_derivative_equal_sympys_own(name):
     row = PRIMITIVES[name]
-    x = points(row, 15, seed=3)
-    forward = sympy.lambdify(r, REFERENCES[name], modules=["numpy", {"erf": np.vectorize(
-        __import__("math").erf), "erfc": np.vectorize(__import__("math").erfc)}])
-    derivative = sympy.lambdify(r, sympy.diff(REFERENCES[name], r), modules=[
-        "numpy", {"erf": np.vectorize(__import__("math").erf),
-                  "DiracDelta": lambda v: 0.0 * v}])
-    assert np.allclose(row.forward(x), np.broadcast_to(forward(x), x.shape), rtol=1e-13,
-                       atol=1e-14)
-    assert np.allclose(row.partial(NUMERIC, (x,), row.forward(x), 0),
-                       np.broadcast_to(derivative(x), x.shape), rtol=1e-12, atol=1e-13)
+    xs = points(row, 15, seed=3)
+    symbols = (r, s)[:row.arity]
+    forward = sympy.lambdify(symbols, REFERENCES[name], modules=SYMPY_NUMERIC)
+    assert np.allclose(row.forward(*xs), np.broadcast_to(forward(*xs), xs[0].shape),
+                       rtol=1e-13, atol=1e-14)
+    for i, symbol in enumerate(symbols):
+        derivative = sympy.lambdify(symbols, sympy.diff(REFERENCES[name], symbol),
+                                    modules=SYMPY_NUMERIC)
+        assert np.allclose(row.partial(NUMERIC, xs, row.forward(*xs), i),
+                           np.broadcast_to(derivative(*xs), xs[0].shape),
+                           rtol=1e-12, atol=1e-13), (name, i)
+
+
+def test_where_is_sympys_piecewise_and_differentiates_as_it():
+    from derive.primitives import where
+    node = where(r > s, r**2, -r)
+    piecewise = node.rewrite(sympy.Piecewise)
+    assert isinstance(piecewise, sympy.Piecewise)
+    a, b = np.array([-1.5, 0.3, 2.0, -0.2]), np.array([0.0, 0.5, 1.0, -1.0])
+    for ours, theirs in [(node, piecewise), (sympy.diff(node, r), sympy.diff(piecewise, r)),
+                         (sympy.diff(node, s), sympy.diff(piecewise, s))]:
+        got = sympy.lambdify((r, s), ours, modules=lambdify_modules())(a, b)
+        expected = sympy.lambdify((r, s), theirs, modules="numpy")(a, b)
+        assert np.allclose(np.broadcast_to(got, a.shape), np.broadcast_to(expected, a.shape),
+                           rtol=1e-15)
+
+
+def test_ties_and_kinks_follow_the_documented_conventions():
+    """relu'(0) = 0, abs'(0) = 0, sign' = 0, max and min split a tie 0.5/0.5,
+    leaky_relu'(0) = its slope (as PyTorch and JAX define them)."""
+    def partial(name, *args, i=0):
+        row = PRIMITIVES[name]
+        return float(row.partial(NUMERIC, args, row.forward(*args), i))
+    assert partial("relu", 0.0) == 0.0
+    assert partial("abs", 0.0) == 0.0
+    assert partial("sign", 0.0) == partial("sign", 3.0) == 0.0
+    assert partial("max", 1.5, 1.5, i=0) == partial("max", 1.5, 1.5, i=1) == 0.5
+    assert partial("min", 1.5, 1.5, i=0) == partial("min", 1.5, 1.5, i=1) == 0.5
+    assert partial("max", 2.0, 1.0, i=0) == 1.0 and partial("min", 2.0, 1.0, i=0) == 0.0
+    assert partial("leaky_relu", 0.0, 0.01) == 0.01
+
+
+@pytest.mark.parametrize("relation", list(COMPARISONS), ids=lambda c: COMPARISONS[c].name)
+def test_a_comparison_compares_real_parts_and_passes_no_derivative(relation):
+    row = COMPARISONS[relation]
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])
+    expected = [bool(relation(sympy.Float(x), sympy.Float(y))) for x, y in zip(a, b)]
+    assert list(row.forward(a, b)) == expected
+    assert list(row.forward(a + 1e-20j, b)) == expected
+    assert row.differentiable([a, b]) == [] and row.jvp_of(NUMERIC, [a, b], None, [a, b]) is None
 
 
 @pytest.mark.parametrize("alias,name", [("asin", "arcsin"), ("acos", "arccos"),
