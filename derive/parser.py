@@ -35,8 +35,9 @@ the problem and its column.
 b1 + w1*tanh(b0 + w0*x)
 >>> parse("x*w/w")
 w*x/w
->>> parse_steps("z = 2*x; f = z*z + max(z, 1)")
-(z*z + max(z, 1), {2*x: 'z', z*z + max(z, 1): 'f'})
+>>> f, names = parse_steps("z = 2*x; f = z*z + max(z, 1)")
+>>> f, list(names.values())
+((2*x)*(2*x) + max(2*x, 1), ['z', 'f'])
 >>> parse("__import__('os')")
 Traceback (most recent call last):
 ...
