@@ -177,10 +177,11 @@ def batch_sums(function, arguments, values: dict, shape=()) -> list[float]:
     """Call a compiled gradient on the values and sum each result over the batch shape.
 
     A derivative that does not depend on the batch comes back as a scalar:
-    it is broadcast to the batch before summing.
+    it is broadcast to the batch before summing.  Values go in as float64 arrays, so
+    a singular point gives inf or NaN under IEEE rules, never a Python exception.
     """
     with np.errstate(all="ignore"):
-        results = function(*[values[a] for a in arguments])
+        results = function(*[np.asarray(values[a], dtype=float) for a in arguments])
     return [float(np.sum(np.broadcast_to(r, shape))) for r in results]
 
 

@@ -168,7 +168,8 @@ def check(model, tolerances: dict | None = None,
                **{name: grads[w] for name, grads in staged.items()}}
         row["agree"] = _agrees(row, methods, tol, loss)
         rows.append(row)
-    notes += _notes(rows, analytic, blockers, model)
+    kinked = {rule.name for rule in p.rules if rule.kink is not None}
+    notes += _notes(rows, analytic, blockers, kinked, model)
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
                  {m: tol[m] for m in methods}, notes, p.faults(*passes[p]))
@@ -187,7 +188,7 @@ def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
     return True
 
 
-def _notes(rows, analytic, blockers, model) -> list[str]:
+def _notes(rows, analytic, blockers, kinked, model) -> list[str]:
     notes = []
     if len(analytic) < len(model.wrt):
         notes.append("complex step not applicable where a non-analytic row "
@@ -197,7 +198,7 @@ def _notes(rows, analytic, blockers, model) -> list[str]:
         shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
         notes.append(f"central difference flagged, not compared, for {len(flagged)} "
                      f"variable(s) ({shown}): an argument lies within the step of a "
-                     f"kink ({', '.join(sorted(blockers))})")
+                     f"kink ({', '.join(sorted(kinked))})")
     return notes
 
 

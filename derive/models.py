@@ -160,12 +160,12 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     if target:
         ((y, y_value),) = target.items()
         output = LOSSES[loss].build(prediction, y)
-        names.setdefault(prediction, "f")
-        names.setdefault(output, "l")
+        _default_name(names, prediction, "f")
+        _default_name(names, output, "l")
         values = {**parameters, **inputs, y: y_value}
     else:
         y, output = None, prediction
-        names.setdefault(output, "f")
+        _default_name(names, output, "f")
         values = {**parameters, **inputs}
     missing = [str(s) for s in topological_order(output) if s.is_Symbol and s not in values]
     if missing:
@@ -174,6 +174,12 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     return Model(name, output, wrt, values, tuple(parameters), tuple(inputs),
                  (y,) if y is not None else (), prediction, names,
                  loss=loss if y is not None else None)
+
+
+def _default_name(names: dict, node, name: str):
+    """Name a node the book's way (f, ℓ) unless it has a name or a step has that one."""
+    if node not in names and name not in names.values():
+        names[node] = name
 
 
 def chain(activations: list[str], beta, omega, x: float, y: float, name: str) -> Model:

@@ -76,10 +76,10 @@ class Dual:
         return Dual(-self.v, -self.t)
 
     def __sub__(self, o):
-        return self + (-o)
+        return Dual(self.v - o.v, self.t - o.t) if isinstance(o, Dual) else Dual(self.v - o, self.t)
 
     def __rsub__(self, o):
-        return (-self) + o
+        return Dual(o - self.v, -self.t)
 
     def __mul__(self, o):
         if isinstance(o, Dual):

@@ -230,11 +230,17 @@ def _function(name: str, nargs: int = 1) -> type[sympy.Function]:
     def fdiff(self, argindex=1):
         return row(name).partial(SYMBOLIC, self.args, self, argindex - 1)
 
-    def _latex(self, printer):
-        return row(name).latex.format(*[printer._print(a) for a in self.args])
+    def _latex(self, printer, exp=None):
+        return row_latex(self, printer, exp)
 
     return type(name, (sympy.Function,), {"fdiff": fdiff, "_latex": _latex,
                                           "nargs": nargs})
+
+
+def row_latex(node, printer, exp=None) -> str:
+    """A function row's node in the row's LaTeX pattern (raised to ``exp`` where given)."""
+    tex = row(type(node).__name__).latex.format(*[printer._print(a) for a in node.args])
+    return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
 
 def primitive(name: str, code: str, partial: Callable | None, latex: str, sympy_function=None,
@@ -444,8 +450,8 @@ class where(sympy.Function):
     def _eval_rewrite_as_Piecewise(self, c, a, b, **kwargs):
         return sympy.Piecewise((a, c), (b, True))
 
-    def _latex(self, printer):
-        return row(type(self).__name__).latex.format(*[printer._print(a) for a in self.args])
+    def _latex(self, printer, exp=None):
+        return row_latex(self, printer, exp)
 
     def _mathml_presentation(self, printer):
         return printer._print(self.rewrite(sympy.Piecewise))

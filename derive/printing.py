@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dict
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from .primitives import by_function
+from .primitives import by_function, row_latex
 
 
 _ENTRY = re.compile(r"(Omega|beta)([0-9]+)\[([0-9]+(?:,[0-9]+)?)\]")
@@ -32,11 +32,16 @@ class BookLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the table's function forms and ℓ for ``l``."""
 
     def _print_Function(self, expr, exp=None):
-        row = by_function(expr.func)
-        if row is None:
+        if by_function(expr.func) is None:
             return super()._print_Function(expr, exp)
-        tex = row.latex.format(*[self._print(a) for a in expr.args])
-        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+        return row_latex(expr, self, exp)
+
+    def _print_Mul(self, expr):
+        """A product as written; a number after the first factor, or a factor repeated,
+        gets a dot (d·2 and x·x, not d 2 and x x)."""
+        if any(a.is_Number for a in expr.args[1:]) or len(set(expr.args)) < len(expr.args):
+            return r" \cdot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        return super()._print_Mul(expr)
 
     def _print_exp(self, expr, exp=None):
         return self._print_Function(expr, exp)

@@ -542,7 +542,8 @@ def trace(model) -> Trace:
     adjoint = p.backward(value)
     loss, grads = p.summed(value, adjoint)
     forward = Table(["name", "equation", "value"], [
-        {"name": s.name, "equation": to_latex(s.equation), "text": str(s.equation),
+        {"name": s.name, "equation": to_latex(s.equation),
+         "text": sympy.sstr(s.equation, order="none"),
          "expr": s.equation, "value": p.shown(value[s.node])} for s in p.steps])
     backward = Table(["name", "adjoint"], [
         {"name": s.name, "adjoint": p.shown(adjoint.get(s.node, 0.0)),

@@ -40,7 +40,7 @@ class Table:
         return len(self.rows)
 
     def __str__(self) -> str:
-        cells = [[_cell(row.get(c)) for c in self.columns] for row in self.rows]
+        cells = [[cell(row.get(c)) for c in self.columns] for row in self.rows]
         header = [self.headers[c] for c in self.columns]
         width = [max(len(x) for x in col) for col in zip(header, *cells)]
         numeric = [all(_is_number(row.get(c)) for row in self.rows) for c in self.columns]
@@ -63,11 +63,12 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _cell(value) -> str:
+def cell(value) -> str:
+    """A value as a table prints it."""
     if value is None:
         return "-"
     if isinstance(value, list):
-        shown = ", ".join(_cell(v) for v in value[:6])
+        shown = ", ".join(cell(v) for v in value[:6])
         return f"[{shown}{', ...' if len(value) > 6 else ''}]"
     if isinstance(value, bool):
         return "yes" if value else "NO"

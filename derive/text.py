@@ -17,7 +17,7 @@ from .compare import Check
 from .growth import ORDER2_KEYS, ROW_KEYS, Sweep, describe
 from .policy import METHOD_NAMES, SIZE_HEADERS
 from .staged import Trace
-from .table import Table
+from .table import Table, cell
 from .bench import THREAD_VARIABLES
 
 
@@ -37,7 +37,7 @@ def format_trace(t: Trace) -> str:
 
 def format_check(c: Check) -> str:
     """The comparison table, its notes, the tolerances and the verdict."""
-    table = Table(c.rows.columns, c.rows.rows, headers=METHOD_NAMES)
+    table = Table(c.rows.columns, [_flag_kink(r) for r in c.rows], headers=METHOD_NAMES)
     lines = [f"model {c.model}    loss {c.loss:.6g}", "", str(table), ""]
     lines += [f"note: {n}" for n in c.notes]
     if c.faults:
@@ -48,6 +48,13 @@ def format_check(c: Check) -> str:
               "all agree" if c.agree else
               f"DISAGREE: {', '.join(r['name'] for r in c.disagreements())}"]
     return "\n".join(lines)
+
+
+def _flag_kink(row: dict) -> dict:
+    """A row whose central difference crossed a kink shows it beside the number."""
+    if not row["kink"]:
+        return row
+    return {**row, "central_difference": f"{cell(row['central_difference'])} (kink)"}
 
 
 def format_check_summary(c: Check) -> str:
@@ -70,7 +77,7 @@ def format_check_summary(c: Check) -> str:
     bad = c.disagreements()
     if bad:
         lines += ["", "disagreements:",
-                  str(Table(c.rows.columns, bad, headers=METHOD_NAMES))]
+                  str(Table(c.rows.columns, [_flag_kink(r) for r in bad], headers=METHOD_NAMES))]
     lines += ["", *[f"note: {n}" for n in c.notes]]
     if c.faults:
         lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]

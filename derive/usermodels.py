@@ -7,6 +7,8 @@ array, loaded without pickle).  A model file holds the same fields::
 
     title = "Notebook 7.1 toy model"
     expr = "beta3 + omega3*cos(beta2 + omega2*exp(beta1 + omega1*sin(beta0 + omega0*x)))"
+                                    # or named steps, "f0 = beta0 + omega0*x; h1 = sin(f0); ...",
+                                    # or a [steps] table (f0 = "beta0 + omega0*x", ...) in order
     loss = "least_squares"          # or "binary_cross_entropy"
     wrt = ["beta0", "omega0"]       # optional: default every parameter
     [params]
@@ -34,10 +36,10 @@ from .errors import DeriveError
 from .graph import topological_order
 from .models import MAX_BATCH, Model, from_expression
 from .primitives import LOSSES
-from .parser import ParseError, parse, parse_name
+from .parser import ParseError, parse_name, parse_steps
 
 TITLE = re.compile(r"[A-Za-z0-9 .,:;()'+*/=_-]{1,100}")
-FILE_KEYS = {"title", "expr", "loss", "wrt", "params", "inputs", "target"}
+FILE_KEYS = {"title", "expr", "steps", "loss", "wrt", "params", "inputs", "target"}
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
@@ -121,11 +123,13 @@ def from_text(expr: str, params: dict, inputs: dict, target: dict | None = None,
         parse_name(name)  # network entries (Omega1[2,3]) are for families only
     if loss not in LOSSES:
         raise DeriveError(f"bad loss {loss!r}: choose from {', '.join(LOSSES)}")
-    prediction = parse(expr)
+    prediction, steps = parse_steps(expr)
     declared = {**params, **inputs, **(target or {})}
     if len(declared) != len(params) + len(inputs) + len(target or {}):
         raise DeriveError("a name is declared twice among parameters, inputs and target")
-    used = {s.name for s in topological_order(prediction) if s.is_Symbol}
+    order = topological_order(prediction)
+    _check_steps(steps, declared, set(order))
+    used = {s.name for s in order if s.is_Symbol}
     undeclared = sorted(used - set(params) - set(inputs))
     if undeclared:
         raise DeriveError(f"undeclared name {undeclared[0]!r} in the expression: give it "
@@ -142,7 +146,16 @@ def from_text(expr: str, params: dict, inputs: dict, target: dict | None = None,
     return from_expression(prediction, {symbol[k]: v for k, v in params.items()},
                            {symbol[k]: v for k, v in inputs.items()},
                            {symbol[k]: v for k, v in (target or {}).items()} or None,
-                           [symbol[w] for w in wrt_names], title, loss=loss)
+                           [symbol[w] for w in wrt_names], title, names=steps, loss=loss)
+
+
+def _check_steps(steps: dict, declared: dict, nodes: set):
+    """Named steps: none named like a declared value, each one used."""
+    for node, name in steps.items():
+        if name in declared:
+            raise DeriveError(f"{name!r} is both a step and a declared value: rename one")
+        if node not in nodes:
+            raise DeriveError(f"step {name!r} is defined but the prediction does not use it")
 
 
 def _same_batch(values: dict):
@@ -164,8 +177,7 @@ def from_toml(path) -> Model:
     if extra:
         raise DeriveError(f"bad model file {path.name}: unknown key {extra[0]!r}; "
                           f"known: {', '.join(sorted(FILE_KEYS))}")
-    if not isinstance(data.get("expr"), str):
-        raise DeriveError(f"bad model file {path.name}: 'expr' must be a string")
+    text = _expression_text(data, path.name)
     base = path.parent
     tables = {}
     for key in ("params", "inputs", "target"):
@@ -180,8 +192,25 @@ def from_toml(path) -> Model:
     if wrt is not None and not (isinstance(wrt, list) and all(isinstance(w, str) for w in wrt)):
         raise DeriveError(f"bad model file {path.name}: 'wrt' must be a list of names")
     title = data.get("title", path.stem if TITLE.fullmatch(path.stem) else None)
-    return from_text(data["expr"], tables["params"], tables["inputs"], tables["target"] or None,
+    return from_text(text, tables["params"], tables["inputs"], tables["target"] or None,
                      wrt, data.get("loss", "least_squares"), title)
+
+
+def _expression_text(data: dict, filename: str) -> str:
+    """A model file's expression: ``expr``, after the ``[steps]`` table's definitions
+    in order (the last definition is the prediction where there is no ``expr``)."""
+    steps = data.get("steps", {})
+    if not isinstance(steps, dict) or not all(isinstance(v, str) for v in steps.values()):
+        raise DeriveError(f"bad model file {filename}: [steps] must be a table of "
+                          'NAME = "expression"')
+    expr = data.get("expr")
+    if expr is None and steps:
+        expr = ""
+    if not isinstance(expr, str):
+        raise DeriveError(f"bad model file {filename}: 'expr' must be a string "
+                          "(or give a [steps] table)")
+    lines = [f"{parse_name(name, 'step name')} = {text}" for name, text in steps.items()]
+    return "\n".join(lines + ([expr] if expr.strip() else []))
 
 
 def with_values(model: Model, values: dict[str, object]) -> Model:
