@@ -155,7 +155,7 @@ def check(model, tolerances: dict | None = None,
         by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff")
     analytic, blockers = complex_step_applies(p)
     evaluate = evaluator(p, model.values)
-    rows = []
+    rows, conventions = [], []
     iterate = progress or (lambda items, **_: items)
     for i, w in iterate(list(enumerate(model.wrt)), total=len(model.wrt), desc="check"):
         central, estimate, kink = _central(evaluate, model.values, w)
@@ -166,13 +166,28 @@ def check(model, tolerances: dict | None = None,
                "complex_step": (complex_step(evaluate, model.values, w) if w in analytic
                                 else None),
                **{name: grads[w] for name, grads in staged.items()}}
+        _textbook_undefined(row, conventions)
         row["agree"] = _agrees(row, methods, tol, loss)
         rows.append(row)
+    if conventions:
+        notes.append(f"sympy.diff not finite where the table's rules are, by a documented "
+                     f"convention (x**0, 0**y: README), for {', '.join(conventions)}: "
+                     "not compared")
     kinked = {rule.name for rule in p.rules if rule.kink is not None}
     notes += _notes(rows, analytic, blockers, kinked, model)
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
                  {m: tol[m] for m in methods}, notes, p.faults(*passes[p]))
+
+
+def _textbook_undefined(row: dict, conventions: list):
+    """SymPy's textbook rules leave 0·log 0 undefined where the table follows PyTorch's
+    convention: such a sympy.diff value is not compared (and the variable is noted)."""
+    textbook, exact = row["symbolic_diff"], (row["backprop"], row["symbolic"])
+    if textbook is not None and not np.isfinite(textbook) and all(
+            v is not None and np.isfinite(v) for v in exact) and exact[0] == exact[1]:
+        row["symbolic_diff"] = None
+        conventions.append(row["name"])
 
 
 def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:

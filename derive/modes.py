@@ -140,6 +140,10 @@ class _DualNamespace(type(NUMERIC)):
     def sum(x):
         return Dual(np.sum(x.v), np.sum(x.t)) if isinstance(x, Dual) else np.sum(x)
 
+    @staticmethod
+    def is_zero(x):
+        return np.real(x.v if isinstance(x, Dual) else x) == 0
+
     def __getattr__(self, name):
         if name not in PRIMITIVES:
             raise AttributeError(name)

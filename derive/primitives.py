@@ -70,6 +70,10 @@ class _Numeric:
     matmul = staticmethod(np.matmul)
     sum = staticmethod(np.sum)
 
+    @staticmethod
+    def is_zero(x):
+        return np.real(x) == 0
+
     def __getattr__(self, name):
         return _row_attribute(name).forward
 
@@ -103,6 +107,10 @@ class _Symbolic:
     @staticmethod
     def sum(x):
         return x
+
+    @staticmethod
+    def is_zero(x):
+        return sympy.Eq(x, 0)
 
     def __getattr__(self, name):
         return _row_attribute(name).sympy
@@ -521,10 +529,12 @@ DEFAULT_ACTIVATION = "relu"
 
 
 def _pow_partial(m, args, out, i):
+    """c·x^(c−1) and x^c·log x, except that x^0 has derivative 0 in x and 0^y has
+    derivative 0 in y (as PyTorch, autograd and JAX define them)."""
     base, exponent = args
     if i == 0:
-        return exponent * base ** (exponent - 1)
-    return out * m.log(base)
+        return m.where(m.is_zero(exponent), 0, exponent * base ** (exponent - 1))
+    return m.where(m.is_zero(base), 0, out * m.log(base))
 
 
 def _pow_fault(base, exponent):

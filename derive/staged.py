@@ -106,8 +106,10 @@ class Program:
         self.rules = [rule for _, rule, _ in ops]
         self.args = [tuple(args) for _, _, args in ops]
         produced = set(self.nodes)
-        self.leaves = list(dict.fromkeys(a for args in self.args for a in args
-                                         if a not in produced))
+        # the output is a leaf itself where the model is a bare name or number
+        self.leaves = list(dict.fromkeys([a for args in self.args for a in args
+                                          if a not in produced]
+                                         + [output] * (output not in produced)))
         self.active = depends_on(self.nodes, [[a for _, a in rule.differentiable(args)]
                                               for rule, args in zip(self.rules, self.args)],
                                  set(self.wrt))

@@ -356,3 +356,31 @@ def test_text_near_the_new_grammar_raises_only_our_error(text):
         parse(text)
     except ParseError:
         pass
+
+
+# ---- conventions for powers: x**0 and 0**y, as PyTorch, autograd and JAX ----------------
+# autograd's own test (tests/test_numpy.py, test_pow at 0) and PyTorch float64 both give 0.
+
+@pytest.mark.parametrize("text,point,gradient", [
+    ("x**0.0", {"x": 0.0}, {"x": 0.0}),
+    ("x**0", {"x": 0.0}, {"x": 0.0}),
+    ("0.0**y", {"y": 2.0}, {"y": 0.0}),
+    ("x**y", {"x": 0.0, "y": 2.0}, {"x": 0.0, "y": 0.0}),
+    ("x**y", {"x": 1.5, "y": 2.0}, {"x": 3.0, "y": 0.9122964932433699}),
+])
+def test_power_conventions_at_zero(text, point, gradient):
+    t = trace(model_of(text, point))
+    assert t.faults == []
+    for name, expected in gradient.items():
+        assert t.gradients[name] == pytest.approx(expected, rel=1e-12, abs=0.0)
+    assert check(model_of(text, point)).agree
+
+
+def test_a_bare_name_or_number_is_a_model_a_report_can_show(run, tmp_path):
+    for args in (["--expr", "w", "--param", "w=1"], ["logistic:1"],
+                 ["--expr", "w", "--param", "w=1", "--target", "y=2"]):
+        code, _, err = run("report", *args, "--format", "html", "--out", str(tmp_path / "r"),
+                           "--force")
+        assert code == 0, (args, err)
+    t = trace(model_of("w", {"w": 3.0}))
+    assert t.loss == 3.0 and t.gradients == {"w": 1.0}
