@@ -49,11 +49,13 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     """Python source of ``def name(*arguments)`` returning the outputs as a tuple.
 
     ``names`` gives readable names to nodes (steps, adjoints); the rest are
-    t1, t2, ...  Cost: linear in the distinct nodes of all outputs together.
+    t1, t2, ... (skipping any name an argument or step has).  An argument named like
+    a module the code uses (``np``, ``math``) keeps its name; the module is imported
+    under another (``np_``).  Cost: linear in the distinct nodes of all outputs together.
     """
     names = names or {}
     label: dict[sympy.Basic, str] = {a: identifier(str(a)) for a in arguments}
-    used = set(label.values())
+    used = set(label.values()) | {identifier(n) for n in names.values()}
     lines, helpers, count = [], {}, 0
     for node in topological_order(outputs):
         if node in label:
@@ -61,25 +63,43 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
         if not node.args:
             label[node] = _number(node)
             continue
-        if node in names and identifier(names[node]) not in used:
+        if node in names and identifier(names[node]) not in set(label.values()):
             label[node] = identifier(names[node])
         else:
             count += 1
+            while f"t{count}" in used:
+                count += 1
             label[node] = f"t{count}"
         used.add(label[node])
         lines += _assignments(label[node], node, label, helpers)
     head = ["import numpy as np", ""]
-    used = [name for name in SUPPORT if any(name in line for line in lines)
-            or any(name in rule.code for rule in helpers.values())]
-    if used:
+    support = [name for name in SUPPORT if any(name in line for line in lines)
+               or any(name in rule.code for rule in helpers.values())]
+    if support:
         head = ["import math", "", "import numpy as np", ""]
-        head += [f"{name} = {SUPPORT[name]}" for name in used] + [""]
+        head += [f"{name} = {SUPPORT[name]}" for name in support] + [""]
     for fname, rule in helpers.items():
         head += ["", f"def {fname}({', '.join(rule.params)}):", f"    return {rule.code}", ""]
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
     body = ([f'    """{doc}"""'] if doc else []) + lines
     result = ", ".join(label[o] for o in outputs)
-    return "\n".join(head + ["", signature, *body, f"    return ({result},)"])
+    code = head + ["", signature, *body, f"    return ({result},)"]
+    return "\n".join(_rename_modules(code, set(label[a] for a in arguments)))
+
+
+def _rename_modules(lines: list[str], taken: set) -> list[str]:
+    """The lines with ``np`` and ``math`` renamed where an argument takes the name."""
+    for module in ("np", "math"):
+        if module not in taken:
+            continue
+        alias = module + "_"
+        while alias in taken:
+            alias += "_"
+        lines = [re.sub(rf"\b{module}\.", f"{alias}.", line)
+                 .replace(f"import numpy as {module}", f"import numpy as {alias}")
+                 .replace(f"import {module}", f"import {module} as {alias}")
+                 for line in lines]
+    return lines
 
 
 def compile_source(text: str, name: str = "gradient"):
@@ -95,7 +115,9 @@ def _number(node: sympy.Basic) -> str:
     elif node.is_Rational:
         text = f"{node.p}.0 / {node.q}.0"
     elif node.is_Number or node.is_NumberSymbol:
-        text = repr(float(node))
+        value = float(node)
+        text = repr(value) if np.isfinite(value) else \
+            "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
     else:
         raise ValueError(f"cannot generate code for the atom {node!r}")
     return f"({text})" if text.startswith("-") or "/" in text else text
@@ -215,7 +237,8 @@ def model_source(model) -> str:
             f"    results = loss_and_gradient({values})\n"
             f"    for name, value in zip({returned.split(', ')!r}, results):\n"
             "        print(f\"{name:>12} {np.sum(value): .12g}\")\n")
-    return header + text + main
+    taken = {identifier(str(a)) for a in arguments}
+    return header + text + "\n".join(_rename_modules(main.split("\n"), taken))
 
 
 def _literal(value) -> str:
