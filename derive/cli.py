@@ -10,7 +10,6 @@ closed early (``derive trace | head``), as for SIGPIPE.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shlex
@@ -29,6 +28,7 @@ from .models import MAX_BATCH
 from .output import write_text
 from .report import formats_for, make_report
 from .staged import trace
+from .table import json_text
 from .usermodels import assignments, from_text, with_values
 from .version import __version__
 
@@ -255,14 +255,14 @@ def _progress(args):
 
 def _trace(args) -> int:
     result = trace(_load(args))
-    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_trace(result))
+    print(json_text(result.to_json(), indent=2) if args.json else text.format_trace(result))
     return 0
 
 
 def _check(args) -> int:
     result = check(_load(args, args.batch), progress=_progress(args))
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(json_text(result.to_json(), indent=2))
     elif len(result.rows) > SUMMARY_ABOVE and not args.all:
         print(text.format_check_summary(result))
     else:
@@ -276,7 +276,7 @@ def _sizes(args) -> int:
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=_progress(args),
                                max_seconds=args.max_seconds, order=args.order)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(json_text(result.to_json(), indent=2))
     elif args.csv:
         keys = growth.ROW_KEYS + (growth.ORDER2_KEYS if args.order == 2 else [])
         print(",".join(keys))
@@ -322,14 +322,14 @@ def _variables(args, built):
 def _jacobian(args) -> int:
     built = _load(args)
     result = modes.jacobian(built, _variables(args, built))
-    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_jacobian(result))
+    print(json_text(result.to_json(), indent=2) if args.json else text.format_jacobian(result))
     return 0 if result.agree else 1
 
 
 def _hessian(args) -> int:
     built = _load(args)
     result = modes.hessian(built, _variables(args, built), progress=_progress(args))
-    print(json.dumps(result.to_json(), indent=2) if args.json else text.format_hessian(result))
+    print(json_text(result.to_json(), indent=2) if args.json else text.format_hessian(result))
     return 0 if result.agree else 1
 
 
@@ -349,7 +349,7 @@ def _bench(args) -> int:
                           "--repeat one >= 1")
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
                    progress=_progress(args))
-    print(json.dumps(result, indent=2) if args.json else text.format_bench(result))
+    print(json_text(result, indent=2) if args.json else text.format_bench(result))
     return 0
 
 

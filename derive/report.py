@@ -47,6 +47,7 @@ from .primitives import LOSSES
 from .printing import mathml, to_latex
 from .staged import Variable, program, trace
 from .symbolic import DIFF_DEPTH_CAP, derivatives, diff_gradient
+from .table import json_text
 
 FORMATS = ("html", "tex", "pdf")
 
@@ -245,7 +246,7 @@ def to_json(data: dict) -> str:
             return to_latex(value)
         raise TypeError(f"not JSON: {type(value).__name__}")
 
-    return json.dumps(data, indent=1, sort_keys=True, default=encode) + "\n"
+    return json_text(data, indent=1, sort_keys=True, default=encode) + "\n"
 
 
 # ---- filters -------------------------------------------------------------------

@@ -12,6 +12,7 @@ h1    0.942
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -57,6 +58,29 @@ def plain(value):
     """A float, or a list of floats for a batch: a value as JSON and tables hold it."""
     array = np.asarray(value, dtype=float)
     return float(array) if array.ndim == 0 else array.tolist()
+
+
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+"""How JSON outputs write what is not a finite number (JSON has no NaN or Infinity)."""
+
+
+def json_text(value, **options) -> str:
+    """``json.dumps`` with NaN and infinities as the strings "nan", "inf", "-inf".
+
+    >>> json_text({"a": [1.5, float("nan")], "b": float("-inf")})
+    '{"a": [1.5, "nan"], "b": "-inf"}'
+    """
+    return json.dumps(_finite_json(value), allow_nan=False, **options)
+
+
+def _finite_json(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 def _is_number(value) -> bool:

@@ -55,3 +55,31 @@ def test_an_infinite_constant_is_written_as_numpy_understands(tmp_path):
     function = compile_source(source([x + sympy.oo, x * sympy.nan, x - sympy.oo], [x]))
     plus, nan, minus = function(1.0)
     assert plus == np.inf and np.isnan(nan) and minus == -np.inf
+
+
+def _reject(constant):
+    raise ValueError(f"bare JSON constant {constant}")
+
+
+@pytest.mark.parametrize("args", [
+    ["trace", "--expr", "log(x)", "--param", "x=0"],
+    ["check", "--expr", "1.0/x", "--param", "x=0"],
+    ["check", "--expr", "sqrt(x)*w", "--param", "x=0", "--param", "w=2"],
+    ["jacobian", "--expr", "log(x)", "--param", "x=0"],
+    ["hessian", "--expr", "log(x)", "--param", "x=0"],
+])
+def test_json_outputs_are_strict_json_with_non_finite_values_as_strings(run, args):
+    code, out, err = run(*args, "--json")
+    assert code in (0, 1), err
+    data = json.loads(out, parse_constant=_reject)
+    assert "inf" in out or "nan" in out
+    assert json.dumps(data, allow_nan=False)
+
+
+def test_a_reports_data_json_is_strict_json(run, tmp_path):
+    code, _, err = run("report", "--expr", "log(x)*w", "--param", "x=0", "--param", "w=1",
+                       "--format", "html", "--out", str(tmp_path / "r"))
+    assert code in (0, 1), err
+    text = (tmp_path / "r" / "data.json").read_text()
+    json.loads(text, parse_constant=_reject)
+    assert '"-inf"' in text or '"inf"' in text or '"nan"' in text
