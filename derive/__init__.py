@@ -18,10 +18,11 @@ from .families import model  # noqa: E402
 from .models import Model, from_expression  # noqa: E402
 from .modes import jvp  # noqa: E402
 from .notebook import check, hessian, jacobian, make_report, size_sweep, trace  # noqa: E402
+from .parser import parse, parse_steps  # noqa: E402
 from .primitives import PRIMITIVES  # noqa: E402
 from .staged import program  # noqa: E402
 from .symbolic import dag_gradient, diff_gradient  # noqa: E402
 
 __all__ = ["__version__", "DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
            "diff_gradient", "from_expression", "hessian", "jacobian", "jvp", "make_report",
-           "model", "program", "size_sweep", "trace"]
+           "model", "parse", "parse_steps", "program", "size_sweep", "trace"]

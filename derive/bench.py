@@ -60,6 +60,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     compile are timed with fewer repeats (at most 3) as they are slow.
     ``progress(items, desc=)`` wraps the evaluations where given.
     """
+    batch = model.batch_size or batch  # a batch from a file is the one measured
     result = {"model": model.name, "batch": batch, "derivation": {}, "compile": {},
               "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment()}
     slow = min(repeat, 3)
@@ -75,7 +76,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
             lambda: diff_gradient(model.output, model.wrt), slow, clear_cache)
     gradient = dag_gradient(model.output, model.wrt)
     arguments = list(model.values)
-    batched = model.batch(batch, seed) if batch > 1 else model
+    batched = model.batch(batch, seed) if batch > 1 and model.batch_size is None else model
     values = [batched.values[a] for a in arguments]
     functions = _compile(result, gradient, arguments, slow)
     *lowered, p = programs(model)

@@ -21,10 +21,10 @@ import sympy
 from . import growth, modes, text
 from .bench import bench
 from .codegen import model_source
-from .compare import check
+from .compare import FD_SAMPLE, check
 from .errors import DeriveError
 from .families import load, output_name, sweeps
-from .models import MAX_BATCH
+from .models import MAX_BATCH, MAX_SEED
 from .output import write_text
 from .report import formats_for, make_report
 from .staged import trace
@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 VALUE_OPTIONS = {"--expr", "--param", "--input", "--target", "--wrt", "--title", "--loss",
-                 "--depth", "--out", "--format", "--timestamp", "--output", "--seed",
+                 "--depth", "--out", "--format", "--timestamp", "--output", "--seed", "--allow-path",
                  "--batch", "--repeat", "--max-seconds"}
 """Options whose value may itself start with '-' (``--expr "-x"``, ``--param x=-1e-3``)."""
 
@@ -85,6 +85,9 @@ def _model_argument(parser):
                         help="no progress bar (one is shown on a terminal for work past a second)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for chain parameters and batch draws (default 0)")
+    parser.add_argument("--allow-path", metavar="DIR",
+                        help="let a model file's @FILE values come from DIR too (by default "
+                        "only from the model file's own folder)")
     own = parser.add_argument_group(
         "your own model", "Instead of MODEL: an expression in the documented grammar "
         "(numbers, names, + - * / ** ^, parentheses, the primitives). With a family MODEL, "
@@ -129,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--all", action="store_true",
                        help=f"the full table even above {SUMMARY_ABOVE} parameters (otherwise "
                        "a summary: counts, the worst error per method, every disagreement)")
+    check.add_argument("--fd-all", action="store_true",
+                       help=f"forward mode and finite differences for every parameter (by "
+                       f"default a seeded sample of {FD_SAMPLE:,} above that many)")
 
     sizes = _command(sub, "sizes", _sizes, "exact expression sizes by depth, with growth laws",
                      "One row per depth of FAMILY: tree and DAG sizes of the loss and of its "
@@ -226,8 +232,15 @@ def _command(sub, name, run, summary, description, model=True, json=True):
     return parser
 
 
+MAX_REPEAT = 1000
+"""bench's --repeat at most (each repeat runs every evaluation once)."""
+
+
 def _load(args, batch: int | None = None):
     """The model the options describe, validated before any work."""
+    if not 0 <= args.seed <= MAX_SEED:
+        raise DeriveError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, "
+                          f"got {args.seed}")
     cwd = Path.cwd()
     params = assignments(args.param, "--param", cwd)
     inputs = assignments(args.input, "--input", cwd)
@@ -242,7 +255,7 @@ def _load(args, batch: int | None = None):
         args.wrt_names, args.wrt = args.wrt, None if args.command in DIFFERENTIATING else args.wrt
         if args.wrt or args.title or args.loss != "least_squares":
             raise DeriveError("--wrt, --loss and --title go with --expr")
-        built = load(spec, seed=args.seed)
+        built = load(spec, seed=args.seed, allow_path=args.allow_path)
         if params or inputs or target:
             built = with_values(built, {**params, **inputs, **target})
     return built if batch is None else built.batch(batch, args.seed)
@@ -260,7 +273,8 @@ def _trace(args) -> int:
 
 
 def _check(args) -> int:
-    result = check(_load(args, args.batch), progress=_progress(args))
+    result = check(_load(args, args.batch), progress=_progress(args), fd_all=args.fd_all,
+                   seed=args.seed)
     if args.json:
         print(json_text(result.to_json(), indent=2))
     elif len(result.rows) > SUMMARY_ABOVE and not args.all:
@@ -344,9 +358,9 @@ def _code(args) -> int:
 
 
 def _bench(args) -> int:
-    if not 1 <= args.batch <= MAX_BATCH or args.repeat < 1:
+    if not 1 <= args.batch <= MAX_BATCH or not 1 <= args.repeat <= MAX_REPEAT:
         raise DeriveError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} and "
-                          "--repeat one >= 1")
+                          f"--repeat one from 1 to {MAX_REPEAT:,}")
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
                    progress=_progress(args))
     print(json_text(result, indent=2) if args.json else text.format_bench(result))

@@ -29,6 +29,7 @@ import re
 
 import numpy as np
 import sympy
+from sympy.printing.numpy import NumPyPrinter
 
 from .graph import sizes, topological_order
 from .primitives import SUPPORT, lambdify_modules, rule_for
@@ -171,8 +172,41 @@ def numeric(exprs, arguments, values: dict, shape=()) -> tuple[list[float], str 
     reason = _beyond_lambdify(exprs)
     if reason:
         return evaluate(exprs, arguments, values, shape), reason
-    function = sympy.lambdify(arguments, list(exprs), modules=lambdify_modules())
+    modules = lambdify_modules()
+    printer = Float64Printer({"fully_qualified_modules": False, "inline": True,
+                              "allow_unknown_functions": True,
+                              "user_functions": {name: name for name in modules[0]}})
+    function = sympy.lambdify(arguments, list(exprs), modules=modules, printer=printer)
     return batch_sums(function, arguments, values, shape), None
+
+
+class Float64Printer(NumPyPrinter):
+    """lambdify's numpy printer with every number a numpy float64, so that constants
+    alone (``(10**64)**64``) follow IEEE rules as the variables do (Python's ints and
+    floats would raise OverflowError or ZeroDivisionError)."""
+
+    def _print_Integer(self, expr):
+        return f"float64({_float_text(expr)})"
+
+    _print_Rational = _print_Float = _print_NumberSymbol = _print_Integer
+
+    def _print_Infinity(self, expr):
+        return "float64('inf')"
+
+    def _print_NegativeInfinity(self, expr):
+        return "float64('-inf')"
+
+    def _print_NaN(self, expr):
+        return "float64('nan')"
+
+
+def _float_text(number) -> str:
+    """A SymPy number as a float literal ('inf' quoted where it overflows)."""
+    try:
+        value = float(number)
+    except OverflowError:
+        value = np.inf if number > 0 else -np.inf
+    return repr(value) if np.isfinite(value) else repr(str(value))
 
 
 def _beyond_lambdify(exprs) -> str | None:

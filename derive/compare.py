@@ -34,12 +34,14 @@ not with backprop.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import codegen
+from .errors import DeriveError, require_model
 from .modes import forward_mode
 from .staged import Variable, programs
 from .symbolic import Derivatives, derivatives
@@ -54,24 +56,29 @@ COMPLEX_STEP = 1e-20
 
 @dataclass(frozen=True)
 class Tolerance:
-    """|a − b| <= atol·scale + rtol·|b|; ``scale`` is max(1, |L|) where ``scaled``."""
+    """|a − b| <= atol·scale + rtol·|b|: ``scale`` is max(1, |L|) where ``scaled`` (a
+    finite difference's rounding grows with the loss), else the gradient's own scale
+    ‖g‖∞ = max over the variables of |backprop| (so gradients of 1e-26 are compared
+    at their own scale, not swamped by an absolute 1e-10)."""
 
     rtol: float
     atol: float
     scaled: bool = False
 
-    def agree(self, a, b, loss: float = 1.0, estimate: float = 0.0) -> bool:
-        """Whether a agrees with b; ``estimate`` is a method's own error estimate."""
+    def agree(self, a, b, loss: float = 1.0, estimate: float = 0.0,
+              gradient: float = 1.0) -> bool:
+        """Whether a agrees with b; ``estimate`` is a method's own error estimate,
+        ``gradient`` the gradient's scale ‖g‖∞."""
         if a is None or not (math.isfinite(a) and math.isfinite(b) and math.isfinite(estimate)):
             return False
-        scale = max(1.0, abs(loss)) if self.scaled else 1.0
+        scale = max(1.0, abs(loss)) if self.scaled else gradient
         return abs(a - b) <= self.atol * scale + self.rtol * abs(b) + estimate
 
 
 TOLERANCES = {
     "symbolic": Tolerance(rtol=1e-10, atol=1e-10),
     "symbolic_diff": Tolerance(rtol=1e-10, atol=1e-10),
-    "complex_step": Tolerance(rtol=1e-10, atol=1e-10, scaled=True),
+    "complex_step": Tolerance(rtol=1e-10, atol=1e-10),
     "central_difference": Tolerance(rtol=1e-6, atol=1e-7, scaled=True),
     "scalar_staged": Tolerance(rtol=1e-10, atol=1e-10),
     "forward_mode": Tolerance(rtol=1e-10, atol=1e-10),
@@ -118,21 +125,33 @@ class Check:
         return out
 
 
+FD_SAMPLE = 2_000
+"""Above this many variables, forward mode, the central difference and the complex step
+(each a pass or more per variable) run on a seeded sample of this many, unless
+``fd_all``: a check at the network limit (99,073 parameters) then takes about a minute,
+not half an hour.  Backprop and the symbolic derivative cover every variable."""
+
+
 def check(model, tolerances: dict | None = None,
-          derived: Derivatives | None = None, progress=None) -> Check:
+          derived: Derivatives | None = None, progress=None, fd_all: bool = False,
+          seed: int = 0) -> Check:
     """Compare backprop with the symbolic and numeric derivatives, per variable.
 
     Cost: one DAG sweep (linear), one compile of its derivatives, four forward
     passes per variable for the central difference and one complex one for
     the complex step, plus ``sympy.diff`` below its size cap.  ``derived``
     passes derivatives already made (:func:`derive.symbolic.derivatives`);
-    ``progress(items, total=, desc=)`` wraps the loop over variables.
+    ``progress(items, total=, desc=)`` wraps the loop over variables.  Above
+    :data:`FD_SAMPLE` variables the per-variable methods run on a sample drawn with
+    ``seed`` (all with ``fd_all``); the others' rows hold None for them.
 
     >>> from derive.families import model
     >>> c = check(model("toy"))
     >>> c.agree, round(c.rows["omega0"]["central_difference"], 3)
     (True, 5.246)
     """
+    if not require_model(model).wrt:
+        raise DeriveError(f"nothing to check: {model.name} has no variable to differentiate")
     tol = {**TOLERANCES, **(tolerances or {})}
     lowered = programs(model)
     passes = {}
@@ -142,7 +161,9 @@ def check(model, tolerances: dict | None = None,
     p, expression = lowered[0], lowered[-1]
     loss, backprop = p.summed(*passes[p])
     staged = {f"{q.kind}_staged": q.summed(*passes[q])[1] for q in lowered[1:]}
-    forward = forward_mode(p, model.values, model.wrt, passes[p][0])
+    sampled = _sample(model.wrt, fd_all, seed)
+    forward = forward_mode(p, model.values, [w for w in model.wrt if w in sampled],
+                           passes[p][0])
     shape = np.shape(passes[expression][0][expression.output])  # the batch
     notes: list[str] = []
     methods = METHODS[1:] + list(staged)
@@ -155,20 +176,41 @@ def check(model, tolerances: dict | None = None,
         by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff")
     analytic, blockers = complex_step_applies(p)
     evaluate = evaluator(p, model.values)
-    rows, conventions = [], []
+    rows, conventions, overflowed = [], [], []
+    scale = max((abs(g) for g in backprop.values() if math.isfinite(g)), default=0.0)
     iterate = progress or (lambda items, **_: items)
-    for i, w in iterate(list(enumerate(model.wrt)), total=len(model.wrt), desc="check"):
-        central, estimate, kink = _central(evaluate, model.values, w)
+    measured = [(i, w) for i, w in enumerate(model.wrt) if w in sampled]
+    if len(measured) < len(model.wrt):
+        notes.append(f"forward mode, central difference and complex step on a seeded sample "
+                     f"of {len(measured):,} of {len(model.wrt):,} variables (seed {seed}; "
+                     "--fd-all for all)")
+    for i, w in iterate(measured, total=len(measured), desc="check"):
+        central, estimate, flag = _central(evaluate, model.values, w, loss, scale)
+        if flag is None and not tol["central_difference"].agree(central, backprop[w], loss,
+                                                                estimate):
+            flag = _step_too_large(evaluate, model.values, w, central, scale)
         row = {"name": str(w), "backprop": backprop[w], "forward_mode": forward[w],
                "symbolic": symbolic[i],
                "symbolic_diff": by_diff[i], "central_difference": central,
-               "central_estimate": estimate, "kink": kink,
-               "complex_step": (complex_step(evaluate, model.values, w) if w in analytic
-                                else None),
+               "central_estimate": estimate, "central_flag": flag, "kink": flag == "kink",
+               # no complex step through a non-analytic row, nor where the derivative is
+               # not finite (it would report a large finite number)
+               "complex_step": (complex_step(evaluate, model.values, w)
+                                if w in analytic and math.isfinite(backprop[w]) else None),
                **{name: grads[w] for name, grads in staged.items()}}
+        if row["complex_step"] is not None and not math.isfinite(row["complex_step"]):
+            row["complex_step"] = None  # overflow inside a row on a complex argument
+            overflowed.append(row["name"])
         _textbook_undefined(row, conventions)
-        row["agree"] = _agrees(row, methods, tol, loss)
+        row["agree"] = _agrees(row, methods, tol, loss, scale)
         rows.append(row)
+    rows += [_unsampled(w, i, backprop, symbolic, by_diff, staged, methods, tol, loss, scale)
+             for i, w in enumerate(model.wrt) if w not in sampled]
+    order = {str(w): i for i, w in enumerate(model.wrt)}
+    rows.sort(key=lambda r: order[r["name"]])
+    if overflowed:
+        notes.append(f"complex step not finite for {', '.join(overflowed)} (a row overflowed "
+                     "on its complex argument) where backprop is finite: not compared")
     if conventions:
         notes.append(f"sympy.diff not finite where the table's rules are, by a documented "
                      f"convention (x**0, 0**y: README), for {', '.join(conventions)}: "
@@ -178,6 +220,24 @@ def check(model, tolerances: dict | None = None,
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
                  {m: tol[m] for m in methods}, notes, p.faults(*passes[p]))
+
+
+def _sample(wrt, fd_all: bool, seed: int) -> set:
+    """The variables the per-variable methods run on: all, or a seeded sample."""
+    if fd_all or len(wrt) <= FD_SAMPLE:
+        return set(wrt)
+    picked = np.random.default_rng(seed).choice(len(wrt), FD_SAMPLE, replace=False)
+    return {wrt[i] for i in picked}
+
+
+def _unsampled(w, i, backprop, symbolic, by_diff, staged, methods, tol, loss, scale) -> dict:
+    """A row outside the sample: backprop against the symbolic derivatives only."""
+    row = {"name": str(w), "backprop": backprop[w], "forward_mode": None,
+           "symbolic": symbolic[i], "symbolic_diff": by_diff[i], "central_difference": None,
+           "central_estimate": 0.0, "central_flag": None, "kink": False, "complex_step": None,
+           **{name: grads[w] for name, grads in staged.items()}}
+    row["agree"] = _agrees(row, [m for m in methods if m != "forward_mode"], tol, loss, scale)
+    return row
 
 
 def _textbook_undefined(row: dict, conventions: list):
@@ -190,15 +250,16 @@ def _textbook_undefined(row: dict, conventions: list):
         conventions.append(row["name"])
 
 
-def _agrees(row: dict, methods, tol: dict, loss: float) -> bool:
-    """Every method that applies agrees with backprop (a kinked central difference aside)."""
+def _agrees(row: dict, methods, tol: dict, loss: float, scale: float) -> bool:
+    """Every method that applies agrees with backprop (a flagged central difference aside:
+    across a kink, out of the domain, or unreliable)."""
     for m in methods:
-        if m == "central_difference" and row["kink"]:
+        if m == "central_difference" and row["central_flag"]:
             continue
         if row[m] is None and m not in ("symbolic", "forward_mode", *STAGED):
             continue  # not applicable (complex step through relu, sympy.diff skipped)
         estimate = row["central_estimate"] if m == "central_difference" else 0.0
-        if not tol[m].agree(row[m], row["backprop"], loss, estimate):
+        if not tol[m].agree(row[m], row["backprop"], loss, estimate, scale):
             return False
     return True
 
@@ -208,12 +269,17 @@ def _notes(rows, analytic, blockers, kinked, model) -> list[str]:
     if len(analytic) < len(model.wrt):
         notes.append("complex step not applicable where a non-analytic row "
                      f"({', '.join(sorted(blockers))}) lies on the path")
-    flagged = [r["name"] for r in rows if r["kink"]]
-    if flagged:
-        shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
-        notes.append(f"central difference flagged, not compared, for {len(flagged)} "
-                     f"variable(s) ({shown}): an argument lies within the step of a "
-                     f"kink ({', '.join(sorted(kinked))})")
+    why = {"kink": f"an argument lies within the step of a kink ({', '.join(sorted(kinked))})",
+           "domain": "a step leaves the domain (the loss is not finite there)",
+           "unreliable": "the step is large against the function's scale (its error "
+                         f"estimate, or its change when the step shrinks 64-fold, exceeds "
+                         f"{UNRELIABLE:g} of the value)"}
+    for flag, reason in why.items():
+        flagged = [r["name"] for r in rows if r["central_flag"] == flag]
+        if flagged:
+            shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
+            notes.append(f"central difference flagged ({flag}), not compared, for "
+                         f"{len(flagged)} variable(s) ({shown}): {reason}")
     return notes
 
 
@@ -247,33 +313,76 @@ def _step(values, w, scale: float) -> float:
     return scale * max(1.0, float(np.max(np.abs(values[w]))))
 
 
+def _quiet(function):
+    """Run under IEEE rules: inf and NaN are values here, not warnings on stderr."""
+    @functools.wraps(function)
+    def quiet(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+    return quiet
+
+
+@_quiet
 def central_difference(evaluate, w, h) -> float:
     """(L(p + h) − L(p − h)) / 2h."""
     return float((evaluate(w, h)[0] - evaluate(w, -h)[0]) / (2 * h))
 
 
+@_quiet
 def forward_difference(evaluate, w, h) -> float:
     """(L(p + h) − L(p)) / h."""
     return float((evaluate(w, h)[0] - evaluate()[0]) / h)
 
 
-def _central(evaluate, values, w) -> tuple[float, float, bool]:
-    """D(h), its error estimate |D(2h) − D(h)|, and whether a kink lies within ±2h."""
+def _step_too_large(evaluate, values, w, central: float, scale: float) -> str | None:
+    """"unreliable" where D(h) disagrees and its step is larger than |p| itself (the
+    steps cross p's sign, as for x**-2 at 1e-100), or a 64 times smaller step changes it
+    by more than UNRELIABLE of the scale (h is large against the function's scale, as at
+    sin(1e6)); None where D(h/64) confirms D(h), so that a wrong gradient is caught."""
+    h = _step(values, w, CENTRAL_STEP)
+    if h > float(np.max(np.abs(values[w]))):
+        return "unreliable"  # the steps cross p's sign: a singularity at 0 may lie between
+    small = central_difference(evaluate, w, h / 64)
+    if math.isfinite(small) and abs(small - central) > UNRELIABLE * max(abs(small), scale):
+        return "unreliable"
+    return None
+
+
+UNRELIABLE = 0.01
+"""A central difference whose error estimate exceeds this share of max(|D(h)|, ‖g‖∞)
+cannot be trusted (its step is large against the function's scale, as at sin(1e6))."""
+
+
+@_quiet
+def _central(evaluate, values, w, at: float = 0.0, scale: float = 0.0):
+    """D(h), its error estimate |D(2h) − D(h)|, and why it cannot be compared (None
+    where it can): "kink" where a kink lies within ±2h, "domain" where a step leaves
+    the domain (the loss ``at`` p is finite, a shifted one is not), "unreliable" where
+    the estimate is large against the value and the gradient's ``scale``."""
     h = _step(values, w, CENTRAL_STEP)
     loss, sides = {}, []
     for step in (-2 * h, -h, h, 2 * h):
         loss[step], side = evaluate(w, step)
         sides.append(side)
-    kink = sides[0] is not None and any(
-        not np.array_equal(a, b) for other in sides[1:] for a, b in zip(sides[0], other))
     value = float((loss[h] - loss[-h]) / (2 * h))
     estimate = abs(float((loss[2 * h] - loss[-2 * h]) / (4 * h)) - value)
-    return value, estimate, kink
+    if sides[0] is not None and any(
+            not np.array_equal(a, b) for other in sides[1:] for a, b in zip(sides[0], other)):
+        return value, estimate, "kink"
+    if math.isfinite(at) and not all(np.isfinite(v) for v in loss.values()):
+        return value, estimate, "domain"
+    if estimate > UNRELIABLE * max(abs(value), scale):
+        return value, estimate, "unreliable"
+    return value, estimate, None
 
 
+@_quiet
 def complex_step(evaluate, values, w) -> float:
-    """Im L(p + ih) / h, with h = 1e-20·max(1, |p|)."""
-    h = _step(values, w, COMPLEX_STEP)
+    """Im L(p + ih) / h, with h = 1e-20·min(1, |p|) (1e-20 at p = 0; never below 1e-200):
+    the imaginary step suffers no cancellation, so it may be as small as it must be to
+    stay far below p's own size (at p = 1e-100, 1e-20 would not)."""
+    size = float(np.max(np.abs(values[w])))
+    h = max(COMPLEX_STEP * (min(1.0, size) if size > 0 else 1.0), 1e-200)
     return float(np.imag(evaluate(w, 1j * h)[0]) / h)
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import DeriveError
+from .errors import DeriveError, require_text
 from .models import (CHAIN_X, CHAIN_Y, MAX_LOGISTIC, TOY_LAYERS, Model, chain, chain_values,
                      logistic, parse_chain, toy)
 from .network import UDL72, mlp, parse_mlp
@@ -111,13 +111,16 @@ def model(spec: str, seed: int = 0) -> Model:
     >>> round(float(model("toy").evaluate()), 3)
     0.139
     """
-    spec, arg, family = _split(spec)
+    spec, arg, family = _split(require_text(spec, "a model name"))
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise DeriveError(f"seed must be a whole number, got {seed!r}")
     return family.build(spec, arg, seed)
 
 
-def load(spec: str, seed: int = 0) -> Model:
+def load(spec: str, seed: int = 0, allow_path=None) -> Model:
     """A member by name, or the model a file ``FILE.toml`` describes."""
-    return from_toml(spec) if spec.endswith(".toml") else model(spec, seed)
+    require_text(spec, "a model name")
+    return from_toml(spec, allow_path) if spec.endswith(".toml") else model(spec, seed)
 
 
 # ---- sweeps ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import sympy
 from sympy.core.cache import clear_cache
 
 from .compare import DIFF_WORK_CAP
-from .errors import DeriveError
+from .errors import DeriveError, require_text
 from .families import axis, check_member, member, sweeps
 from .graph import sizes
 from .models import logistic
@@ -164,7 +164,9 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
     >>> s.fits["gradient_tree_nodes"]["law"]
     'exponential'
     """
-    return run_sweep(family, parse_depths(depth), seed, progress, max_seconds, order)
+    require_text(family, "family")
+    return run_sweep(family, parse_depths(require_text(depth, "depth ('A:B')")), seed,
+                     progress, max_seconds, order)
 
 
 def run_sweep(family: str, depths: range, seed: int = 0, progress=None,

@@ -46,8 +46,11 @@ from .table import plain
 
 MAX_LAYERS = 512
 MAX_LOGISTIC = 1000
-MAX_BATCH = 10_000_000
-"""The largest batch: --batch, and the entries of a batch file."""
+MAX_BATCH = 1_000_000
+"""The largest batch: --batch, and the entries of a batch file (about 8 s and 0.5 GB for
+a check of the toy model)."""
+MAX_SEED = 2**32 - 1
+"""Seeds run from 0 to 2**32 - 1."""
 
 TOY_BETA = (1.0, 2.0, -3.0, 0.4)
 TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)
@@ -95,6 +98,12 @@ class Model:
         return (self.prediction if self.prediction is not None else self.output,)
 
     @property
+    def batch_size(self) -> int | None:
+        """The number of examples where a value holds a batch (from a file), else None."""
+        sizes = [np.size(v) for v in self.values.values() if np.ndim(v) > 0]
+        return max(sizes) if sizes else None
+
+    @property
     def target(self) -> Symbol | None:
         """The target symbol where there is exactly one."""
         return self.targets[0] if len(self.targets) == 1 else None
@@ -117,9 +126,15 @@ class Model:
         (0, 1)); each target from its value ± 0.5.  The batch loss and its
         gradients are sums over the batch.
         """
-        if not 1 <= n <= MAX_BATCH:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_BATCH:
             raise DeriveError(f"--batch must be a whole number from 1 to at most {MAX_BATCH:,}, "
-                              f"got {n}")
+                              f"got {n!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                or not 0 <= seed <= MAX_SEED:
+            raise DeriveError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {seed!r}")
+        if self.batch_size is not None:
+            raise DeriveError(f"the model already holds a batch of {self.batch_size} from a "
+                              "file: leave out --batch")
         rng = np.random.default_rng(seed)
         values = dict(self.values)
         draw = self.draw or around
@@ -155,7 +170,13 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     >>> m.output
     (-y + (b + w*tanh(x)))**2
     """
-    parameters, inputs = dict(parameters), dict(inputs)
+    if not isinstance(prediction, sympy.Expr):
+        raise DeriveError(f"the prediction must be a SymPy expression, got "
+                          f"{type(prediction).__name__} (parse text with derive.parse)")
+    if loss not in LOSSES:
+        raise DeriveError(f"bad loss {str(loss)[:40]!r}: choose from {', '.join(LOSSES)}")
+    parameters, inputs = _values(parameters, "parameters"), _values(inputs, "inputs")
+    target = _values(target, "target") if target else target
     names = dict(names or {})
     if target:
         ((y, y_value),) = target.items()
@@ -171,9 +192,33 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     if missing:
         raise DeriveError(f"no value for symbol(s) {', '.join(sorted(missing))}")
     wrt = tuple(parameters) if wrt is None else tuple(wrt)
+    if any(w not in values for w in wrt) or len(set(wrt)) < len(wrt):
+        raise DeriveError("wrt must list the model's parameters or inputs, each once")
     return Model(name, output, wrt, values, tuple(parameters), tuple(inputs),
                  (y,) if y is not None else (), prediction, names,
                  loss=loss if y is not None else None)
+
+
+def _values(values, what: str) -> dict:
+    """{symbol: float64 value or 1-D float64 batch}: Python ints and other numbers are
+    converted here, at the boundary (so 3*10**9 never overflows int64 arithmetic)."""
+    if not isinstance(values, dict):
+        raise DeriveError(f"{what} must be a dict of symbol: value, got {type(values).__name__}")
+    out = {}
+    for symbol, value in values.items():
+        if not isinstance(symbol, sympy.Symbol):
+            raise DeriveError(f"{what}: {symbol!r} is not a SymPy symbol")
+        try:
+            array = np.asarray(value, dtype=float) if not isinstance(value, (str, bytes)) \
+                else None
+        except (TypeError, ValueError, OverflowError):
+            array = None
+        if array is None or array.ndim > 1 or not np.all(np.isfinite(array)) \
+                or array.size == 0 or array.size > MAX_BATCH:
+            raise DeriveError(f"{what}: the value of {symbol} must be a finite number or a "
+                              f"1-D batch of at most {MAX_BATCH:,}, got {str(value)[:40]!r}")
+        out[symbol] = float(array) if array.ndim == 0 else array
+    return out
 
 
 def _default_name(names: dict, node, name: str):

@@ -41,6 +41,7 @@ import numpy as np
 import sympy
 
 from . import codegen
+from .errors import DeriveError, require_model
 from .graph import topological_order
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
@@ -151,6 +152,18 @@ class _DualNamespace(type(NUMERIC)):
 
 
 DUAL = _DualNamespace()
+
+
+def _variables(model, wrt) -> list:
+    """The variables asked for: the model's own symbols, none repeated (default its wrt)."""
+    if wrt is None:
+        return list(model.wrt)
+    wrt = list(wrt)
+    unknown = [w for w in wrt if w not in model.values]
+    if unknown or len(set(wrt)) < len(wrt) or not wrt:
+        raise DeriveError(f"wrt must list the model's own symbols, each once; got "
+                          f"{', '.join(map(str, wrt))[:80] or 'none'}")
+    return wrt
 
 
 # ---- directions ---------------------------------------------------------------------
@@ -282,7 +295,7 @@ def jacobian(model, wrt=None) -> Jacobian:
 
     Read off the expression's program, summed over a batch.  Cost: V + O passes.
     """
-    wrt = list(model.wrt if wrt is None else wrt)
+    wrt = _variables(require_model(model), wrt)
     outputs = list(model.outputs)
     order = topological_order(outputs)
     p = Program([(n, rule_for(n), n.args) for n in order if n.args], outputs[0], wrt, {})
@@ -366,7 +379,7 @@ def hessian(model, wrt=None, progress=None) -> Hessian:
     entry below :data:`HESSIAN_DIFF_CAP`; 4·P gradient evaluations for the
     central differences.
     """
-    wrt = list(model.wrt if wrt is None else wrt)
+    wrt = _variables(require_model(model), wrt)
     iterate = progress or (lambda items, **_: items)
     # the model's own program (a network's matrix form) for its parameters, else the
     # expression's program for the variables asked for

@@ -137,6 +137,7 @@ class _Parser:
         self.reads: dict[str, set] = {}            # step -> steps it reads, transitively
         self.current: str | None = None            # the step being defined
         self.depths: dict = {}                     # node -> operations on its longest path
+        self.constants: dict = {}                  # constant node -> its float64 value
 
     # ---- helpers ---------------------------------------------------------------
     @property
@@ -243,7 +244,7 @@ class _Parser:
         while (op := self.take("*", "/")):
             right = self.unary()
             if op.text == "/":
-                if _constant(right) == 0:
+                if self.constant(right) == 0:
                     raise self.error("division by zero", op)
                 right = self.make(sympy.Pow, (right, sympy.S.NegativeOne), op)
             factors.append(right)
@@ -263,13 +264,20 @@ class _Parser:
             self.nested(op)
             exponent = self.unary()
             self.depth -= 1
-            power = _constant(exponent)
+            power = self.constant(exponent)
             if power is not None and not abs(power) <= LIMITS["exponent"]:
                 raise self.error(f"constant exponent larger than {LIMITS['exponent']}", op)
-            if _constant(base) == 0 and power is not None and power < 0:
+            if self.constant(base) == 0 and power is not None and power < 0:
                 raise self.error("division by zero", op)
             return self.make(sympy.Pow, (base, exponent), op)
         return base
+
+    def constant(self, node) -> float | None:
+        """A constant's float64 value (inf where it overflows), None where the node
+        holds a name; made as the node is, so each costs one operation."""
+        if node.is_Number:
+            return float(node)
+        return self.constants.get(node)
 
     def negate(self, value, op):
         """−value as written: a number's negative, else (−1)·value."""
@@ -285,6 +293,14 @@ class _Parser:
             raise self.error(f"expression deeper than {LIMITS['depth']} operations", token)
         node = build(*args, evaluate=False)
         self.depths[node] = depth
+        values = [self.constant(a) for a in args]
+        if all(v is not None for v in values):
+            with np.errstate(all="ignore"):
+                value = float(np.real(rule_for(node).forward(*map(np.float64, values))))
+            if np.isnan(value):
+                raise self.error(f"the constant {sympy.sstr(node, order='none')[:40]} is not "
+                                 "a real number", token)
+            self.constants[node] = value
         return node
 
     def atom(self):
@@ -380,18 +396,6 @@ class _Parser:
                 raise self.error(f"more than {LIMITS['symbols']} distinct names", token)
             self.symbols[name] = sympy.Symbol(name)
         return self.symbols[name]
-
-
-def _constant(node) -> float | None:
-    """A constant subexpression's float64 value (NaN or inf where it faults); None where
-    it holds a name.  Cost: the constant's own nodes (each text builds its nodes once)."""
-    if node.free_symbols:
-        return None
-    if node.is_Number:
-        return float(node)
-    with np.errstate(all="ignore"):
-        value = rule_for(node).forward(*[_constant(a) for a in node.args])
-    return float(np.real(value))
 
 
 def place(text: str, column: int) -> str:

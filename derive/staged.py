@@ -48,6 +48,7 @@ import numpy as np
 import sympy
 from sympy.core.parameters import distribute
 
+from .errors import require_model
 from .graph import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
 from .printing import Adjoint, to_latex
@@ -539,7 +540,7 @@ def trace(model) -> Trace:
     >>> round(t.gradients["omega0"], 3)
     5.246
     """
-    p = program(model)
+    p = program(require_model(model))
     value = p.forward(model.values)
     adjoint = p.backward(value)
     loss, grads = p.summed(value, adjoint)

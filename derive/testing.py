@@ -14,18 +14,39 @@ True
 
 from __future__ import annotations
 
+import math
+import warnings
+
 from .compare import TOLERANCES, Tolerance, check
+from .errors import DeriveError
+from .models import Model
+
+
+def _tolerance(value, name: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
+        raise DeriveError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def assert_gradients_agree(model, rtol: float | None = None, atol: float | None = None,
                            batch: int | None = None, seed: int = 0):
-    """Raise AssertionError listing every variable whose derivatives disagree.
+    """Raise AssertionError listing every variable whose derivatives disagree, and
+    every numeric fault (a NaN or infinity never passes).
 
     ``rtol`` and ``atol`` override the exact methods' tolerances (symbolic,
     sympy.diff, complex step); finite differences keep their own, with their
-    error estimate.  With ``batch``, the check runs on a seeded batch.
+    error estimate.  With ``batch``, the check runs on a seeded batch.  A model with
+    no variable to differentiate is an error (:class:`derive.DeriveError`), as are
+    arguments of the wrong type; no numpy warning escapes.
     Returns the :class:`derive.compare.Check` when all agree.
     """
+    if not isinstance(model, Model):
+        raise DeriveError(f"assert_gradients_agree takes a derive Model, got "
+                          f"{type(model).__name__}")
+    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
     if batch:
         model = model.batch(batch, seed)
     tolerances = {}
@@ -34,7 +55,9 @@ def assert_gradients_agree(model, rtol: float | None = None, atol: float | None 
             base = TOLERANCES[method]
             tolerances[method] = Tolerance(base.rtol if rtol is None else rtol,
                                            base.atol if atol is None else atol, base.scaled)
-    result = check(model, tolerances)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = check(model, tolerances)
     if not result.agree:
         lines = [f"gradients disagree for {model.name} at "
                  f"{len(result.disagreements())} of {len(result.rows)} variables:"]
@@ -43,7 +66,9 @@ def assert_gradients_agree(model, rtol: float | None = None, atol: float | None 
                                ("backprop", "forward_mode", "symbolic", "symbolic_diff",
                                 "central_difference", "complex_step"))
             lines.append(f"  {row['name']}: {values}")
-        lines.append("tolerance: |a - b| <= atol + rtol*|backprop|: " + ", ".join(
+        lines += [f"  fault: {f['pass']} pass, step {f['step']}: {f['kind']}"
+                  for f in result.faults]
+        lines.append("tolerance: |a - b| <= atol*scale + rtol*|backprop|: " + ", ".join(
             f"{k} rtol={t.rtol:g} atol={t.atol:g}" for k, t in result.tolerances.items()))
         raise AssertionError("\n".join(lines))
     return result

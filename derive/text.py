@@ -43,7 +43,7 @@ def format_check(c: Check) -> str:
     if c.faults:
         lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]
     tol = ", ".join(f"{METHOD_NAMES[k]} rtol={t.rtol:g} atol={t.atol:g}"
-                    f"{'*max(1,|L|)' if t.scaled else ''}" for k, t in c.tolerances.items())
+                    f"{'*max(1,|L|)' if t.scaled else '*|g|max'}" for k, t in c.tolerances.items())
     lines += [f"tolerances vs backprop: {tol}",
               "all agree" if c.agree else
               f"DISAGREE: {', '.join(r['name'] for r in c.disagreements())}"]
@@ -51,10 +51,12 @@ def format_check(c: Check) -> str:
 
 
 def _flag_kink(row: dict) -> dict:
-    """A row whose central difference crossed a kink shows it beside the number."""
-    if not row["kink"]:
+    """A row whose central difference is not compared shows why beside the number:
+    (kink), (domain) or (unreliable)."""
+    if not row["central_flag"]:
         return row
-    return {**row, "central_difference": f"{cell(row['central_difference'])} (kink)"}
+    return {**row, "central_difference": f"{cell(row['central_difference'])} "
+                                         f"({row['central_flag']})"}
 
 
 def format_check_summary(c: Check) -> str:
@@ -65,7 +67,8 @@ def format_check_summary(c: Check) -> str:
     lines = [f"model {c.model}    loss {c.loss:.6g}",
              f"{len(rows)} parameters: {sum(r['agree'] for r in rows)} agree, "
              f"{sum(not r['agree'] for r in rows)} disagree, "
-             f"{sum(bool(r['kink']) for r in rows)} central differences flagged at a kink", "",
+             f"{sum(bool(r['central_flag']) for r in rows)} central differences flagged "
+             "(kink, domain or unreliable)", "",
              "worst relative error against backprop:"]
     for m in methods:
         errors = [(abs(r[m] - r["backprop"]) / max(abs(r["backprop"]), 1e-300), r["name"])

@@ -24,6 +24,7 @@ come from a model: only from ``--out``.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import replace
@@ -36,7 +37,7 @@ from .errors import DeriveError
 from .graph import topological_order
 from .models import MAX_BATCH, Model, from_expression
 from .primitives import LOSSES
-from .parser import ParseError, parse_name, parse_steps
+from .parser import LIMITS, ParseError, parse_name, parse_steps
 
 TITLE = re.compile(r"[A-Za-z0-9 .,:;()'+*/=_-]{1,100}")
 FILE_KEYS = {"title", "expr", "steps", "loss", "wrt", "params", "inputs", "target"}
@@ -49,29 +50,33 @@ def number(text, what: str) -> float:
         raise DeriveError(f"bad value for {what}: expected a number")
     if isinstance(text, str) and not _NUMBER.fullmatch(text.strip()):
         raise DeriveError(f"bad value for {what}: {text[:40]!r} is not a decimal number")
+    if isinstance(text, int) and abs(text) > 10**308:
+        raise DeriveError(f"bad value for {what}: a number of {len(str(abs(text)))} digits "
+                          "is out of range")
     value = float(text)
     if not np.isfinite(value):
-        raise DeriveError(f"bad value for {what}: {value} is not finite")
+        raise DeriveError(f"bad value for {what}: the number is not finite (out of range)")
     return value
 
 
 def load_values(path: Path, what: str) -> np.ndarray:
-    """A 1-D float batch from a .csv or .npy file."""
+    """A 1-D float batch from a .csv or .npy file; its size is checked before the values
+    are held (an .npy's header shape, a CSV's entries as they are read), and errors
+    never quote the file's content."""
     if not path.is_file():
         raise DeriveError(f"bad value for {what}: no file {str(path)!r}")
     try:
         if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = _load_npy(path, what)
         elif path.suffix == ".csv":
-            text = path.read_text(encoding="utf-8", errors="strict")
-            items = [t for t in re.split(r"[,\s]+", text) if t]
-            array = np.array([number(t, what) for t in items], dtype=float)
+            array = _load_csv(path, what)
         else:
             raise DeriveError(f"bad value for {what}: files must be .csv or .npy")
     except (ValueError, OSError) as error:
         if isinstance(error, DeriveError):
             raise
-        raise DeriveError(f"bad value for {what}: cannot read {path.name}: {error}") from None
+        raise DeriveError(f"bad value for {what}: cannot read {path.name} as "
+                          f"{path.suffix[1:]}") from None
     if array.dtype.kind not in "iuf" or array.size == 0 or array.size > MAX_BATCH:
         raise DeriveError(f"bad value for {what}: {path.name} must hold 1 to {MAX_BATCH:,} numbers")
     array = np.asarray(array, dtype=float).ravel()
@@ -80,10 +85,53 @@ def load_values(path: Path, what: str) -> np.ndarray:
     return array
 
 
-def value_of(raw, what: str, base: Path):
-    """A number, or ``@FILE`` (relative to ``base``) for a batch."""
+def _load_npy(path: Path, what: str) -> np.ndarray:
+    """An .npy array, its header read first: a numeric dtype and at most MAX_BATCH
+    entries, or an error before any allocation."""
+    with open(path, "rb") as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(stream)
+        except (ValueError, OSError):
+            raise DeriveError(f"bad value for {what}: {path.name} is not an .npy array "
+                              "(an .npz archive or another file)") from None
+    if dtype.kind not in "iuf" or not 1 <= math.prod(shape) <= MAX_BATCH:
+        raise DeriveError(f"bad value for {what}: {path.name} must hold 1 to {MAX_BATCH:,} "
+                          "numbers")
+    return np.load(path, allow_pickle=False)
+
+
+def _load_csv(path: Path, what: str) -> np.ndarray:
+    """A CSV's numbers, counted as they are read: more than MAX_BATCH stops the reading."""
+    values = []
+    with open(path, encoding="utf-8", errors="strict") as stream:
+        for line_number, line in enumerate(stream, 1):
+            for item in re.split(r"[,\s]+", line):
+                if not item:
+                    continue
+                if not _NUMBER.fullmatch(item):
+                    raise DeriveError(f"bad value for {what}: line {line_number} of "
+                                      f"{path.name} holds something that is not a decimal "
+                                      "number")
+                values.append(float(item))
+                if len(values) > MAX_BATCH:
+                    raise DeriveError(f"bad value for {what}: {path.name} must hold 1 to "
+                                      f"{MAX_BATCH:,} numbers")
+    return np.array(values, dtype=float)
+
+
+def value_of(raw, what: str, base: Path, inside: list[Path] | None = None):
+    """A number, or ``@FILE`` (relative to ``base``) for a batch.  With ``inside`` (a
+    model file's folder, and any ``--allow-path``), the file must lie within one of them."""
     if isinstance(raw, str) and raw.startswith("@"):
-        return load_values(base / raw[1:], what)
+        path = base / raw[1:]
+        if inside is not None and not any(path.resolve().is_relative_to(folder.resolve())
+                                          for folder in inside):
+            raise DeriveError(f"bad value for {what}: a model file may name only files in "
+                              "its own folder (give --allow-path DIR to allow another)")
+        return load_values(path, what)
     return number(raw, what)
 
 
@@ -119,10 +167,12 @@ def from_text(expr: str, params: dict, inputs: dict, target: dict | None = None,
     (['b', 'w'], 'expression')
     """
     title = check_title(title)
+    if len(params) + len(inputs) + len(target or {}) > LIMITS["symbols"]:
+        raise DeriveError(f"more than {LIMITS['symbols']:,} names declared")
     for name in [*params, *inputs, *(target or {})]:
         parse_name(name)  # network entries (Omega1[2,3]) are for families only
     if loss not in LOSSES:
-        raise DeriveError(f"bad loss {loss!r}: choose from {', '.join(LOSSES)}")
+        raise DeriveError(f"bad loss {str(loss)[:40]!r}: choose from {', '.join(LOSSES)}")
     prediction, steps = parse_steps(expr)
     declared = {**params, **inputs, **(target or {})}
     if len(declared) != len(params) + len(inputs) + len(target or {}):
@@ -139,6 +189,9 @@ def from_text(expr: str, params: dict, inputs: dict, target: dict | None = None,
     _same_batch(declared)
     symbol = {name: sympy.Symbol(name) for name in declared}
     wrt_names = list(params) if wrt is None else [parse_name(w, "--wrt name") for w in wrt]
+    repeated = sorted({w for w in wrt_names if wrt_names.count(w) > 1})
+    if repeated:
+        raise DeriveError(f"bad --wrt: {repeated[0]!r} is repeated")
     unknown = [w for w in wrt_names if w not in params and w not in inputs]
     if unknown or not wrt_names:
         raise DeriveError(f"bad --wrt: {unknown[0]!r} is not a declared parameter or input"
@@ -164,27 +217,32 @@ def _same_batch(values: dict):
         raise DeriveError(f"batch files differ in length: {sorted(sizes)}")
 
 
-def from_toml(path) -> Model:
-    """A model from a TOML model file (see the module docstring)."""
+def from_toml(path, allow_path=None) -> Model:
+    """A model from a TOML model file (see the module docstring).  Its ``@FILE`` values
+    must lie in the file's own folder, or in ``allow_path``."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DeriveError(f"no model file {str(path)!r}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
-        raise DeriveError(f"bad model file {path.name}: {error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, ValueError) as error:
+        raise DeriveError(f"bad model file {path.name}: {str(error)[:200]}") from None
     extra = sorted(set(data) - FILE_KEYS)
     if extra:
         raise DeriveError(f"bad model file {path.name}: unknown key {extra[0]!r}; "
                           f"known: {', '.join(sorted(FILE_KEYS))}")
     text = _expression_text(data, path.name)
     base = path.parent
+    inside = [base] + ([Path(allow_path)] if allow_path else [])
     tables = {}
     for key in ("params", "inputs", "target"):
         table = data.get(key, {})
         if not isinstance(table, dict):
             raise DeriveError(f"bad model file {path.name}: [{key}] must be a table")
-        tables[key] = {parse_name(k, f"{key} name"): value_of(v, f"{key} {k}", base)
+        if len(table) > LIMITS["symbols"]:
+            raise DeriveError(f"bad model file {path.name}: [{key}] declares more than "
+                              f"{LIMITS['symbols']:,} names")
+        tables[key] = {parse_name(k, f"{key} name"): value_of(v, f"{key} {k}", base, inside)
                        for k, v in table.items()}
     if len(tables["target"]) > 1:
         raise DeriveError(f"bad model file {path.name}: [target] holds one name")
@@ -192,8 +250,11 @@ def from_toml(path) -> Model:
     if wrt is not None and not (isinstance(wrt, list) and all(isinstance(w, str) for w in wrt)):
         raise DeriveError(f"bad model file {path.name}: 'wrt' must be a list of names")
     title = data.get("title", path.stem if TITLE.fullmatch(path.stem) else None)
+    loss = data.get("loss", "least_squares")
+    if not isinstance(loss, str) or not isinstance(title, (str, type(None))):
+        raise DeriveError(f"bad model file {path.name}: 'loss' and 'title' must be strings")
     return from_text(text, tables["params"], tables["inputs"], tables["target"] or None,
-                     wrt, data.get("loss", "least_squares"), title)
+                     wrt, loss, title)
 
 
 def _expression_text(data: dict, filename: str) -> str:

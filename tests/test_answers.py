@@ -3,6 +3,7 @@ that is a bare name, and wrong answers found by adversarial trials, each asserte
 the right value written in."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -83,3 +84,245 @@ def test_a_reports_data_json_is_strict_json(run, tmp_path):
     text = (tmp_path / "r" / "data.json").read_text()
     json.loads(text, parse_constant=_reject)
     assert '"-inf"' in text or '"inf"' in text or '"nan"' in text
+
+
+# ---- singular and edge points, PyTorch float64 written in (torch.autograd.grad of the same
+# text read as Python, computed once with PyTorch 2.13; nothing here imports torch) -------
+
+INF, NAN = math.inf, math.nan
+EDGE_CASES = [
+    ('1.0/x', {'x': 0.0}, INF, {'x': -INF}),
+    ('sin(x) + 3.0/y', {'x': 1.0, 'y': 0.0}, INF, {'x': 0.5403023058681398, 'y': -INF}),
+    ('0.0**y', {'y': 2.0}, 0.0, {'y': 0.0}),
+    ('0.0**y', {'y': 0.5}, 0.0, {'y': 0.0}),
+    ('x**0.0', {'x': 0.0}, 1.0, {'x': 0.0}),
+    ('x**0', {'x': 0.0}, 1.0, {'x': 0.0}),
+    ('x**0.0', {'x': 2.5}, 1.0, {'x': 0.0}),
+    ('log(x)', {'x': 0.0}, -INF, {'x': INF}),
+    ('log(x)', {'x': 1e-07}, -16.11809565095832, {'x': 10000000.0}),
+    ('sqrt(x)', {'x': 0.0}, 0.0, {'x': INF}),
+    ('sqrt(x)', {'x': 1e-12}, 1e-06, {'x': 500000.0}),
+    ('x**-2', {'x': 0.0}, INF, {'x': -INF}),
+    ('x**-2', {'x': 1e-100}, 1e+200, {'x': -1.9999999999999998e+300}),
+    ('exp(x)', {'x': 800.0}, INF, {'x': INF}),
+    ('exp(x)', {'x': -800.0}, 0.0, {'x': 0.0}),
+    ('sin(x)', {'x': 1000000.0}, -0.34999350217129294, {'x': 0.9367521275331447}),
+    ('sin(x)', {'x': -1000000.0}, 0.34999350217129294, {'x': 0.9367521275331447}),
+    ('cos(x)', {'x': 1000000.0}, 0.9367521275331447, {'x': 0.34999350217129294}),
+    ('cos(x)', {'x': -1000000.0}, 0.9367521275331447, {'x': -0.34999350217129294}),
+    ('tan(x)', {'x': 1000000.0}, -0.373624453987599, {'x': 1.1395952326175316}),
+    ('tan(x)', {'x': -1000000.0}, 0.373624453987599, {'x': 1.1395952326175316}),
+    ('x**3', {'x': 1e+200}, INF, {'x': INF}),
+    ('x*w/w', {'x': 1.0, 'w': 0.0}, NAN, {'x': NAN, 'w': NAN}),
+    ('exp(log(w))', {'w': -1.0}, NAN, {'w': NAN}),
+    ('(w**0.5)**2', {'w': -4.0}, NAN, {'w': NAN}),
+    ('log(x)', {'x': -1.0}, NAN, {'x': -1.0}),
+    ('sqrt(x)', {'x': -1.0}, NAN, {'x': NAN}),
+    ('x**0.5', {'x': 0.0}, 0.0, {'x': INF}),
+    ('x**y', {'x': 0.0, 'y': 2.0}, 0.0, {'x': 0.0, 'y': 0.0}),
+    ('x**y', {'x': -2.0, 'y': 3.0}, -8.0, {'x': 12.0, 'y': NAN}),
+    ('tanh(x)', {'x': 1000.0}, 1.0, {'x': 0.0}),
+    ('sigmoid(x)', {'x': -1000.0}, 0.0, {'x': 0.0}),
+    ('softplus(x)', {'x': 1000.0}, 1000.0, {'x': 1.0}),
+    ('softplus(x)', {'x': -1000.0}, 0.0, {'x': 0.0}),
+    ('logsigmoid(x)', {'x': -1000.0}, -1000.0, {'x': 1.0}),
+    ('exp(x)/exp(x)', {'x': 800.0}, NAN, {'x': NAN}),
+    ('x*x', {'x': 1e+200}, INF, {'x': 2e+200}),
+    ('1.0/(x*x)', {'x': 1e-200}, INF, {'x': -INF}),
+    ('abs(x)', {'x': 0.0}, 0.0, {'x': 0.0}),
+    ('relu(x)', {'x': 0.0}, 0.0, {'x': 0.0}),
+    ('arcsin(x)', {'x': 1.0}, 1.5707963267948966, {'x': INF}),
+    ('arccos(x)', {'x': -1.0}, 3.141592653589793, {'x': -INF}),
+    ('arctanh(x)', {'x': -1.0}, -INF, {'x': INF}),
+    ('log1p(x)', {'x': -1.0}, -INF, {'x': INF}),
+    ('expm1(x)', {'x': 1000.0}, INF, {'x': INF}),
+    ('cbrt(x)', {'x': 0.0}, 0.0, {'x': INF}),
+]
+
+
+def _finite(case):
+    _, _, value, gradient = case
+    return math.isfinite(value) and all(math.isfinite(g) for g in gradient.values())
+
+
+@pytest.mark.parametrize("text,point,value,gradient", EDGE_CASES, ids=[
+    f"{c[0]} at {c[1]}" for c in EDGE_CASES])
+def test_singular_and_edge_points_agree_with_pytorch_or_report_the_fault(
+        run, text, point, value, gradient):
+    t = trace(from_text(text, point, {}))
+    for name, expected in gradient.items():
+        if math.isfinite(expected) and math.isfinite(t.gradients[name]):
+            assert t.gradients[name] == pytest.approx(expected, rel=1e-10, abs=1e-300), name
+    args = ["check", "--expr", text] + [f"--param={k}={v!r}" for k, v in point.items()]
+    code, out, err = run(*args)
+    if _finite((text, point, value, gradient)):
+        assert t.faults == [] and t.loss == pytest.approx(value, rel=1e-12, abs=1e-300)
+        assert code == 0, out + err
+    else:
+        assert t.faults, "a non-finite value must be reported where it starts"
+        assert code == 1 and "numeric faults" in out and "Warning" not in err, out + err
+
+
+def test_there_are_at_least_forty_edge_cases():
+    assert len(EDGE_CASES) >= 40
+
+
+# ---- every crash and wrong answer the trials found, as its command line --------------
+# (args, exit code, text that must appear in stdout+stderr); files are made in tmp_path.
+
+TRIALS = [
+    (["check", "--expr", "1.0/x", "--param", "x=0.0"], 1, "division by zero"),
+    (["check", "--expr", "sin(x) + 3.0/y", "--param", "x=1", "--param", "y=0"], 1,
+     "division by zero"),
+    (["check", "--expr", "log(w)", "--param", "w=0"], 1, "log of zero"),
+    (["check", "--expr", "w^3", "--param", "w=1e200"], 1, "overflow in pow"),
+    (["check", "--expr", "f", "--param", "f=0", "--target", "y=1", "--loss",
+      "binary_cross_entropy"], 1, "log of zero"),
+    (["check", "--expr", "f", "--param", "f=1", "--target", "y=0", "--loss",
+      "binary_cross_entropy"], 1, "log of zero"),
+    (["check", "chain:log,tanh*100", "--param", "beta0=0", "--param", "omega0=0"], 1,
+     "numeric faults"),
+    (["check", "--expr", "0.0**y", "--param", "y=1"], 0, "all agree"),
+    (["check", "--expr", "w*(10^64)^64", "--param", "w=1"], 1, "overflow in pow"),
+    (["check", "--expr", "w*((10^64)^64)^64", "--param", "w=1"], 1, "overflow in pow"),
+    (["check", "--expr", "w*exp(exp(1e15))", "--param", "w=1"], 1, "numeric faults"),
+    (["check", "--expr", "w*log(-1)", "--param", "w=1"], 2, "is not a real number"),
+    (["check", "--expr", "w*log(0)", "--param", "w=1"], 1, "log of zero"),
+    (["check", "--expr", "w*(-1)^0.5", "--param", "w=1"], 2, "is not a real number"),
+    (["check", "--expr", "w*(-8)^(1/3)", "--param", "w=1"], 2, "is not a real number"),
+    (["check", "--expr", "w/0.0", "--param", "w=1"], 2, "division by zero"),
+    (["check", "--expr", "w*0.0^-1", "--param", "w=1"], 2, "division by zero"),
+    (["report", "--expr", "w", "--param", "w=1", "--format", "html", "--out", "r1"], 0, "r1"),
+    (["report", "logistic:1", "--format", "html", "--out", "r2"], 0, "r2"),
+    (["check", "--batch", "99999999999999999999999"], 2, "--batch must be"),
+    (["check", "--batch", "1000000000"], 2, "--batch must be"),
+    (["check", "--batch", "3", "--seed", "-1"], 2, "--seed must be"),
+    (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=@ok.csv", "--batch", "5"], 2,
+     "already holds a batch"),
+    (["bench", "--expr", "w*x", "--param", "w=1", "--input", "x=@ok.csv", "--repeat", "1",
+      "--json"], 0, '"batch": 3'),
+    (["bench", "toy", "--repeat", "100000000"], 2, "--repeat"),
+    (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=@archive.npy"], 2,
+     "not an .npy array"),
+    (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=@huge.npy"], 2,
+     "must hold 1 to"),
+    (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=@passwd.csv"], 2,
+     "line 1 of passwd.csv"),
+    (["check", "bad_loss.toml"], 2, "'loss' and 'title' must be strings"),
+    (["check", "loss_table.toml"], 2, "'loss' and 'title' must be strings"),
+    (["check", "digits400.toml"], 2, "400 digits is out of range"),
+    (["check", "digits5000.toml"], 2, "bad model file digits5000.toml"),
+    (["check", "outside.toml"], 2, "a model file may name only files in its own folder"),
+    (["check", "--expr", "x*w/w", "--param", "x=1", "--param", "w=0"], 1, "division by zero"),
+    (["check", "--expr", "exp(log(w))", "--param", "w=-1"], 1, "log of a negative number"),
+    (["check", "--expr", "(w^0.5)^2", "--param", "w=-4"], 1, "power of a negative number"),
+    (["trace", "--expr", "x**0.0", "--param", "x=0.0", "--json"], 0, '"x": 0.0'),
+    (["check", "--expr", "w", "--param", "w=1", "--wrt", "w,w,w"], 2, "'w' is repeated"),
+    (["check", "--expr", "sin(x)", "--param", "x=1e6"], 0, "(unreliable)"),
+    (["check", "--expr", "cos(x)", "--param", "x=-1e6"], 0, "(unreliable)"),
+    (["check", "--expr", "tan(x)", "--param", "x=1e6"], 0, "(unreliable)"),
+    (["check", "--expr", "sqrt(w)", "--param", "w=1e-12"], 0, "(domain)"),
+    (["check", "--expr", "log(w)", "--param", "w=1e-7"], 0, "(domain)"),
+]
+
+
+@pytest.fixture
+def trial_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.csv").write_text("1,2,3\n")
+    (tmp_path / "passwd.csv").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    np.savez(tmp_path / "archive", a=np.ones(3))
+    (tmp_path / "archive.npz").rename(tmp_path / "archive.npy")
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }"
+    header += b" " * (117 - len(header)) + b"\n"
+    (tmp_path / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                                        + header + b"\x00" * 8)
+    body = '[params]\nw = 1\n[inputs]\nx = 1\n'
+    (tmp_path / "bad_loss.toml").write_text('expr = "w*x"\nloss = ["a"]\n' + body)
+    (tmp_path / "loss_table.toml").write_text('expr = "w*x"\n[loss]\na = 1\n' + body)
+    (tmp_path / "digits400.toml").write_text(f'expr = "w*x"\n[params]\nw = {"9" * 400}\n')
+    (tmp_path / "digits5000.toml").write_text(f'expr = "w*x"\n[params]\nw = {"9" * 5000}\n')
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "s.csv").write_text("1,2,3\n")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "outside.toml").write_text(
+        'expr = "w*x"\n[params]\nw = 1\n[inputs]\nx = "@/etc/hostname"\n')
+    return tmp_path
+
+
+@pytest.mark.parametrize("args,code,text", TRIALS, ids=[" ".join(t[0])[:60] for t in TRIALS])
+def test_every_trial_input_is_answered(run, trial_files, args, code, text):
+    got, out, err = run(*args)
+    assert got == code, out + err
+    assert text in out + err
+    assert "internal error" not in err and "Warning" not in err
+    if "root:x:0:0" in (trial_files / "passwd.csv").read_text():
+        assert "root:x" not in out + err  # an error never quotes a file's content
+
+
+def test_a_model_files_path_outside_its_folder_needs_allow_path(run, trial_files):
+    (trial_files / "models" / "m.toml").write_text(
+        'expr = "w*x"\n[params]\nw = 1\n[inputs]\nx = "@../secret/s.csv"\n')
+    code, _, err = run("check", "models/m.toml")
+    assert code == 2 and "--allow-path" in err
+    code, out, err = run("check", "models/m.toml", "--allow-path", "secret")
+    assert code == 0, err
+
+
+def test_a_wrong_gradient_is_still_caught_where_the_central_difference_is_unreliable(
+        run, monkeypatch):
+    """sin's rule made wrong (cos + 0.1): at x = 1e6 the central difference cannot be
+    trusted, yet sympy.diff (SymPy's own sin) and the complex step disagree with backprop."""
+    from derive.primitives import PRIMITIVES, primitive
+    import dataclasses
+    wrong = dataclasses.replace(PRIMITIVES["sin"],
+                                partial=lambda m, a, out, i: m.cos(a[0]) + 0.1)
+    monkeypatch.setitem(PRIMITIVES, "sin", wrong)
+    code, out, _ = run("check", "--expr", "sin(x)", "--param", "x=1e6")
+    assert code == 1 and "DISAGREE: x" in out
+    assert primitive  # the table's own constructor is the one a new row uses
+
+
+def test_relative_errors_on_tiny_gradients_are_caught():
+    """A 17% error on gradients of 1e-26 is a disagreement: exact methods are compared at
+    the gradient's own scale, not against an absolute 1e-10."""
+    from derive.compare import TOLERANCES
+    tol = TOLERANCES["symbolic"]
+    assert not tol.agree(1.932e-26, 1.602e-26, gradient=1.932e-26)
+    assert tol.agree(1.602e-26 * (1 + 1e-12), 1.602e-26, gradient=1.602e-26)
+    assert tol.agree(1.0 + 1e-11, 1.0, gradient=1.0)
+
+
+def test_the_python_api_raises_derive_errors_for_wrong_types_and_converts_numbers():
+    import sympy
+    import derive
+    from derive import DeriveError, from_expression
+    from derive.compare import check
+    from derive.testing import assert_gradients_agree
+    w, b, x, y = sympy.symbols("w b x y")
+    bad = [lambda: derive.model(123), lambda: trace("toy"), lambda: check(123),
+           lambda: derive.size_sweep("logistic", 5),
+           lambda: from_expression(w * x, {w: 1.0}, {x: 1.0}, {y: 1.0}, loss="nope"),
+           lambda: derive.model("toy").batch(2.5),
+           lambda: assert_gradients_agree(derive.model("toy"), rtol="x"),
+           lambda: from_expression(w * x, {w: "a"}, {x: 1.0}),
+           lambda: from_expression(3, {w: 1.0}, {}),
+           lambda: from_expression(w * x, {w: 1.0}, {x: 1.0}, wrt=[y])]
+    for call in bad:
+        with pytest.raises(DeriveError):
+            call()
+    # Python ints become float64 at the boundary: no silent int64 overflow
+    t = trace(from_expression((w * b - x) ** 2, {w: 3 * 10**9, b: 4 * 10**9}, {x: 1}))
+    assert t.gradients["w"] == pytest.approx(9.6e28, rel=1e-12)
+    assert t.gradients["b"] == pytest.approx(7.2e28, rel=1e-12)
+    assert check(from_expression(w * x * b, {w: 3 * 10**9, b: 4 * 10**9}, {x: 1})).loss \
+        == pytest.approx(1.2e19, rel=1e-12)
+
+
+def test_assert_gradients_agree_raises_assertion_error_naming_the_fault():
+    import sympy
+    from derive import from_expression
+    from derive.testing import assert_gradients_agree
+    w = sympy.Symbol("w")
+    with pytest.raises(AssertionError, match="log of zero"):
+        assert_gradients_agree(from_expression(sympy.log(w), {w: 0.0}, {}))
