@@ -238,7 +238,16 @@ def batch_sums(function, arguments, values: dict, shape=()) -> list[float]:
     """
     with np.errstate(all="ignore"):
         results = function(*[np.asarray(values[a], dtype=float) for a in arguments])
-    return [float(np.sum(np.broadcast_to(r, shape))) for r in results]
+        return [float(np.sum(np.broadcast_to(_real(r), shape))) for r in results]
+
+
+def _real(value):
+    """A result as a real number: NaN where SymPy's own rules made it complex (the
+    textbook derivative of (-1)**x holds log(-1) = iπ), which no real derivative is."""
+    value = np.asarray(value)
+    if not np.iscomplexobj(value):
+        return value
+    return np.where(np.imag(value) == 0, np.real(value), np.nan)
 
 
 def model_source(model) -> str:

@@ -178,15 +178,17 @@ def from_expression(prediction: sympy.Expr, parameters: dict, inputs: dict,
     parameters, inputs = _values(parameters, "parameters"), _values(inputs, "inputs")
     target = _values(target, "target") if target else target
     names = dict(names or {})
+    symbols = {s.name for s in topological_order(prediction) if s.is_Symbol}
+    symbols |= {str(s) for s in (target or {})}
     if target:
         ((y, y_value),) = target.items()
         output = LOSSES[loss].build(prediction, y)
-        _default_name(names, prediction, "f")
-        _default_name(names, output, "l")
+        _default_name(names, prediction, "f", symbols)
+        _default_name(names, output, "l", symbols)
         values = {**parameters, **inputs, y: y_value}
     else:
         y, output = None, prediction
-        _default_name(names, output, "f")
+        _default_name(names, output, "f", symbols)
         values = {**parameters, **inputs}
     missing = [str(s) for s in topological_order(output) if s.is_Symbol and s not in values]
     if missing:
@@ -221,10 +223,17 @@ def _values(values, what: str) -> dict:
     return out
 
 
-def _default_name(names: dict, node, name: str):
-    """Name a node the book's way (f, ℓ) unless it has a name or a step has that one."""
-    if node not in names and name not in names.values():
-        names[node] = name
+def _default_name(names: dict, node, name: str, symbols: set):
+    """Name a node the book's way (f, ℓ) unless it has a name; where a step or one of
+    the model's own symbols has that one, it is v1, v2, ... instead."""
+    if node in names:
+        return
+    taken = set(names.values()) | symbols
+    k = 0
+    while name in taken:
+        k += 1
+        name = f"v{k}"
+    names[node] = name
 
 
 def chain(activations: list[str], beta, omega, x: float, y: float, name: str) -> Model:

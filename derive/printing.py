@@ -20,6 +20,7 @@ import re
 import sympy
 from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
 from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.precedence import PRECEDENCE
 
 from .primitives import by_function, row_latex
@@ -58,7 +59,7 @@ class BookLatexPrinter(LatexPrinter):
         return typed_name(expr.name)
 
 
-_TYPED = re.compile(r"([A-Za-z]+)_?([0-9]*)")
+_TYPED = re.compile(r"([A-Za-z]+)([0-9]*)")
 
 
 def typed_name(name: str) -> str:
@@ -68,6 +69,8 @@ def typed_name(name: str) -> str:
 
     >>> typed_name("omega0"), typed_name("f3"), typed_name("xscr"), typed_name("x__2")
     ('\\omega_{0}', 'f_{3}', '\\mathrm{xscr}', '\\mathrm{x\\_\\_2}')
+    >>> typed_name("x_1"), typed_name("xAbs")
+    ('\\mathrm{x\\_1}', '\\mathrm{xAbs}')
     """
     match = _TYPED.fullmatch(name)
     if not match:
@@ -128,6 +131,21 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
             row.appendChild(self.parenthesize(factor, PRECEDENCE["Mul"]))
         return row
 
+    def _typed(self, name: str):
+        """A name as typed (as :func:`typed_name`): a Greek letter's name as the letter,
+        trailing digits as a subscript, anything else verbatim (no x__2 superscript,
+        xAbs as |x| or xprime as x′, which SymPy's printer would make)."""
+        match = _TYPED.fullmatch(name)
+        if not match:
+            return self._element("mi", text=name)
+        base, digits = match.groups()
+        letter = self._element("mi", text=greek_unicode.get(base, base))
+        if len(base) > 1 and base not in greek_unicode:
+            letter.setAttribute("mathvariant", "normal")
+        if not digits:
+            return letter
+        return self._element("msub", letter, self._element("mn", text=digits))
+
     def _print_transpose(self, expr):
         return self._element("msup", self._print(expr.args[0]), self._element("mi", text="T"))
 
@@ -136,7 +154,7 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
             return self._element("mi", text="\u2113")
         entry = _ENTRY.fullmatch(sym.name)
         if entry is None:
-            return super()._print_Symbol(sym, style)
+            return self._typed(sym.name)
         greek, layer, index = entry.groups()
         letter = "\u03a9" if greek == "Omega" else "\u03b2"
         x = self.dom.createElement("mrow")

@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import importlib.resources
 import json
+import warnings
 import os
 import re
 import shutil
@@ -377,8 +378,11 @@ def render_tex(data: dict) -> str:
 
 
 def charts(data: dict, kind: str) -> dict:
-    """The growth, timing and step-size charts as SVG text or PDF bytes (deterministic)."""
-    return render_all(data, kind)
+    """The growth, timing and step-size charts as SVG text or PDF bytes (deterministic).
+    Infinite or huge values are drawn as matplotlib can; its warnings stay quiet."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return render_all(data, kind)
 
 
 # ---- writing -----------------------------------------------------------------

@@ -222,6 +222,11 @@ TRIALS = [
     (["check", "--expr", "cos(x)", "--param", "x=-1e6"], 0, "(unreliable)"),
     (["check", "--expr", "tan(x)", "--param", "x=1e6"], 0, "(unreliable)"),
     (["check", "--expr", "sqrt(w)", "--param", "w=1e-12"], 0, "(domain)"),
+    # a title is only a title: the batch is drawn as for any expression (loss 14.448)
+    (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=5", "--batch", "3",
+      "--title", "logistic"], 0, "loss 14.4477"),
+    (["trace", "--expr", "f + l*sin(x)", "--param", "f=1", "--param", "l=2", "--input",
+      "x=0.5", "--target", "y=1"], 0, "v1    f + l*h1"),
     (["check", "--expr", "log(w)", "--param", "w=1e-7"], 0, "(domain)"),
 ]
 
@@ -326,3 +331,63 @@ def test_assert_gradients_agree_raises_assertion_error_naming_the_fault():
     w = sympy.Symbol("w")
     with pytest.raises(AssertionError, match="log of zero"):
         assert_gradients_agree(from_expression(sympy.log(w), {w: 0.0}, {}))
+
+
+# ---- Hypothesis: random expressions and points never crash a command -----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+CONSTANTS = st.sampled_from(["0", "0.0", "1", "2", "0.5", "1e15", "1e-15", "10^64",
+                             "(10^64)^64", "(0-1)", "3.0"])
+FUNCTIONS = ["sin", "exp", "log", "sqrt", "tanh", "relu", "abs", "arcsin", "log1p", "tan",
+             "gelu", "cbrt", "sign"]
+
+
+def _expressions():
+    leaf = st.one_of(st.sampled_from(["x", "w"]), CONSTANTS)
+
+    def grow(children):
+        binary = st.tuples(st.sampled_from(["+", "-", "*", "/", "^", "**"]), children,
+                           children).map(lambda t: f"({t[1]}{t[0]}{t[2]})")
+        call = st.tuples(st.sampled_from(FUNCTIONS), children).map(lambda t: f"{t[0]}({t[1]})")
+        two = st.tuples(st.sampled_from(["max", "min", "hypot", "arctan2"]), children,
+                        children).map(lambda t: f"{t[0]}({t[1]}, {t[2]})")
+        branch = st.tuples(st.sampled_from(["<", ">=", "=="]), children, children, children,
+                           children).map(lambda t: f"where({t[1]} {t[0]} {t[2]}, {t[3]}, {t[4]})")
+        return binary | call | two | branch
+
+    return st.recursive(leaf, grow, max_leaves=8)
+
+
+POINTS = st.sampled_from(["0", "0.0", "-1", "1", "1e-12", "1e6", "-1e6", "1e200", "800",
+                          "0.5", "-0.5"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(text=_expressions(), x=POINTS, w=POINTS,
+       command=st.sampled_from(["check", "trace", "jacobian"]))
+def test_random_expressions_and_points_never_crash(run, text, x, w, command):
+    code, out, err = run(command, "--expr", f"w*({text})", "--param", f"w={w}",
+                         "--param", f"x={x}", "--json")
+    assert code in (0, 1, 2), err
+    assert "internal error" not in err and "Warning" not in err
+    if code in (0, 1):
+        json.loads(out, parse_constant=_reject)
+    else:
+        assert out == "" and err.startswith("derive: error:")
+
+
+def test_names_are_shown_as_typed_and_distinct():
+    from derive.parser import parse
+    from derive.printing import mathml, to_latex
+    e = parse("w*x__2 + x1 + x_1 + xAbs + xnorm + xprime")
+    latex, html = to_latex(e), mathml(e)
+    for shown in (r"\mathrm{x\_\_2}", "x_{1}", r"\mathrm{x\_1}", r"\mathrm{xAbs}",
+                  r"\mathrm{xnorm}", r"\mathrm{xprime}"):
+        assert shown in latex
+    for shown in ("<mi>x__2</mi>", "<msub><mi>x</mi><mn>1</mn></msub>", "<mi>x_1</mi>",
+                  ">xAbs</mi>", ">xnorm</mi>", ">xprime</mi>"):
+        assert shown in html
+    assert "|" not in html and "&#8242;" not in html and "<msup>" not in html
