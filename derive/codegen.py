@@ -133,22 +133,30 @@ def _assignments(target: str, node, label, helpers) -> list[str]:
     """``target = <the node's operation>``; a sum or product of many arguments over
     several lines, each adding the next arguments to the one before."""
     rule = rule_for(node)
-    args = [label[a] for a in node.args]
+    args = _arguments(node, label)
     if rule.join is None or len(args) <= WIDEST_LINE:
-        return [f"    {target} = {_operation(node, label, helpers)}"]
+        return [f"    {target} = {_operation(node, args, helpers)}"]
     chunks = [args[i:i + WIDEST_LINE] for i in range(0, len(args), WIDEST_LINE)]
     return ([f"    {target} = {rule.source(chunks[0])}"]
             + [f"    {target} = {rule.source([target, *chunk])}" for chunk in chunks[1:]])
 
 
-def _operation(node, label, helpers) -> str:
-    """The node's row applied to its arguments' labels, as the row's own source.
+def _arguments(node, label) -> list[str]:
+    """The arguments' labels; an operation on numbers alone gets them as numpy float64,
+    so that it follows IEEE rules (10 ** 64 ** 64 is inf, not a Python OverflowError)."""
+    args = [label[a] for a in node.args]
+    if all(a.is_Number for a in node.args):
+        args = [f"np.float64({a})" for a in args]
+    return args
+
+
+def _operation(node, args, helpers) -> str:
+    """The node's row applied to its arguments' texts, as the row's own source.
 
     A row whose code uses its argument more than once becomes a helper
     function defined at the top of the file, so each argument is computed once.
     """
     rule = rule_for(node)
-    args = [label[a] for a in node.args]
     if rule.join is None and any(len(re.findall(rf"\b{p}\b", rule.code)) > 1
                                  for p in rule.params):
         helpers[rule.name] = rule

@@ -208,7 +208,8 @@ def _nightmare(model, derived) -> dict:
     if derived.output.tree_nodes > policy.EXPRESSION_CAP or derived.output.depth > DIFF_DEPTH_CAP:
         return {"parameter": str(w), "symbol": w, "closed": None, "cse": []}
     [closed] = [derived.diff[i]] if derived.diff else diff_gradient(model.output, [w])
-    replacements, [reduced] = sympy.cse(closed, symbols=sympy.numbered_symbols("t_"))
+    names = sympy.numbered_symbols("t", exclude=closed.free_symbols)  # t0, t1, ... not taken
+    replacements, [reduced] = sympy.cse(closed, symbols=names)
     return {"parameter": str(w), "symbol": w, "closed": formula(closed),
             "cse": [{"name": s, "latex": e} for s, e in replacements]
             + [{"name": _Derivative(w), "latex": reduced}]}

@@ -391,3 +391,13 @@ def test_names_are_shown_as_typed_and_distinct():
                   ">xAbs</mi>", ">xnorm</mi>", ">xprime</mi>"):
         assert shown in html
     assert "|" not in html and "&#8242;" not in html and "<msup>" not in html
+
+
+def test_generated_code_computes_constants_in_float64(run, tmp_path):
+    """(10^64)^64 in generated code is inf under IEEE rules, not a Python OverflowError."""
+    source, function = generated(run, tmp_path, ["--expr", "w*((10^64)^64)^64 + w*2^3",
+                                                 "--param", "w=1"])
+    assert "np.float64(10) ** np.float64(64)" in source
+    with np.errstate(all="ignore"):
+        loss, dw = function(w=np.float64(1.0))
+    assert loss == np.inf and dw == np.inf
