@@ -21,8 +21,9 @@ from .notebook import check, hessian, jacobian, make_report, size_sweep, trace  
 from .parser import parse, parse_steps  # noqa: E402
 from .primitives import PRIMITIVES  # noqa: E402
 from .staged import program  # noqa: E402
+from .torchbridge import from_torch  # noqa: E402
 from .symbolic import dag_gradient, diff_gradient  # noqa: E402
 
 __all__ = ["__version__", "DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
-           "diff_gradient", "from_expression", "hessian", "jacobian", "jvp", "make_report",
+           "diff_gradient", "from_expression", "from_torch", "hessian", "jacobian", "jvp", "make_report",
            "model", "parse", "parse_steps", "program", "size_sweep", "trace"]

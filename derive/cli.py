@@ -26,7 +26,7 @@ from .errors import DeriveError
 from .families import load, output_name, sweeps
 from .models import MAX_BATCH, MAX_SEED
 from .output import write_text
-from .report import formats_for, make_report
+from .report import formats_for, make_report, render_grades
 from .staged import trace
 from .table import json_text
 from .usermodels import assignments, from_text, with_values
@@ -217,6 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start no new depth of the sweep after S seconds")
     report.add_argument("--timestamp", metavar="TEXT",
                         help="the timestamp printed in the report (default: now, UTC)")
+
+    grade = _command(sub, "grade", _grade, "grade completed notebooks 7.1 and 7.2",
+                     "Run a copy of each notebook (the file is never modified) in a fresh "
+                     "Jupyter kernel, every cell even when one raises, and grade the values "
+                     "it computed (7.1: f0 ... l_i, dldf3 ... dldf0, dldbeta0 ... dldomega3; "
+                     "7.2: all_f, all_h, all_dl_dweights, all_dl_dbiases) against derive's "
+                     "for the notebook's own parameters or weights. Names the first wrong "
+                     "step and its suspect rule; a TODO cell still holding the published "
+                     "stub is 'not completed'. Exit 0 when every notebook passes, 1 when "
+                     "any quantity is wrong or missing, 2 on bad input.", model=False)
+    grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK.ipynb",
+                       help="one or more notebooks (a teacher's folder of submissions)")
+    grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                       help="seconds each cell may run before it is interrupted (default 60)")
+    grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page")
     return parser
 
 
@@ -365,6 +380,29 @@ def _bench(args) -> int:
                    progress=_progress(args))
     print(json_text(result, indent=2) if args.json else text.format_bench(result))
     return 0
+
+
+def _grade(args) -> int:
+    from .grading import grade_all
+    if not 0 < args.timeout <= 3600:
+        raise DeriveError("--timeout must be a number of seconds from 0 to 3600")
+    paths = [_printable(p, "notebook path") for p in args.notebooks]
+    if args.html is not None:
+        _printable(args.html, "--html")
+    results = grade_all(paths, args.timeout, workers=2)
+    if args.json:
+        print(json_text({"notebooks": [r.to_json() for r in results],
+                         "passed": sum(r.passed for r in results),
+                         "failed": sum(not r.passed for r in results)}, indent=2))
+    elif len(results) == 1:
+        print(results[0].report())
+    else:
+        print("\n".join(r.summary for r in results))
+        print(f"{len(results)} notebooks: {sum(r.passed for r in results)} passed, "
+              f"{sum(not r.passed for r in results)} failed")
+    if args.html is not None:
+        write_text(Path(args.html), render_grades(results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 def _report(args) -> int:

@@ -48,7 +48,7 @@ from .primitives import LOSSES
 from .printing import mathml, to_latex
 from .staged import Variable, program, trace
 from .symbolic import DIFF_DEPTH_CAP, derivatives, diff_gradient
-from .table import json_text
+from .table import brief, json_text
 
 FORMATS = ("html", "tex", "pdf")
 
@@ -278,6 +278,7 @@ def html_environment() -> jinja2.Environment:
                                             default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = number
+    env.filters["short"] = brief
     env.filters["mathml"] = lambda expr: jinja2.filters.Markup(math_html(expr))
     env.globals["policy"] = policy
     return env
@@ -369,6 +370,11 @@ def number(value, digits: int = 3) -> str:
 
 def render_html(data: dict, charts: dict) -> str:
     return html_environment().get_template("report.html.j2").render(d=data, charts=charts)
+
+
+def render_grades(results) -> str:
+    """`derive grade --html`: a table per notebook (the template only formats)."""
+    return html_environment().get_template("grade.html.j2").render(results=results)
 
 
 def render_tex(data: dict) -> str:

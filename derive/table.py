@@ -87,6 +87,15 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def brief(value) -> str:
+    """A number or array in a few characters: '1.23', '[1, 2, 3, ...]', '-' for None."""
+    if value is None:
+        return "-"
+    flat = np.asarray(value, dtype=float).reshape(-1)
+    shown = ", ".join(f"{v:.6g}" for v in flat[:3])
+    return shown if flat.size == 1 else f"[{shown}{', ...' if flat.size > 3 else ''}]"
+
+
 def cell(value) -> str:
     """A value as a table prints it."""
     if value is None:

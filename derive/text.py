@@ -9,6 +9,7 @@ model toy    loss 0.138581
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 
 from tqdm import tqdm
@@ -162,6 +163,10 @@ def end_progress():
     'interrupted'), so that line starts at the left margin."""
     while _BARS:
         _BARS.pop().close()
+    if sys.stderr.isatty():  # a bar drawn as Ctrl-C arrived: blank its line whatever tqdm did
+        width = shutil.get_terminal_size().columns
+        sys.stderr.write("\r" + " " * max(width - 1, 0) + "\r")
+        sys.stderr.flush()
 
 
 def format_sweep(s: Sweep) -> str:

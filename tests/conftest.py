@@ -4,6 +4,8 @@ import pytest
 
 from derive.cli import main
 
+pytest_plugins = ["pytester"]  # the derive_check fixture is tested in a temporary project
+
 
 @pytest.fixture
 def run(capsys):

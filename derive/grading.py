@@ -1,0 +1,295 @@
+"""Grade the book's notebooks 7.1 and 7.2: run a completed copy, read its variables,
+compare each with derive's numbers for the notebook's own values.
+
+:func:`grade` executes a copy of the notebook with nbclient in a fresh kernel (the
+notebook's own code runs: that is what grading is; the file itself is never
+modified), every cell even when an earlier one raises, each cell within a timeout.
+A last cell of ours reads the graded variables as JSON.  Which notebook it is comes
+from its code (the model it defines), not its file name.  The values are compared
+with :func:`derive.yours.compare` on the model built from the notebook's own
+parameters (7.1) or weights (7.2), so a notebook with another seed is graded against
+its own network.  A TODO cell that still holds the published stub is reported, and
+the notebook is not completed (it never passes, whatever its own checks print).
+
+Cost: a kernel start and the notebook's own run (about a second for 7.1), then one
+derive comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DeriveError
+from .families import model as family_model
+from .network import build
+from .primitives import DEFAULT_ACTIVATION
+from .usermodels import with_values
+from .yours import compare
+
+TOY_PARAMETERS = ["beta0", "beta1", "beta2", "beta3", "omega0", "omega1", "omega2", "omega3"]
+GRADED = {
+    "7.1": ["f0", "h1", "f1", "h2", "f2", "h3", "f3", "l_i",
+            "dldf3", "dldh3", "dldf2", "dldh2", "dldf1", "dldh1", "dldf0",
+            "dldbeta3", "dldomega3", "dldbeta2", "dldomega2", "dldbeta1", "dldomega1",
+            "dldbeta0", "dldomega0"],
+    "7.2": ["all_f", "all_h", "all_dl_dweights", "all_dl_dbiases"],
+}
+"""The quantities graded in each notebook, as the notebook names them."""
+READ = {"7.1": GRADED["7.1"] + TOY_PARAMETERS + ["x", "y"],
+        "7.2": GRADED["7.2"] + ["all_weights", "all_biases", "net_input", "y"]}
+STUBS = {
+    "7.1": {"f0 = 0", "h1 = 0", "f1 = 0", "h2 = 0", "f2 = 0", "h3 = 0", "f3 = 0",
+            "l_i = 0", "dldf2 = 1", "dldh2 = 1", "dldf1 = 1", "dldh1 = 1", "dldf0 = 1",
+            "dldbeta3 = 1", "dldomega3 = 1", "dldbeta2 = 1", "dldomega2 = 1",
+            "dldbeta1 = 1", "dldomega1 = 1", "dldbeta0 = 1", "dldomega0 = 1"},
+    "7.2": {"all_f[layer] = all_h[layer]", "all_h[layer+1] = all_f[layer]",
+            "all_f[K] = np.zeros_like(all_biases[-1])",
+            "all_dl_dbiases[layer] = np.zeros_like(all_biases[layer])",
+            "all_dl_dweights[layer] = np.zeros_like(all_weights[layer])",
+            "all_dl_dh[layer] = np.zeros_like(all_h[layer])",
+            "all_dl_df[layer-1] = np.zeros_like(all_f[layer-1])"},
+}
+"""Lines of the published TODO cells' stubs: a TODO cell still holding one is not done."""
+MARK = "DERIVE-GRADE:"
+_DERIVE = threading.Lock()
+TIMEOUT = 60
+
+
+@dataclass
+class Graded:
+    """One notebook's grade: ``rows`` (quantity, expected, found, status: pass, fail or
+    missing), the first wrong step and what it implies, the cells that raised, the TODO
+    cells still holding stubs, and whether the run timed out."""
+
+    path: str
+    notebook: str | None
+    rows: list = field(default_factory=list)
+    first_wrong: str = ""
+    suspect: str = ""
+    errors: list = field(default_factory=list)
+    stubs: list = field(default_factory=list)
+    timed_out: bool = False
+    problem: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return (not self.problem and not self.stubs and bool(self.rows)
+                and all(r["status"] == "pass" for r in self.rows))
+
+    @property
+    def summary(self) -> str:
+        """One line: the file, the notebook, pass or why not."""
+        if self.problem:
+            return f"{self.path}: {self.problem}"
+        counts = {s: sum(r["status"] == s for r in self.rows) for s in ("pass", "fail",
+                                                                         "missing")}
+        verdict = "PASS" if self.passed else "FAIL"
+        text = (f"{self.path}: notebook {self.notebook}: {verdict} ({counts['pass']} pass, "
+                f"{counts['fail']} wrong, {counts['missing']} missing)")
+        if self.stubs:
+            text += f"; not completed: TODO cell(s) {', '.join(map(str, self.stubs))}"
+        if self.first_wrong:
+            text += f"; first wrong step: {self.first_wrong}"
+        if self.timed_out:
+            text += "; stopped at the timeout"
+        if self.errors:
+            text += f"; {len(self.errors)} cell(s) raised"
+        return text
+
+    def report(self) -> str:
+        """Every quantity (expected, found, pass/fail/missing), the diagnosis, the cells
+        that raised: the text `derive grade` prints for one notebook."""
+        from .table import Table, brief
+        rows = [{"name": r["quantity"], "expected": brief(r["expected"]),
+                 "found": brief(r["found"]), "status": r["status"]} for r in self.rows]
+        lines = [self.summary, ""]
+        if rows:
+            lines += [str(Table(["name", "expected", "found", "status"], rows)), ""]
+        if self.first_wrong:
+            lines.append(f"first wrong step: {self.first_wrong}")
+        if self.suspect:
+            lines.append(f"  {self.suspect}")
+        if self.stubs:
+            lines.append(f"not completed: TODO cell(s) {', '.join(map(str, self.stubs))} "
+                         "still hold the published stub")
+        lines += [f"cell {e['cell'] or '?'} raised {e['error']}" for e in self.errors]
+        return "\n".join(lines).rstrip()
+
+
+    def to_json(self) -> dict:
+        """The documented ``derive grade --json`` entry."""
+        return {"path": self.path, "notebook": self.notebook, "passed": self.passed,
+                "quantities": self.rows, "first_wrong": self.first_wrong or None,
+                "suspect": self.suspect or None, "errors": self.errors,
+                "not_completed": self.stubs, "timed_out": self.timed_out,
+                "problem": self.problem or None, "seconds": self.seconds}
+
+
+def which(nb) -> str | None:
+    """'7.1' or '7.2' from the code the notebook defines, None if neither."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    if re.search(r"def\s+compute_network_output\s*\(", code) or "all_weights" in code:
+        return "7.2"
+    if re.search(r"def\s+fn\s*\(\s*x\s*,\s*beta0", code) and "omega3" in code:
+        return "7.1"
+    return None
+
+
+def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2) -> list[Graded]:
+    """Grade several notebooks, ``workers`` at a time (each in its own kernel), in the
+    order given."""
+    from concurrent.futures import ThreadPoolExecutor
+    if len(paths) == 1:
+        return [grade(paths[0], timeout)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: grade(p, timeout), paths))
+
+
+def grade(path, timeout: float = TIMEOUT) -> Graded:
+    """Run a copy of the notebook at ``path`` and grade it (see the module docstring)."""
+    import nbformat
+    start = time.perf_counter()
+    path = Path(path)
+    shown = str(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        return Graded(shown, None, problem="no such file")
+    except Exception as error:  # nbformat raises many kinds for a file that is not JSON
+        return Graded(shown, None, problem=f"not a notebook ({type(error).__name__})")
+    kind = which(nb)
+    if kind is None:
+        return Graded(shown, None, problem="neither notebook 7.1 nor 7.2 (no toy model or "
+                                           "network defined in its code)")
+    result = Graded(shown, kind, stubs=_stubs(nb, kind))
+    values = _run(nb, kind, timeout, result)
+    with _DERIVE:  # kernels run side by side; SymPy's lambdify is not thread-safe
+        _compare(kind, values, result)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _stubs(nb, kind) -> list[int]:
+    """Numbers (1-based, among code cells) of TODO cells still holding a published stub."""
+    found, number = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        number += 1
+        lines = {line.strip() for line in cell.source.splitlines()}
+        if "TODO" in cell.source and lines & STUBS[kind]:
+            found.append(number)
+    return found
+
+
+def _run(nb, kind, timeout, result) -> dict:
+    """Execute every cell (errors recorded, not fatal), then read the graded variables."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    nb.cells.append(nbformat.v4.new_code_cell(_reader(READ[kind])))
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=True,
+                            interrupt_on_timeout=True, record_timing=False)
+    try:
+        client.execute(stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
+    except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
+        result.timed_out = True
+        result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
+    values, number = {}, 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        number += 1
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                if output.get("ename") == "KeyboardInterrupt":
+                    result.timed_out = True
+                result.errors.append({"cell": number, "error": f"{output.get('ename')}: "
+                                      f"{str(output.get('evalue'))[:200]}"})
+            text = output.get("text", "") if output.get("output_type") == "stream" else ""
+            for line in text.splitlines():
+                if line.startswith(MARK):
+                    values = json.loads(line[len(MARK):])
+    result.errors = [e for e in result.errors if e["cell"] != number]  # our reader's own
+    return values
+
+
+def _reader(names) -> str:
+    """Our last cell: the graded variables as JSON on one marked line."""
+    return "\n".join([
+        "import json as _derive_json, numpy as _derive_np",
+        "def _derive_read(value):",
+        "    if isinstance(value, (list, tuple)):",
+        "        return [None if v is None else _derive_read(v) for v in value]",
+        "    return _derive_np.asarray(value, dtype=float).tolist()",
+        "_derive_out = {}",
+        f"for _derive_name in {list(names)!r}:",
+        "    if _derive_name in globals():",
+        "        try:",
+        "            _derive_out[_derive_name] = _derive_read(globals()[_derive_name])",
+        "        except Exception:",
+        "            _derive_out[_derive_name] = 'unreadable'",
+        f"print({MARK!r} + _derive_json.dumps(_derive_out))"])
+
+
+def _model(kind, values):
+    """derive's model of the notebook, with the notebook's own values."""
+    if kind == "7.1":
+        given = {n: values[n] for n in TOY_PARAMETERS + ["x", "y"]
+                 if isinstance(values.get(n), (int, float))}
+        return with_values(family_model("toy"), given)
+    weights = [np.asarray(w, float) for w in values["all_weights"]]
+    biases = [np.asarray(b, float).reshape(-1) for b in values["all_biases"]]
+    dims = tuple([weights[0].shape[1]] + [w.shape[0] for w in weights])
+    x = np.asarray(values["net_input"], float).reshape(-1)
+    y = np.asarray(values["y"], float).reshape(-1)
+    return build(dims, DEFAULT_ACTIVATION, weights, biases, x, y, "notebook 7.2")
+
+
+def _compare(kind, values, result: Graded):
+    """Every graded quantity: pass, fail (with derive's value and the notebook's), or
+    missing; and the first wrong step."""
+    try:
+        model = _model(kind, values)
+    except (KeyError, ValueError, TypeError, IndexError, DeriveError):
+        result.problem = ("the notebook's model could not be read (its parameters or "
+                          "weights are missing or malformed)")
+        return
+    found = {n: values[n] for n in GRADED[kind] if n in values and values[n] != "unreadable"}
+    verdict = compare(model, lambda: found, lenient=True) if found else None
+    by_name = {}
+    for q in (verdict.quantities if verdict else []):
+        by_name[q.given_as] = q
+    for name in _expected_names(kind, model):
+        q = by_name.get(name)
+        if q is None:
+            result.rows.append({"quantity": name, "expected": None, "found": None,
+                                "status": "missing"})
+        else:
+            result.rows.append({"quantity": name, "expected": q.expected.tolist(),
+                                "found": q.found.tolist(), "status": "pass" if q.ok else
+                                "fail"})
+    if verdict is not None and verdict.first_wrong is not None:
+        result.first_wrong = f"{verdict.first_wrong.given_as} ({verdict.equation})"
+        result.suspect = verdict.suspect
+
+
+def _expected_names(kind, model) -> list[str]:
+    if kind == "7.1":
+        return GRADED[kind]
+    layers = len([leaf for leaf in model.lowerings[0].leaves
+                  if getattr(leaf, "name", "").startswith("Omega")])
+    names = [f"all_f[{k}]" for k in range(layers)]
+    names += [f"all_h[{k}]" for k in range(1, layers)]
+    names += [f"all_dl_dweights[{k}]" for k in range(layers)]
+    names += [f"all_dl_dbiases[{k}]" for k in range(layers)]
+    return names
