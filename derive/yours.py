@@ -23,10 +23,14 @@ symbolic gradient is exact, so only rounding separates a right answer from it.
 
 >>> import numpy as np
 >>> from derive.families import model
->>> def mine(beta0, omega0, x, **_):          # a wrong derivative: cos where exp is due
-...     return {"f0": beta0 + omega0 * x}
->>> compare(model("toy"), mine).first_wrong is None
-True
+>>> def mine(beta0, beta1, omega0, omega1, x):   # f1 from cos(f0) where h1 = sin(f0) is due
+...     f0 = beta0 + omega0 * x
+...     return {"f0": f0, "h1": np.sin(f0), "f1": beta1 + omega1 * np.cos(f0)}
+>>> v = compare(model("toy"), mine)
+>>> v.ok, v.first_wrong.given_as
+(False, 'f1')
+>>> v.suspect
+'f1 is wrong although h1 is right: the rule for f1 = beta1 + omega1*h1 is the suspect'
 """
 
 from __future__ import annotations
