@@ -462,7 +462,25 @@ class where(sympy.Function):
         return row_latex(self, printer, exp)
 
     def _mathml_presentation(self, printer):
-        return printer._print(self.rewrite(sympy.Piecewise))
+        """A brace over two rows, as the LaTeX cases: a if c, b otherwise."""
+        dom = printer.dom
+
+        def element(tag, *children, text=None):
+            node = dom.createElement(tag)
+            if text is not None:
+                node.appendChild(dom.createTextNode(text))
+            for child in children:
+                node.appendChild(child)
+            return node
+
+        c, a, b = self.args
+        rows = [element("mtr", element("mtd", printer._print(a)),
+                        element("mtd", element("mtext", text="if\u00a0"), printer._print(c))),
+                element("mtr", element("mtd", printer._print(b)),
+                        element("mtd", element("mtext", text="otherwise")))]
+        table = element("mtable", *rows)
+        table.setAttribute("columnalign", "left left")
+        return element("mrow", element("mo", text="{"), table)
 
 
 def _where_jvp(m, args, out, dots):

@@ -125,9 +125,10 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         if self._settings["order"] != "none" or not plain:
             return super()._print_Mul(expr)
         row = self._element("mrow")
+        times = "\u22c5" if len(set(expr.args)) < len(expr.args) else "\u2062"  # x⋅x, not xx
         for i, factor in enumerate(expr.args):
             if i:
-                row.appendChild(self._element("mo", text="\u2062"))
+                row.appendChild(self._element("mo", text=times))
             row.appendChild(self.parenthesize(factor, PRECEDENCE["Mul"]))
         return row
 
@@ -145,6 +146,14 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         if not digits:
             return letter
         return self._element("msub", letter, self._element("mn", text=digits))
+
+    def _print_Relational(self, expr):
+        """a < b with the operator as a character reference: SymPy's printer writes its
+        text unescaped, and a bare < would break the page."""
+        operator = {"<": "&lt;", "<=": "&le;", ">": "&gt;", ">=": "&ge;", "==": "=",
+                    "!=": "&ne;"}[expr.rel_op]
+        return self._element("mrow", self._print(expr.lhs), self._element("mo", text=operator),
+                             self._print(expr.rhs))
 
     def _print_transpose(self, expr):
         return self._element("msup", self._print(expr.args[0]), self._element("mi", text="T"))

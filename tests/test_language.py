@@ -384,3 +384,29 @@ def test_a_bare_name_or_number_is_a_model_a_report_can_show(run, tmp_path):
         assert code == 0, (args, err)
     t = trace(model_of("w", {"w": 3.0}))
     assert t.loss == 3.0 and t.gradients == {"w": 1.0}
+
+
+def test_every_new_operation_reaches_code_sizes_reports_and_jupyter(run, tmp_path):
+    text = ("q = where(x > w, x*x, max(w, -x)); "
+            "f = q + hypot(q, w) + leaky_relu(w - x, 0.01) + arctan2(w, x) + min(x, w)")
+    args = ["--expr", text, "--param", "w=0.7", "--input", "x=1.3"]
+    target = tmp_path / "g.py"
+    code, _, err = run("code", *args, "-o", str(target))
+    assert code == 0, err
+    namespace = {}
+    exec(compile(target.read_text(), str(target), "exec"), namespace)
+    loss, dw = namespace["loss_and_gradient"](w=0.7, x=1.3)
+    t = trace(from_text(text, {"w": 0.7}, {"x": 1.3}))
+    assert (loss, dw) == pytest.approx((t.loss, t.gradients["w"]), rel=1e-13)
+    code, out, err = run("report", *args, "--format", "html,tex", "--depth", "1:2",
+                         "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    html = (tmp_path / "r" / "index.html").read_text()
+    tex = (tmp_path / "r" / "report.tex").read_text()
+    assert "<mtable" in html and "<mo><</mo>" not in html  # where as cases; < escaped
+    assert r"\begin{cases}" in tex and r"\max\left[" in tex and r"\operatorname{hypot}" in tex
+    import derive.notebook as nb
+    shown = nb.trace(from_text(text, {"w": 0.7}, {"x": 1.3}))._repr_html_()
+    assert "q" in shown and "<math" in shown
+    from derive.graph import sizes
+    assert sizes(from_text(text, {"w": 0.7}, {"x": 1.3}).output).dag_nodes > 10
