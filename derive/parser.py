@@ -341,9 +341,10 @@ class _Parser:
             raise self.error(f"{name.text} takes {row.arity} argument"
                              f"{'s' if row.arity > 1 else ''}, not {len(arguments)}", name)
         self.close(name)
-        if row.kink is not None and row.arity == 2 and row.params[1] != "b" \
-                and arguments[1].free_symbols:
-            raise self.error(f"{name.text}'s {row.params[1]} must be a constant number", name)
+        for i in row.constants:
+            if arguments[i].free_symbols:
+                raise self.error(f"{name.text}'s {row.params[i]} must be a constant number",
+                                 name)
         return self.make(row.sympy, arguments, name)
 
     def condition(self, function: _Token):

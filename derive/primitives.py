@@ -152,7 +152,8 @@ class Rule:
     adjoint) for n arguments.  ``build(*args)`` is the row applied to SymPy
     arguments, unevaluated.  ``kink(*args)`` is the signed distance from the row's
     kink (relu: x; max: a − b), whose sign says which side a value lies on;
-    ``inert`` lists arguments no derivative flows to; ``spelled`` rows may be
+    ``inert`` lists arguments no derivative flows to; ``constants`` those a user must
+    write as constants (leaky_relu's slope); ``spelled`` rows may be
     written by users (the indicator is relu′, not a function to call).
     ``centre`` is where default chain parameters place an activation's argument;
     ``domain`` is where the spec tests draw every argument; ``gain`` scales a
@@ -175,6 +176,7 @@ class Rule:
     ops: Callable = _call_ops
     spelled: bool = True
     inert: tuple[int, ...] = ()
+    constants: tuple[int, ...] = ()
     gain: float = 1.0
     centre: float = 0.0
     domain: tuple[float, float] = (-2.0, 2.0)
@@ -425,7 +427,7 @@ _ROWS += [
               lambda m, a, out, i: (m.indicator(a[0]) + a[1] * (1 - m.indicator(a[0]))
                                     if i == 0 else a[0] * (1 - m.indicator(a[0]))),
               r"\operatorname{{LReLU}}\left[{}, {}\right]", params=("x", "slope"),
-              analytic=False, kink=lambda x, slope: x),
+              analytic=False, kink=lambda x, slope: x, constants=(1,)),
     # the Heaviside step with H(0) = 1/2: max's and min's derivative
     primitive("heaviside", "np.heaviside(np.real(x), 0.5)", lambda m, a, out, i: 0 * a[0],
               r"H\left[{}\right]", analytic=False, kink=_at_zero, spelled=False),
