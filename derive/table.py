@@ -87,13 +87,20 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def brief(value) -> str:
-    """A number or array in a few characters: '1.23', '[1, 2, 3, ...]', '-' for None."""
+def brief(value, items: int = 3, digits: int = 6) -> str:
+    """A number or array in a few characters: '1.23', '[1, 2, 3, ...]' (the first
+    ``items`` entries, 6 significant digits), '-' for None; a single number to ``digits``.
+
+    >>> brief([1.0, 2.5, 3.0, 4.0]), brief(0.17565884712, digits=10), brief(None)
+    ('[1, 2.5, 3, ...]', '0.1756588471', '-')
+    """
     if value is None:
         return "-"
     flat = np.asarray(value, dtype=float).reshape(-1)
-    shown = ", ".join(f"{v:.6g}" for v in flat[:3])
-    return shown if flat.size == 1 else f"[{shown}{', ...' if flat.size > 3 else ''}]"
+    if flat.size == 1:
+        return f"{flat[0]:.{digits}g}"
+    shown = ", ".join(f"{v:.6g}" for v in flat[:items])
+    return f"[{shown}{', ...' if flat.size > items else ''}]"
 
 
 def cell(value) -> str:

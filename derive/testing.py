@@ -147,10 +147,11 @@ def assert_torch_matches(module, input, target, rtol: float = RTOL, atol: float 
     ours = expected_gradient(model)
     names = derive_names(module)
     scale = max((abs(v) for v in ours.values()), default=0.0)
+    tolerance = Tolerance(rtol, atol)  # the check's rule: atol at the gradient's scale
     wrong = []
     for name, value in theirs.items():
         right = ours[names[name]]
-        if not (math.isfinite(value) and abs(value - right) <= rtol * abs(right) + atol * scale):
+        if not tolerance.agree(value, right, gradient=scale):
             error = (f"rel. error {abs(value - right) / abs(right):.2e}" if right
                      else f"abs. error {abs(value - right):.2e}")
             wrong.append(f"  {name}: torch {value:.10g}, derive {right:.10g} "

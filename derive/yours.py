@@ -47,6 +47,7 @@ from . import codegen
 from .errors import DeriveError, require_model
 from .staged import Variable, program
 from .symbolic import dag_gradient
+from .table import brief
 
 RTOL = ATOL = 1e-10
 """Default tolerance: rounding only (derive's gradient is exact)."""
@@ -353,7 +354,5 @@ def _right_after(user: str, p, expected: dict, given: dict) -> list[str]:
 
 
 def _shown(value: np.ndarray) -> str:
-    if value.size == 1:
-        return f"{float(value.reshape(-1)[0]):.10g}"
-    flat = ", ".join(f"{v:.6g}" for v in value.reshape(-1)[:6])
-    return f"[{flat}{', ...' if value.size > 6 else ''}]"
+    """A value in a message: a number to 10 digits, an array's first 6 entries."""
+    return brief(value, items=6, digits=10)
