@@ -24,7 +24,7 @@ from .codegen import model_source
 from .compare import FD_SAMPLE, check
 from .errors import DeriveError
 from .families import load, output_name, sweeps
-from .models import MAX_BATCH, MAX_SEED
+from .models import MAX_BATCH, check_seed
 from .output import write_text
 from .report import formats_for, make_report, render_grades
 from .staged import trace
@@ -253,9 +253,7 @@ MAX_REPEAT = 1000
 
 def _load(args, batch: int | None = None):
     """The model the options describe, validated before any work."""
-    if not 0 <= args.seed <= MAX_SEED:
-        raise DeriveError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, "
-                          f"got {args.seed}")
+    check_seed(args.seed)
     cwd = Path.cwd()
     params = assignments(args.param, "--param", cwd)
     inputs = assignments(args.input, "--input", cwd)

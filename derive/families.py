@@ -31,7 +31,7 @@ from typing import Callable
 
 from .errors import DeriveError, require_text
 from .models import (CHAIN_X, CHAIN_Y, MAX_LOGISTIC, TOY_LAYERS, Model, chain, chain_values,
-                     logistic, parse_chain, toy)
+                     check_seed, logistic, parse_chain, toy)
 from .network import UDL72, mlp, parse_mlp
 from .usermodels import from_toml
 
@@ -112,9 +112,7 @@ def model(spec: str, seed: int = 0) -> Model:
     0.139
     """
     spec, arg, family = _split(require_text(spec, "a model name"))
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise DeriveError(f"seed must be a whole number, got {seed!r}")
-    return family.build(spec, arg, seed)
+    return family.build(spec, arg, check_seed(seed))
 
 
 def load(spec: str, seed: int = 0, allow_path=None) -> Model:

@@ -129,9 +129,7 @@ class Model:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_BATCH:
             raise DeriveError(f"--batch must be a whole number from 1 to at most {MAX_BATCH:,}, "
                               f"got {n!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
-                or not 0 <= seed <= MAX_SEED:
-            raise DeriveError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {seed!r}")
+        check_seed(seed)
         if self.batch_size is not None:
             raise DeriveError(f"the model already holds a batch of {self.batch_size} from a "
                               "file: leave out --batch")
@@ -143,6 +141,15 @@ class Model:
         for t in self.targets:
             values[t] = around(rng, self.values[t], n)
         return replace(self, values=values)
+
+
+def check_seed(seed) -> int:
+    """The seed if it is a whole number from 0 to MAX_SEED, else a DeriveError (before
+    any work: numpy's generators refuse negative seeds with a bare ValueError)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed <= MAX_SEED:
+        raise DeriveError(f"--seed must be a whole number from 0 to {MAX_SEED:,}, got {seed!r}")
+    return seed
 
 
 def around(rng, value, n: int) -> np.ndarray:
