@@ -240,7 +240,7 @@ def forward_mode_ops(p: Program) -> int:
     reach = {leaf: bit.get(leaf, 0) for leaf in p.leaves}
     tangents = 0
     for node, rule, args in zip(p.nodes, p.rules, p.args):
-        live = [a for _, a in rule.differentiable(args)]
+        live = rule.live(args)
         reach[node] = functools.reduce(operator.or_, (reach[a] for a in live), 0)
         moving = sum(reach[a].bit_count() for a in live)
         tangents += rule.ops(len(args))[1] * moving + moving - reach[node].bit_count()

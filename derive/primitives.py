@@ -196,6 +196,10 @@ class Rule:
         a comparison's sides, where's condition)."""
         return [(i, a) for i, a in enumerate(args) if i not in self.inert]
 
+    def live(self, args) -> list:
+        """The arguments a derivative flows to (those of :meth:`differentiable`)."""
+        return [a for _, a in self.differentiable(args)]
+
     def source(self, args: list[str]) -> str:
         """The forward as source, applied to argument texts (names or literals)."""
         if self.join is not None:

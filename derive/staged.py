@@ -111,9 +111,8 @@ class Program:
         self.leaves = list(dict.fromkeys([a for args in self.args for a in args
                                           if a not in produced]
                                          + [output] * (output not in produced)))
-        self.active = depends_on(self.nodes, [[a for _, a in rule.differentiable(args)]
-                                              for rule, args in zip(self.rules, self.args)],
-                                 set(self.wrt))
+        self.active = depends_on(self.nodes, [rule.live(args) for rule, args
+                                              in zip(self.rules, self.args)], set(self.wrt))
         self.used_by = users(self.leaves + self.nodes, dict(zip(self.nodes, self.args)))
         self.names = names
         self.steps = self._steps()

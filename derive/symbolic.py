@@ -104,8 +104,8 @@ def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
 def adjoints(output: sympy.Expr, wrt) -> dict:
     """The symbolic adjoint ∂output/∂v of every node v that depends on ``wrt``."""
     order = topological_order(output)
-    active = depends_on(order, [[a for _, a in rule_for(n).differentiable(n.args)]
-                                if n.args else [] for n in order], set(wrt))
+    active = depends_on(order, [rule_for(n).live(n.args) if n.args else [] for n in order],
+                        set(wrt))
     terms: dict = {output: [S.One]}  # each node's adjoint: its users' shares, summed once
     adjoint = {}
     for node in reversed(order):
