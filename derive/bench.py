@@ -78,7 +78,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     arguments = list(model.values)
     batched = model.batch(batch, seed) if batch > 1 and model.batch_size is None else model
     values = [batched.values[a] for a in arguments]
-    functions = _compile(result, gradient, arguments, slow)
+    functions = _compile(result, gradient, arguments, slow, model.inputs + model.targets)
     *lowered, p = programs(model)
     evaluation = result["evaluation"]
     evaluation["forward"] = median_seconds(lambda: p.forward(batched.values), repeat)
@@ -100,14 +100,14 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     return result
 
 
-def _compile(result, gradient, arguments, repeat) -> dict:
+def _compile(result, gradient, arguments, repeat, batch) -> dict:
     tree = sizes(gradient).tree_nodes
     namespace = lambdify_modules()
     makers = {
         "lambdify": lambda: sympy.lambdify(arguments, gradient, modules=namespace),
         "lambdify_cse": lambda: sympy.lambdify(arguments, gradient, modules=namespace,
                                                cse=True),
-        "generated": lambda: codegen.compile_source(codegen.source(gradient, arguments)),
+        "generated": lambda: codegen.compile_source(codegen.source(gradient, arguments, batch=batch)),
     }
     functions = {}
     for name, make in makers.items():

@@ -1,29 +1,33 @@
 """Straight-line numpy code from the expression graph.
 
-One assignment per distinct node, in topological order: the graph printed as
-a program.  Built in time linear in the graph, so it evaluates symbolic
-gradients at depths where ``lambdify`` (which prints the tree, even with
-``cse=True``) takes minutes.  The source needs only numpy: primitives from the
-table are written from the table's own ``code``, inline or (where the code uses
-its argument twice) as a helper function at the top.
+One assignment per step, in topological order: the graph printed as a program.
+A node used once is written inside its user's line, as lambdify writes it (so
+numpy reuses the temporary's buffer); a node used twice, named or returned gets
+its own line, and is deleted after its last use.  Built in time linear in the
+graph, so it evaluates symbolic gradients at depths where ``lambdify`` (which
+prints the tree, even with ``cse=True``) takes minutes.  The source needs only
+numpy: primitives from the table are written from the table's own ``code``,
+inline or (where the code uses its argument twice) as a helper function at the
+top.  Sums and products take parameters and numbers first, so that they meet each other
+as scalars before they touch the batch (``batch`` says which arguments it is).
 
 >>> import sympy
->>> x, w = sympy.symbols("x w")
->>> s = sympy.sin(w * x)
->>> print(source([s * s + s], [w, x], {s: "h1"}, name="g"))
+>>> x, w, b = sympy.symbols("x w b")
+>>> s = sympy.sin(b * w * x)
+>>> print(source([s * s + s], [w, b, x], {s: "h1"}, name="g", batch=[x]))
 import numpy as np
 <BLANKLINE>
 <BLANKLINE>
-def g(w, x):
-    t1 = w * x
-    h1 = np.sin(t1)
-    t2 = h1 ** 2
-    t3 = t2 + h1
-    return (t3,)
+def g(w, b, x):
+    h1 = np.sin(b * w * x)
+    t1 = h1 ** 2 + h1
+    del h1
+    return (t1,)
 """
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 
@@ -46,33 +50,27 @@ def identifier(name: str) -> str:
 
 
 def source(outputs, arguments, names: dict | None = None, name: str = "gradient",
-           doc: str = "") -> str:
+           doc: str = "", batch=None) -> str:
     """Python source of ``def name(*arguments)`` returning the outputs as a tuple.
 
-    ``names`` gives readable names to nodes (steps, adjoints); the rest are
-    t1, t2, ... (skipping any name an argument or step has).  An argument named like
-    a module the code uses (``np``, ``math``) keeps its name; the module is imported
-    under another (``np_``).  Cost: linear in the distinct nodes of all outputs together.
+    One line per step: a node that is named (``names``: steps, adjoints), returned,
+    or used more than once gets an assignment (t1, t2, ... where unnamed, skipping
+    names an argument or step has); arithmetic used once is written inside its
+    user's line, as lambdify writes it, so numpy reuses its buffer.  ``batch`` names
+    the arguments that vary over the batch (default: all): products and sums take
+    the rest first, so parameters meet each other as scalars before they touch the
+    batch.  An array is deleted after its last use, bounding peak memory.  An argument
+    named like a module the code uses (``np``, ``math``) keeps its name; the module is
+    imported under another (``np_``).  Cost: linear in the distinct nodes of all
+    outputs together.
     """
-    names = names or {}
-    label: dict[sympy.Basic, str] = {a: identifier(str(a)) for a in arguments}
-    used = set(label.values()) | {identifier(n) for n in names.values()}
-    lines, helpers, count = [], {}, 0
-    for node in topological_order(outputs):
-        if node in label:
-            continue
-        if not node.args:
-            label[node] = _number(node)
-            continue
-        if node in names and identifier(names[node]) not in set(label.values()):
-            label[node] = identifier(names[node])
-        else:
-            count += 1
-            while f"t{count}" in used:
-                count += 1
-            label[node] = f"t{count}"
-        used.add(label[node])
-        lines += _assignments(label[node], node, label, helpers)
+    plan = _Plan(outputs, arguments, names or {}, batch)
+    lines, helpers = [], {}
+    for node in plan.bound:
+        lines += _assignments(plan.label[node], node, plan, helpers)
+        dead = plan.dead_after(node)
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
     head = ["import numpy as np", ""]
     support = [name for name in SUPPORT if any(name in line for line in lines)
                or any(name in rule.code for rule in helpers.values())]
@@ -81,11 +79,98 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
         head += [f"{name} = {SUPPORT[name]}" for name in support] + [""]
     for fname, rule in helpers.items():
         head += ["", f"def {fname}({', '.join(rule.params)}):", f"    return {rule.code}", ""]
+    label = plan.label
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
     body = ([f'    """{doc}"""'] if doc else []) + lines
-    result = ", ".join(label[o] for o in outputs)
+    result = ", ".join(_text(o, plan, helpers)[0] for o in outputs)
     code = head + ["", signature, *body, f"    return ({result},)"]
     return "\n".join(_rename_modules(code, set(label[a] for a in arguments)))
+
+
+INLINE_OPERATIONS = 12
+"""Operations written inside one line at most: a longer chain of single uses is split."""
+
+
+class _Plan:
+    """Which nodes get a line of their own, their names, and when each array dies.
+
+    A node gets a line where it is named, returned, used more than once, computed
+    from numbers alone, or where writing it inside its user would make that line
+    longer than :data:`INLINE_OPERATIONS`; sums inside sums and products inside
+    products are flattened into one, up to :data:`WIDEST_LINE` terms.
+    """
+
+    def __init__(self, outputs, arguments, names: dict, batch):
+        order = topological_order(outputs)
+        batch = set(arguments) if batch is None else set(batch)
+        self.label = {a: identifier(str(a)) for a in arguments}
+        self.arguments, self.outputs = set(arguments), set(outputs)
+        self.batched = {}
+        uses: dict = {}
+        for node in order:
+            self.batched[node] = node in batch or any(self.batched[a] for a in node.args)
+            for a in node.args:
+                uses[a] = uses.get(a, 0) + 1
+        self.flat, weight, width, bound, lined = set(), {}, {}, [], set()
+        for node in order:
+            if node in self.label or not node.args:
+                continue
+            inner = [a for a in node.args if a.args and a not in self.label
+                     and uses.get(a, 0) == 1 and a not in self.outputs and a not in names
+                     and not all(b.is_Number for b in a.args)]
+            inner = [a for a in inner if a not in lined]
+            weight[node] = 1 + sum(weight[a] for a in inner)
+            width[node] = sum(width.get(a, 1) if a in self.flat else 1 for a in node.args)
+            same = [a for a in inner if type(a) is type(node) and rule_for(node).join]
+            if same and width[node] - len(same) + sum(width[a] for a in same) <= WIDEST_LINE:
+                self.flat.update(same)
+                width[node] += sum(width[a] - 1 for a in same)
+            if (node in self.outputs or node in names or uses.get(node, 0) != 1
+                    or all(a.is_Number for a in node.args) or weight[node] > INLINE_OPERATIONS):
+                bound.append(node)
+                lined.add(node)
+        self.bound = bound
+        self.inline = set(weight) - lined
+        self._name(bound, names)
+        self._last_use()
+
+    def _name(self, bound, names):
+        used = set(self.label.values()) | {identifier(n) for n in names.values()}
+        count = 0
+        for node in bound:
+            if node in names and identifier(names[node]) not in set(self.label.values()):
+                self.label[node] = identifier(names[node])
+            else:
+                count += 1
+                while f"t{count}" in used:
+                    count += 1
+                self.label[node] = f"t{count}"
+            used.add(self.label[node])
+
+    def reads(self, node) -> list:
+        """The lined nodes and arguments a lined node's line reads."""
+        found, stack = [], list(node.args)
+        while stack:
+            a = stack.pop()
+            if a in self.inline:
+                stack.extend(a.args)
+            elif a.args or a in self.arguments:
+                found.append(a)
+        return found
+
+    def _last_use(self):
+        last = {}
+        for node in self.bound:
+            for a in self.reads(node):
+                last[a] = node
+        self._dies: dict = {}
+        for a, node in last.items():
+            if a not in self.arguments and a not in self.outputs and self.batched[a]:
+                self._dies.setdefault(node, []).append(self.label[a])
+
+    def dead_after(self, node) -> list[str]:
+        """The arrays no line after ``node``'s reads."""
+        return sorted(set(self._dies.get(node, [])))
 
 
 def _rename_modules(lines: list[str], taken: set) -> list[str]:
@@ -129,39 +214,139 @@ WIDEST_LINE = 64
 recurses once per operator)."""
 
 
-def _assignments(target: str, node, label, helpers) -> list[str]:
-    """``target = <the node's operation>``; a sum or product of many arguments over
-    several lines, each adding the next arguments to the one before."""
+def _assignments(target: str, node, plan, helpers) -> list[str]:
+    """``target = <the node's operation>``; a sum or product of many terms over
+    several lines, each adding the next terms to the one before."""
+    if rule_for(node).join is None:
+        return [f"    {target} = {_text(node, plan, helpers, top=True)[0]}"]
+    terms = _terms(node, plan)
+    chunks = [terms[i:i + WIDEST_LINE] for i in range(0, len(terms), WIDEST_LINE)]
+    first = _joined(node, chunks[0], plan, helpers)[0]
+    join = rule_for(node).join
+    return ([f"    {target} = {first}"]
+            + [f"    {target} = {target}{join}({_joined(node, chunk, plan, helpers)[0]})"
+               for chunk in chunks[1:]])
+
+
+# how tightly a text binds, as Python parses it: a text is put in parentheses where
+# its user binds tighter
+ATOM, POWER, UNARY, PRODUCT, SUM, LOOSE = 6, 5, 4, 3, 2, 0
+
+
+def _text(node, plan, helpers, top=False) -> tuple[str, int]:
+    """The node as Python source (its label, or its operation written out) and how
+    tightly that text binds."""
+    if not top and node in plan.label:
+        return plan.label[node], ATOM
+    if not node.args:
+        return _number(node), ATOM
     rule = rule_for(node)
-    args = _arguments(node, label)
-    if rule.join is None or len(args) <= WIDEST_LINE:
-        return [f"    {target} = {_operation(node, args, helpers)}"]
-    chunks = [args[i:i + WIDEST_LINE] for i in range(0, len(args), WIDEST_LINE)]
-    return ([f"    {target} = {rule.source(chunks[0])}"]
-            + [f"    {target} = {rule.source([target, *chunk])}" for chunk in chunks[1:]])
+    if rule.join is not None:
+        return _joined(node, _terms(node, plan), plan, helpers)
+    args = [_text(a, plan, helpers) for a in node.args]
+    if all(a.is_Number for a in node.args):  # numbers alone follow IEEE rules as float64
+        args = [(f"np.float64({text})", ATOM) for text, _ in args]
+    if isinstance(node, sympy.Pow):
+        (base, b), (exponent, e) = args
+        return f"{_wrap(base, b, ATOM)} ** {_wrap(exponent, e, UNARY)}", POWER
+    return _call(rule, args, helpers)
 
 
-def _arguments(node, label) -> list[str]:
-    """The arguments' labels; an operation on numbers alone gets them as numpy float64,
-    so that it follows IEEE rules (10 ** 64 ** 64 is inf, not a Python OverflowError)."""
-    args = [label[a] for a in node.args]
-    if all(a.is_Number for a in node.args):
-        args = [f"np.float64({a})" for a in args]
-    return args
+def _wrap(text: str, binds: int, needed: int) -> str:
+    return text if binds >= needed else f"({text})"
 
 
-def _operation(node, args, helpers) -> str:
-    """The node's row applied to its arguments' texts, as the row's own source.
+def _terms(node, plan) -> list:
+    """A sum's terms or a product's factors, flattening the ones written inside it;
+    where two or more are the same for every example, those come first (combined
+    as scalars), then the batch."""
+    found = []
+    for a in node.args:
+        found += _terms(a, plan) if a in plan.flat else [a]
+    if sum(not plan.batched[a] for a in found) < 2:
+        return found
+    return sorted(found, key=lambda a: plan.batched[a])
 
-    A row whose code uses its argument more than once becomes a helper
-    function defined at the top of the file, so each argument is computed once.
-    """
-    rule = rule_for(node)
-    if rule.join is None and any(len(re.findall(rf"\b{p}\b", rule.code)) > 1
-                                 for p in rule.params):
+
+def _joined(node, terms, plan, helpers) -> tuple[str, int]:
+    if isinstance(node, sympy.Mul):
+        return _product(terms, plan, helpers)
+    text = ""
+    for term in terms:
+        negative = _negative(term, plan)
+        if negative:
+            part, binds = (_number(-term), ATOM) if term.is_Number else \
+                _product(_terms(term, plan), plan, helpers, negate=True)
+        else:
+            part, binds = _text(term, plan, helpers)
+        if not text:
+            text = ("-" + _wrap(part, binds, PRODUCT)) if negative else _wrap(part, binds, SUM)
+        else:
+            text += (" - " if negative else " + ") + _wrap(part, binds, PRODUCT)
+    return text, SUM
+
+
+def _negative(term, plan) -> bool:
+    """A term written as a subtraction: a negative number, or a product written inline
+    whose number is negative."""
+    if term.is_Number:
+        return bool(term < 0)
+    if term in plan.inline and isinstance(term, sympy.Mul):
+        factors = _terms(term, plan)
+        return factors[0].is_Number and bool(factors[0] < 0)
+    return False
+
+
+def _product(factors, plan, helpers, negate=False) -> tuple[str, int]:
+    """Factors multiplied left to right (in :func:`_terms`' order); ``negate``
+    drops the sign of the leading number (the caller subtracts)."""
+    factors = list(factors)
+    sign = ""
+    if factors[0].is_Number and factors[0] < 0:
+        number = -factors[0]
+        if not negate:
+            sign = "-"
+        factors[0] = number
+    if len(factors) > 1 and factors[0] == 1:
+        factors = factors[1:]
+    texts = [_text(f, plan, helpers) for f in factors]
+    text = " * ".join(_wrap(t, b, UNARY) for t, b in texts)
+    if sign:
+        return f"-{text}", (PRODUCT if len(texts) > 1 else UNARY)
+    return text, (PRODUCT if len(texts) > 1 else texts[0][1])
+
+
+def _call(rule, args, helpers) -> tuple[str, int]:
+    """The row's own source applied to argument texts; a row whose code uses an
+    argument more than once becomes a helper function defined at the top of the
+    file, so each argument is computed once."""
+    if any(len(re.findall(rf"\b{p}\b", rule.code)) > 1 for p in rule.params):
         helpers[rule.name] = rule
-        return f"{rule.name}({', '.join(args)})"
-    return rule.source(args)
+        return f"{rule.name}({', '.join(text for text, _ in args)})", ATOM
+    texts = [text if _argument_position(rule.code, p) else _wrap(text, binds, ATOM)
+             for p, (text, binds) in zip(rule.params, args)]
+    return rule.source(texts), (ATOM if _one_call(rule.code) else LOOSE)
+
+
+@functools.lru_cache(maxsize=None)
+def _argument_position(code: str, param: str) -> bool:
+    """Whether ``param`` stands only as a whole argument of a call in ``code``."""
+    return all(re.search(r"[(,]\s*$", code[:m.start()]) and re.match(r"\s*[,)]", code[m.end():])
+               for m in re.finditer(rf"\b{param}\b", code))
+
+
+@functools.lru_cache(maxsize=None)
+def _one_call(code: str) -> bool:
+    """Whether ``code`` is one call, ``np.f(...)``, as a whole."""
+    match = re.match(r"[\w.]+\(", code)
+    if not match or not code.endswith(")"):
+        return False
+    depth = 0
+    for i, char in enumerate(code[match.end() - 1:], match.end() - 1):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return i == len(code) - 1
+    return False
 
 
 LAMBDIFY_TREE_CAP = 200_000
@@ -278,11 +463,12 @@ def model_source(model) -> str:
     outputs = [model.output] + [adjoint.get(w, sympy.S.Zero) for w in model.wrt]
     returned = ", ".join(["loss"] + [f"dl_d{identifier(str(w))}" for w in model.wrt])
     text = source(outputs, arguments, names, name="loss_and_gradient",
-                  doc=f"Forward pass, then backward pass. Returns ({returned}).")
+                  batch=model.inputs + model.targets, doc=f"Forward pass, then backward pass. Returns ({returned}).")
     values = ", ".join(f"{identifier(str(a))}={_literal(model.values[a])}" for a in arguments)
     header = (f'"""Loss and gradient of {model.name}, generated by `derive code`.\n\n'
-              "Straight-line code from the expression graph: one assignment per distinct\n"
-              "node, the forward pass first, then the backward pass (dl_d*).\n"
+              "Straight-line code from the expression graph: one assignment per step\n"
+              "(arithmetic used once is written inside its user), the forward pass first,\n"
+              "then the backward pass (dl_d*). Arrays are deleted after their last use.\n"
               '"""\n')
     main = ("\n\n\nif __name__ == \"__main__\":\n"
             f"    results = loss_and_gradient({values})\n"
