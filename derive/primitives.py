@@ -223,6 +223,24 @@ class Rule:
             return self.vjp(m, args, out, bar, i)
         return m.times(self.partial(m, args, out, i), bar)
 
+    @functools.lru_cache(maxsize=None)
+    def reads(self, n: int) -> tuple[frozenset, bool]:
+        """Which values the row's vector-Jacobian products read, for n arguments:
+        (argument indices, whether the output): found by running them on symbols.
+        sin reads its argument, exp its output, add nothing (its vjp passes the
+        adjoint on); a vjp that reads no value still takes its shape from its
+        arguments (sign′ = 0·x)."""
+        args, out, bar = list(sympy.symbols(f"a0:{n}")), sympy.Symbol("out"), sympy.Symbol("bar")
+        found, passes = set(), True
+        for i, _ in self.differentiable(args):
+            share = self.vjp_of(SYMBOLIC, args, out, bar, i)
+            passes &= share == bar
+            found |= getattr(share, "free_symbols", set())
+        indices = frozenset(i for i, a in enumerate(args) if a in found)
+        if not found - {bar} and not passes:
+            indices = frozenset(range(n))
+        return indices, out in found
+
     def jvp_of(self, m, args, out, dots):
         """The output's tangent from the arguments' tangents (None: no tangent)."""
         if self.jvp is not None:

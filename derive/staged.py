@@ -172,31 +172,61 @@ class Program:
         return [np.sign(np.real(kink(*[value[a] for a in args]))) for kink, args in kinked
                 ] if kinked else None
 
-    def run(self, leaves: dict) -> dict:
-        """Step 1 from loaded leaves: every operation in order, every value stored."""
+    def run(self, leaves: dict, keep=None) -> dict:
+        """Step 1 from loaded leaves: every operation in order, every value stored, or
+        (given ``keep``, the values a backward pass reads) each other value released
+        after its last use."""
         value = dict(leaves)
+        last = self._last_use if keep is not None else {}
         with np.errstate(all="ignore"):
-            for node, rule, args in zip(self.nodes, self.rules, self.args):
+            for index, (node, rule, args) in enumerate(zip(self.nodes, self.rules, self.args)):
                 value[node] = rule.forward(*[value[a] for a in args])
+                for a in args:
+                    if last.get(a) == index and a not in keep:
+                        del value[a]
         return value
 
-    def backward(self, value: dict, m=NUMERIC, seed=None) -> dict:
+    @functools.cached_property
+    def _last_use(self) -> dict:
+        """{operation: the index of the last operation that reads it} (not the output)."""
+        last = {a: i for i, args in enumerate(self.args) for a in args if a in self._op}
+        last.pop(self.output, None)
+        return last
+
+    @functools.cached_property
+    def saved(self) -> set:
+        """The values the backward pass reads, by the rows' :meth:`Rule.reads`: sin
+        keeps its argument, exp its output, a sum nothing; and the output."""
+        kept = {self.output}
+        for node, rule, args in zip(self.nodes, self.rules, self.args):
+            if node in self.active and any(a in self.active for a in rule.live(args)):
+                indices, out = rule.reads(len(args))
+                kept.update(args[i] for i in indices)
+                if out:
+                    kept.add(node)
+        return kept
+
+    def backward(self, value: dict, m=NUMERIC, seed=None, release: bool = False) -> dict:
         """Step 2: ∂ℓ/∂v for every node v that depends on a differentiated variable.
 
         The rules are read in ``m``'s arithmetic (numpy; dual numbers for
-        forward-over-reverse); ``seed`` is ∂ℓ/∂ℓ (ones).
+        forward-over-reverse); ``seed`` is ∂ℓ/∂ℓ (ones).  With ``release``, each
+        operation's value and adjoint are dropped once passed on (from ``value`` too),
+        leaving the leaves' adjoints: what :meth:`gradients` needs.
         """
         adjoint = {self.output: np.ones_like(value[self.output]) if seed is None else seed}
         with np.errstate(all="ignore"):
             for node, rule, args in zip(reversed(self.nodes), reversed(self.rules),
                                         reversed(self.args)):
-                if node not in adjoint:
-                    continue
-                inputs = [value[a] for a in args]
-                for i, arg in rule.differentiable(args):
-                    if arg in self.active:
-                        bar = rule.vjp_of(m, inputs, value[node], adjoint[node], i)
-                        adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
+                if node in adjoint:
+                    inputs = [value.get(a) for a in args]
+                    for i, arg in rule.differentiable(args):
+                        if arg in self.active:
+                            bar = rule.vjp_of(m, inputs, value.get(node), adjoint[node], i)
+                            adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
+                if release and node is not self.output:
+                    value.pop(node, None)
+                    adjoint.pop(node, None)
         return adjoint
 
     def tangents(self, value: dict, direction: dict) -> dict:
@@ -210,9 +240,13 @@ class Program:
         return dot
 
     def gradients(self, values: dict) -> tuple[float, dict]:
-        """Step 3: the summed loss and its gradient {model symbol: float}."""
-        value = self.forward(values)
-        return self.summed(value, self.backward(value))
+        """Step 3: the summed loss and its gradient {model symbol: float}.
+
+        Lean: the forward pass keeps only the values the backward pass reads
+        (:attr:`saved`), and the backward pass drops each once it is used.
+        """
+        value = self.run(self.load(values), keep=self.saved)
+        return self.summed(value, self.backward(value, release=True))
 
     def summed(self, value: dict, adjoint: dict) -> tuple[float, dict]:
         """The loss and the variables' adjoints, summed over the batch, per model symbol."""
