@@ -20,7 +20,7 @@ import sympy
 
 from . import growth, modes, text
 from .bench import bench
-from .codegen import model_source
+from .codegen import BACKENDS, model_source
 from .compare import FD_SAMPLE, check
 from .errors import DeriveError
 from .families import load, output_name, sweeps
@@ -162,12 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="logistic only: Baydin et al. 2018 Table 1 (l_n, its "
                       "product-rule derivative, simplified)")
 
-    code = _command(sub, "code", _code, "generated numpy code for the loss and gradient",
-                    "Write MODEL's loss and gradient as straight-line numpy code read off the "
+    code = _command(sub, "code", _code, "generated code for the loss and gradient",
+                    "Write MODEL's loss and gradient as straight-line code read off the "
                     "expression graph: the forward pass, then the backward pass, one "
-                    "assignment per distinct node. The file needs only numpy; running it "
-                    "prints the values.", json=False)
+                    "assignment per step (arithmetic used once is written inside its user; "
+                    "each array is deleted after its last use). The file needs only its "
+                    "array library; running it prints the values.", json=False)
     code.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    code.add_argument("--backend", choices=list(BACKENDS), default="numpy",
+                      help="; ".join(f"{k}: {v}" for k, v in BACKENDS.items()))
 
     bench = _command(sub, "bench", _bench, "time derivation, compile and evaluation",
                      "Median times of repeated runs, in one process: symbolic derivation "
@@ -361,7 +364,7 @@ def _hessian(args) -> int:
 
 
 def _code(args) -> int:
-    source = model_source(_load(args))
+    source = model_source(_load(args), args.backend)
     if args.output:
         write_text(args.output, source)
         print(args.output)

@@ -50,7 +50,7 @@ def identifier(name: str) -> str:
 
 
 def source(outputs, arguments, names: dict | None = None, name: str = "gradient",
-           doc: str = "", batch=None) -> str:
+           doc: str = "", batch=None, backend: str = "numpy") -> str:
     """Python source of ``def name(*arguments)`` returning the outputs as a tuple.
 
     One line per step: a node that is named (``names``: steps, adjoints), returned,
@@ -61,9 +61,11 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     the rest first, so parameters meet each other as scalars before they touch the
     batch.  An array is deleted after its last use, bounding peak memory.  An argument
     named like a module the code uses (``np``, ``math``) keeps its name; the module is
-    imported under another (``np_``).  Cost: linear in the distinct nodes of all
-    outputs together.
+    imported under another (``np_``).  ``backend`` writes the same program for
+    PyTorch tensors ("torch") or as a jitted JAX function ("jax"): see
+    :data:`BACKENDS`.  Cost: linear in the distinct nodes of all outputs together.
     """
+    check_backend(backend)
     plan = _Plan(outputs, arguments, names or {}, batch)
     lines, helpers = [], {}
     for node in plan.bound:
@@ -83,8 +85,112 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
     body = ([f'    """{doc}"""'] if doc else []) + lines
     result = ", ".join(_text(o, plan, helpers)[0] for o in outputs)
+    if backend != "numpy":
+        return _for_backend(backend, head, signature, body, result,
+                            [label[a] for a in arguments])
     code = head + ["", signature, *body, f"    return ({result},)"]
     return "\n".join(_rename_modules(code, set(label[a] for a in arguments)))
+
+
+BACKENDS = {
+    "numpy": "numpy arrays (the default): the code needs only numpy",
+    "torch": "PyTorch tensors, on whatever device the inputs are: every argument becomes "
+             "a float64 tensor (torch.as_tensor), so the code runs where the model runs",
+    "jax": "JAX arrays: the function is jax.jit-compiled, and importing the file turns "
+           "on float64 (jax_enable_x64), as derive computes",
+}
+"""The array libraries generated code is written for, and what each means."""
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
+
+
+def _for_backend(backend, head, signature, body, result, arguments) -> str:
+    """The numpy program's lines written for another array library: each ``np.f(...)``
+    call (and the erf helper) spelled as that library spells it."""
+    helpers = [line for line in head if not line.startswith(("import", "_erf ="))]
+    text = "\n".join([*helpers, "", signature, *body, f"    return ({result},)"])
+    text = _translate(text, backend)
+    if backend == "torch":
+        names = ", ".join(arguments) + ("," if len(arguments) == 1 else "")
+        convert = f"    {names} = map(_t, ({names}))"
+        lines = text.split("\n")
+        at = lines.index(signature) + 1 + (1 if lines[lines.index(signature) + 1]
+                                          .strip().startswith('"""') else 0)
+        lines.insert(at, convert)
+        top = ["import torch", "", "", "def _t(value):",
+               '    """A float64 tensor (a tensor given stays where it is)."""',
+               "    return torch.as_tensor(value, dtype=torch.float64)", ""]
+        if "_cbrt(" in text:
+            top += ["", "def _cbrt(x):", "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)",
+                    ""]
+        code = top + lines
+    else:
+        code = ["import jax", "import jax.numpy as jnp", "import jax.scipy.special",
+                "", 'jax.config.update("jax_enable_x64", True)', ""]
+        code += [("@jax.jit\n" + line) if line == signature else line
+                 for line in text.split("\n")]
+    modules = ("torch",) if backend == "torch" else ("jnp", "jax")
+    text = "\n".join(_rename_modules("\n".join(code).split("\n"), set(arguments), modules))
+    return re.sub(r"\n{4,}", "\n\n\n", text)
+
+
+_CALL = re.compile(r"\bnp\.(\w+)(\()?|\b(_erf)\(")
+_NUMBER = r"\(?-?[0-9.]+(?:e[-+]?[0-9]+)?\)?"
+_LITERAL = re.compile(rf"{_NUMBER}|\({_NUMBER} / {_NUMBER}\)")
+
+
+def _translate(text: str, backend: str) -> str:
+    """numpy source rewritten call by call (arguments first) for ``backend``."""
+    out, position = [], 0
+    while match := _CALL.search(text, position):
+        out.append(text[position:match.start()])
+        name = match.group(1) or match.group(3)
+        if match.group(1) and not match.group(2):  # an attribute: np.inf, np.nan
+            out.append(("jnp." if backend == "jax" else "torch.") + name)
+            position = match.end()
+            continue
+        close = _closing(text, match.end() - 1)
+        args = [_translate(a, backend) for a in _split(text[match.end():close])]
+        out.append(_spell(backend, name, args))
+        position = close + 1
+    return "".join(out) + text[position:]
+
+
+def _spell(backend: str, name: str, args: list[str]) -> str:
+    """One numpy call as ``backend`` writes it."""
+    if backend == "jax":
+        function = "jax.scipy.special.erf" if name == "_erf" else f"jnp.{name}"
+        return f"{function}({', '.join(args)})"
+    if name == "float64":
+        return f"_t({args[0]})"
+    # torch's functions take tensors: a number written in the code becomes one
+    args = [f"_t({a})" if _LITERAL.fullmatch(a) else a for a in args]
+    function = {"_erf": "torch.special.erf", "cbrt": "_cbrt"}.get(name, f"torch.{name}")
+    return f"{function}({', '.join(args)})"
+
+
+def _closing(text: str, opening: int) -> int:
+    """The index of the parenthesis closing the one at ``opening``."""
+    depth = 0
+    for i in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    raise ValueError("unbalanced parentheses in generated code")
+
+
+def _split(arguments: str) -> list[str]:
+    """A call's argument text split at its top-level commas."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(arguments):
+        depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(arguments[start:i].strip())
+            start = i + 1
+    last = arguments[start:].strip()
+    return parts + [last] if last else parts
 
 
 INLINE_OPERATIONS = 12
@@ -173,19 +279,27 @@ class _Plan:
         return sorted(set(self._dies.get(node, [])))
 
 
-def _rename_modules(lines: list[str], taken: set) -> list[str]:
-    """The lines with ``np`` and ``math`` renamed where an argument takes the name."""
-    for module in ("np", "math"):
+def _rename_modules(lines: list[str], taken: set, modules=("np", "math")) -> list[str]:
+    """The lines with the modules renamed where an argument takes the name."""
+    for module in modules:
         if module not in taken:
             continue
         alias = module + "_"
         while alias in taken:
             alias += "_"
-        lines = [re.sub(rf"\b{module}\.", f"{alias}.", line)
-                 .replace(f"import numpy as {module}", f"import numpy as {alias}")
-                 .replace(f"import {module}", f"import {module} as {alias}")
-                 for line in lines]
+        lines = [_renamed_import(line, module, alias) if line.startswith("import ")
+                 else re.sub(rf"\b{module}\.", f"{alias}.", line) for line in lines]
     return lines
+
+
+def _renamed_import(line: str, module: str, alias: str) -> str:
+    """An import line binding ``alias`` where it bound ``module`` (a submodule's import,
+    ``import jax.numpy as jnp``, stays)."""
+    if line == f"import {module}":
+        return f"import {module} as {alias}"
+    if line.endswith(f" as {module}"):
+        return line[:-len(module)] + alias
+    return line
 
 
 def compile_source(text: str, name: str = "gradient"):
@@ -417,9 +531,12 @@ def _beyond_lambdify(exprs) -> str | None:
     return None
 
 
-def evaluate(outputs, arguments, values: dict, shape=()) -> list[float]:
-    """Evaluate outputs by generated code and sum each over the batch shape."""
-    return batch_sums(compile_source(source(outputs, arguments)), arguments, values, shape)
+def evaluate(outputs, arguments, values: dict, shape=(), backend: str = "numpy",
+             batch=None) -> list[float]:
+    """Evaluate outputs by generated code (for ``backend``) and sum each over the batch
+    shape."""
+    text = source(outputs, arguments, backend=backend, batch=batch)
+    return batch_sums(compile_source(text), arguments, values, shape)
 
 
 def batch_sums(function, arguments, values: dict, shape=()) -> list[float]:
@@ -443,14 +560,15 @@ def _real(value):
     return np.where(np.imag(value) == 0, np.real(value), np.nan)
 
 
-def model_source(model) -> str:
+def model_source(model, backend: str = "numpy") -> str:
     """A standalone module computing the model's loss and gradient, forward then backward.
 
     ``loss_and_gradient(...)`` takes every symbol of the model (parameters,
     inputs, target) and returns (loss, dl/d<first>, dl/d<second>, ...);
     forward nodes carry the staged program's names (f0, h1, ...) and adjoints
     are named dl_d<step>.  Running the file prints both at the model's values.
-    Cost: linear in the graph of the loss and its DAG-sweep gradient.
+    ``backend`` is one of :data:`BACKENDS`.  Cost: linear in the graph of the loss
+    and its DAG-sweep gradient.
     """
     adjoint = adjoints(model.output, model.wrt)
     names = {step.node: step.name for step in expression_program(model).steps}
@@ -463,8 +581,10 @@ def model_source(model) -> str:
     outputs = [model.output] + [adjoint.get(w, sympy.S.Zero) for w in model.wrt]
     returned = ", ".join(["loss"] + [f"dl_d{identifier(str(w))}" for w in model.wrt])
     text = source(outputs, arguments, names, name="loss_and_gradient",
-                  batch=model.inputs + model.targets, doc=f"Forward pass, then backward pass. Returns ({returned}).")
-    values = ", ".join(f"{identifier(str(a))}={_literal(model.values[a])}" for a in arguments)
+                  batch=model.inputs + model.targets, backend=backend,
+                  doc=f"Forward pass, then backward pass. Returns ({returned}).")
+    values = ", ".join(f"{identifier(str(a))}={_literal(model.values[a], backend)}"
+                       for a in arguments)
     header = (f'"""Loss and gradient of {model.name}, generated by `derive code`.\n\n'
               "Straight-line code from the expression graph: one assignment per step\n"
               "(arithmetic used once is written inside its user), the forward pass first,\n"
@@ -473,11 +593,17 @@ def model_source(model) -> str:
     main = ("\n\n\nif __name__ == \"__main__\":\n"
             f"    results = loss_and_gradient({values})\n"
             f"    for name, value in zip({returned.split(', ')!r}, results):\n"
-            "        print(f\"{name:>12} {np.sum(value): .12g}\")\n")
+            "        total = value.sum() if hasattr(value, \"sum\") else value\n"
+            "        print(f\"{name:>12} {float(total): .12g}\")\n")
     taken = {identifier(str(a)) for a in arguments}
-    return header + text + "\n".join(_rename_modules(main.split("\n"), taken))
+    modules = {"numpy": ("np", "math"), "torch": ("torch",), "jax": ("jnp", "jax")}[backend]
+    return header + text + "\n".join(_rename_modules(main.split("\n"), taken, modules))
 
 
-def _literal(value) -> str:
+def _literal(value, backend: str = "numpy") -> str:
     array = np.asarray(value, dtype=float)
-    return repr(float(array)) if array.ndim == 0 else f"np.array({array.tolist()!r})"
+    if array.ndim == 0:
+        return repr(float(array))
+    make = {"numpy": "np.array({})", "jax": "jnp.array({})",
+            "torch": "torch.tensor({}, dtype=torch.float64)"}[backend]
+    return make.format(repr(array.tolist()))

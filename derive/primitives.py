@@ -418,7 +418,7 @@ _ROWS += [
               domain=(0.05, 2.0)),
 ]
 # the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
-_ROWS.append(primitive("indicator", "np.real(x) > 0",
+_ROWS.append(primitive("indicator", "np.where(np.real(x) > 0, 1.0, 0.0)",
                        lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
                        analytic=False, kink=_at_zero, spelled=False))
 

@@ -58,3 +58,120 @@ def test_the_lean_backward_holds_less_memory():
     p = program(m)
     stored = _peak(lambda: p.summed(*(lambda v: (v, p.backward(v)))(p.forward(m.values))))
     assert _peak(p.gradients, m.values) < 0.6 * stored
+
+
+# ---- the same program for every array library ----------------------------------------
+
+BACKENDS = [pytest.param("numpy"),
+            pytest.param("torch", marks=pytest.mark.backend("torch")),
+            pytest.param("jax", marks=pytest.mark.backend("jax"))]
+
+
+@pytest.fixture(autouse=True)
+def _backend_present(request):
+    """Tests of a backend skip, with the reason, where its library is absent."""
+    marker = request.node.get_closest_marker("backend")
+    if marker:
+        pytest.importorskip(marker.args[0], reason=f"{marker.args[0]} is not installed "
+                            f"(pip install 'derive[{marker.args[0]}]'); CI installs it")
+
+
+def _row_model(name, n=16, seed=0):
+    """fn(w0*x0, w1*x1, ...) with the x drawn over the row's domain (where takes a
+    comparison first; leaky_relu's slope is a constant)."""
+    rule = PRIMITIVES[name]
+    lo, hi = rule.domain
+    rng = np.random.default_rng(seed)
+    if name == "where":
+        text, count = "where(x0 > 0, w1*x1, w2*x2)", 3
+    elif name == "leaky_relu":
+        text, count = "leaky_relu(w0*x0, 0.1)", 1
+    else:
+        count = rule.arity
+        text = f"{name}({', '.join(f'w{i}*x{i}' for i in range(count))})"
+    symbols = sympy.symbols(f"w0:{count} x0:{count}")
+    w, x = symbols[:count], symbols[count:]
+    from derive import parse
+    from derive.models import from_expression
+    return from_expression(parse(text), {s: 1.0 + 0.1 * i for i, s in enumerate(w)
+                                         if s.name != "w0" or name != "where"},
+                           {s: rng.uniform(lo, hi, n) for s in x}, name=name)
+
+
+def _backend_gradients(m, backend):
+    gradient = dag_gradient(m.output, m.wrt)
+    shape = np.shape(m.values[m.inputs[0]]) if m.inputs else ()
+    return codegen.evaluate(gradient, list(m.values), m.values, shape, backend=backend,
+                            batch=m.inputs + m.targets)
+
+
+def _assert_equal_to_backprop(m, backend):
+    _, backprop = program(m).gradients(m.values)
+    generated = _backend_gradients(m, backend)
+    for w, g in zip(m.wrt, generated):
+        assert abs(g - backprop[w]) <= 1e-10 * max(1.0, abs(backprop[w])), (w, g, backprop[w])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("spec", ["toy", "chain:tanh,relu,softplus*3", "chain:sin,exp,cos*4",
+                                  "logistic:6", "chain:gelu,silu,elu,selu*2"])
+def test_every_backend_equals_backprop_on_the_families(spec, backend):
+    _assert_equal_to_backprop(model(spec).batch(32, seed=5), backend)
+
+
+def _spelled():
+    from derive.primitives import functions
+    return [name for name in functions() if name in PRIMITIVES]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", _spelled())
+def test_every_backend_equals_backprop_on_every_row(name, backend):
+    _assert_equal_to_backprop(_row_model(name), backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_backend_takes_numbers_where_the_library_wants_arrays(backend):
+    """max(x, 0), where's constant branch and x**(1/3) write numbers into calls."""
+    x, w = sympy.symbols("x w")
+    from derive import parse
+    from derive.models import from_expression
+    m = from_expression(parse("max(w*x, 0) + where(x > 0.5, w, 2) + hypot(w*x, 0.001) "
+                              "+ (w*x)**(1/3) + arctan2(w, 2)"),
+                        {w: 1.3}, {x: np.linspace(0.1, 2.0, 9)})
+    _assert_equal_to_backprop(m, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_code_backend_writes_a_file_that_runs(run, tmp_path, backend):
+    import subprocess
+    import sys
+    target = tmp_path / "g.py"
+    code, _, err = run("code", "toy", "--backend", backend, "-o", str(target))
+    assert code == 0, err
+    text = target.read_text()
+    assert {"numpy": "import numpy as np", "torch": "import torch",
+            "jax": "@jax.jit"}[backend] in text
+    done = subprocess.run([sys.executable, "-I", str(target)], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split() for line in done.stdout.strip().splitlines())
+    assert float(lines["dl_domega0"]) == pytest.approx(5.246071430986, rel=1e-10)
+    assert float(lines["loss"]) == pytest.approx(0.138580566415, rel=1e-10)
+
+
+def test_an_unknown_backend_is_refused(run):
+    code, out, err = run("code", "toy", "--backend", "tensorflow")
+    assert code == 2 and out == "" and "invalid choice" in err
+    with pytest.raises(ValueError, match="unknown backend"):
+        codegen.source([sympy.Symbol("x")], [sympy.Symbol("x")], backend="tf")
+
+
+def test_module_names_taken_by_arguments_are_renamed():
+    names = sympy.symbols("torch jnp jax np math")
+    expression = sum(sympy.sin(s) for s in names)
+    for backend in ["numpy", "torch", "jax"]:
+        pytest.importorskip(backend, reason=f"{backend} is not installed")
+        function = codegen.compile_source(codegen.source([expression], list(names),
+                                                         backend=backend))
+        assert float(function(*[0.5] * 5)[0]) == pytest.approx(5 * np.sin(0.5), rel=1e-14)
