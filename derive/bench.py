@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import statistics
 import time
+import tracemalloc
 
 import numpy as np
 import sympy
 from sympy.core.cache import clear_cache
 
+from . import against as frameworks
 from . import codegen
 from .graph import sizes
 from .primitives import lambdify_modules
@@ -53,16 +55,21 @@ def environment() -> dict:
             **{k: os.environ.get(k) for k in THREAD_VARIABLES}}
 
 
-def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=None) -> dict:
+def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=None,
+          against=(), threads: int = 1) -> dict:
     """The documented ``derive bench --json`` object for ``model``.
 
     Cost: ``repeat`` + 1 runs of everything not skipped; derivation and
     compile are timed with fewer repeats (at most 3) as they are slow.
-    ``progress(items, desc=)`` wraps the evaluations where given.
+    ``progress(items, desc=)`` wraps the evaluations where given.  ``against``
+    names frameworks (:data:`derive.against.LIBRARIES`) timed beside, on
+    ``threads`` threads.
     """
     batch = model.batch_size or batch  # a batch from a file is the one measured
     result = {"model": model.name, "batch": batch, "derivation": {}, "compile": {},
-              "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment()}
+              "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment(),
+              "threads": frameworks.pin_threads(threads), "peak_bytes": {},
+              "relative_error": {}, "against": dict.fromkeys(frameworks.KEYS)}
     slow = min(repeat, 3)
     skipped = diff_skipped(model.output, model.wrt, BENCH_DIFF_CAP)
     derivation = result["derivation"]
@@ -89,7 +96,16 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     for name, function in iterate(list(functions.items()), desc="bench"):
         evaluation[name] = (median_seconds(lambda f=function: f(*values), repeat)
                             if function else None)
+    _, expected = p.gradients(batched.values)
+    expected = [expected[w] for w in model.wrt]
+    shape = np.broadcast_shapes(*[np.shape(v) for v in values])
+    for name, function in functions.items():
+        if function:
+            found = codegen.batch_sums(function, arguments, batched.values, shape)
+            result["relative_error"][name] = frameworks.relative_error(found, expected)
+    result["peak_bytes"] = _peaks(p, batched.values, functions, values)
     result["ratios"] = _ratios(result)
+    _against(result, model, batched.values, against, expected, repeat)
     for q in lowered:  # the model's own lowering (a network's matrix program), timed beside
         forward, backprop = f"{q.kind}_forward", f"{q.kind}_backprop"
         evaluation[forward] = median_seconds(lambda: q.forward(batched.values), repeat)
@@ -98,6 +114,41 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
         result["ratios"][f"{backprop}_over_forward"] = _ratio(evaluation[backprop],
                                                              evaluation[forward])
     return result
+
+
+def _peaks(p, values: dict, functions: dict, arguments: list) -> dict:
+    """Peak bytes numpy allocates in one evaluation of each (tracemalloc, untimed)."""
+    measured = {"forward": lambda: p.forward(values), "backprop": lambda: p.gradients(values)}
+    measured.update({name: (lambda f=f: f(*arguments)) for name, f in functions.items() if f})
+    return {name: peak_bytes(run) for name, run in measured.items()}
+
+
+def peak_bytes(function) -> int:
+    """The most memory held at once, above what was held before, during ``function()``
+    (numpy reports its arrays to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _against(result, model, values: dict, libraries, expected, repeat):
+    """Time the frameworks' gradients and derive's code for them, cross-checked."""
+    for library in libraries:
+        why = frameworks.missing(library)
+        if why:
+            for key in frameworks.LIBRARIES[library]:
+                result["skipped"][key] = why
+            continue
+        for key, (run, total) in frameworks.functions(model, library, values).items():
+            result["relative_error"][key] = frameworks.relative_error(total(run()), expected)
+            result["against"][key] = median_seconds(run, repeat)
+    generated = result["evaluation"]["generated"]
+    for key, seconds in result["against"].items():
+        if seconds is not None:
+            result["ratios"][f"{key}_over_generated"] = _ratio(seconds, generated)
 
 
 def _compile(result, gradient, arguments, repeat, batch) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sympy
 
+from . import against as frameworks
 from . import growth, modes, text
 from .bench import bench
 from .codegen import BACKENDS, model_source
@@ -176,11 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
                      "Median times of repeated runs, in one process: symbolic derivation "
                      "(sympy.diff vs the DAG sweep), compile (lambdify, lambdify cse=True, "
                      "generated code), evaluation over a batch (forward, backprop, "
-                     "lambdified, generated), and ratios.")
+                     "lambdified, generated), ratios, each gradient's relative error against "
+                     "backprop and the peak memory of each numpy evaluation. With --against, "
+                     "PyTorch autograd and jax.jit(jax.grad) of the same model, and derive's "
+                     "generated code for those libraries, beside.")
     bench.add_argument("--batch", type=int, default=100_000, metavar="N",
                        help="evaluation batch size (default 100000)")
     bench.add_argument("--repeat", type=int, default=5, metavar="R",
                        help="timed runs per measurement (default 5)")
+    bench.add_argument("--against", metavar="LIBS", default="",
+                       help="frameworks to time beside, comma-separated: torch, jax (each "
+                       "an optional extra: pip install 'derive[torch,jax]')")
+    bench.add_argument("--threads", type=int, default=1, metavar="N",
+                       help="threads for PyTorch and JAX (default 1, as numpy's elementwise "
+                       "operations use)")
 
     _command(sub, "jacobian", _jacobian, "the Jacobian by forward and reverse mode",
                    "The Jacobian of MODEL's outputs before the loss (a network's f_K, or f) "
@@ -251,6 +261,7 @@ def _command(sub, name, run, summary, description, model=True, json=True):
 
 
 MAX_REPEAT = 1000
+MAX_THREADS = 256
 """bench's --repeat at most (each repeat runs every evaluation once)."""
 
 
@@ -377,8 +388,11 @@ def _bench(args) -> int:
     if not 1 <= args.batch <= MAX_BATCH or not 1 <= args.repeat <= MAX_REPEAT:
         raise DeriveError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} and "
                           f"--repeat one from 1 to {MAX_REPEAT:,}")
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise DeriveError(f"--threads must be a whole number from 1 to {MAX_THREADS}")
+    against = frameworks.parse(args.against) if args.against else []
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
-                   progress=_progress(args))
+                   progress=_progress(args), against=against, threads=args.threads)
     print(json_text(result, indent=2) if args.json else text.format_bench(result))
     return 0
 

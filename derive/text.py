@@ -195,15 +195,25 @@ def format_bench(result: dict) -> str:
     lines = [f"model {result['model']}    batch {result['batch']:,}",
              f"numpy {env['numpy']}  sympy {env['sympy']}  cpus {env['cpus']}  threads: " +
              ", ".join(f"{k}={env[k]}" for k in THREAD_VARIABLES), ""]
-    for section in ("derivation", "compile", "evaluation"):
+    lines.insert(2, "threads pinned: " + ", ".join(f"{k}={v}" for k, v in result["threads"].items()))
+    against = {k: v for k, v in result["against"].items()
+               if v is not None or k in result["skipped"]}
+    for section in ("derivation", "compile", "evaluation", "against"):
+        shown = against if section == "against" else result[section]
+        if not shown:
+            continue
         lines.append(f"{section} (median seconds)")
-        for name, value in result[section].items():
-            shown = f"{value:12.6f}" if value is not None else "     skipped"
-            lines.append(f"  {name:<14}{shown}")
+        for name, value in shown.items():
+            cell = f"{value:12.6f}" if value is not None else "     skipped"
+            lines.append(f"  {name:<16}{cell}")
         lines.append("")
-    lines.append("ratios")
+    lines.append("peak memory of one evaluation (MB, tracemalloc)")
+    lines += [f"  {name:<16}{size / 1e6:12.1f}" for name, size in result["peak_bytes"].items()]
+    lines += ["", "relative error against backprop (max |g - b| / max |b|)"]
+    lines += [f"  {name:<16}{error:12.1e}" for name, error in result["relative_error"].items()]
+    lines += ["", "ratios"]
     for name, value in result["ratios"].items():
-        lines.append(f"  {name:<28}{value:10.2f}" if value is not None else f"  {name:<28}         -")
+        lines.append(f"  {name:<34}{value:10.2f}" if value is not None else f"  {name:<34}         -")
     for name, why in result["skipped"].items():
         lines.append(f"skipped {name}: {why}")
     return "\n".join(lines)

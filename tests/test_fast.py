@@ -175,3 +175,51 @@ def test_module_names_taken_by_arguments_are_renamed():
         function = codegen.compile_source(codegen.source([expression], list(names),
                                                          backend=backend))
         assert float(function(*[0.5] * 5)[0]) == pytest.approx(5 * np.sin(0.5), rel=1e-14)
+
+
+# ---- derive bench --against -------------------------------------------------------------
+
+@pytest.mark.parametrize("library", [pytest.param("torch", marks=pytest.mark.backend("torch")),
+                                     pytest.param("jax", marks=pytest.mark.backend("jax"))])
+def test_bench_against_a_framework_times_and_cross_checks_it(run, library):
+    import json
+    keys = {"torch": ["torch_autograd", "generated_torch"],
+            "jax": ["jax_grad", "generated_jax"]}[library]
+    code, out, err = run("bench", "chain:tanh,sin*2", "--batch", "500", "--repeat", "1",
+                         "--against", library, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data["against"]) == {"torch_autograd", "jax_grad", "generated_torch",
+                                    "generated_jax"}
+    for key in keys:
+        assert data["against"][key] > 0
+        assert data["relative_error"][key] < 1e-12
+        assert data["ratios"][f"{key}_over_generated"] > 0
+    assert data["threads"]["numpy"] == 1
+    if library == "torch":
+        assert data["threads"]["torch"] == 1
+
+
+def test_bench_against_text_shows_the_frameworks(run):
+    pytest.importorskip("torch", reason="torch is not installed")
+    code, out, _ = run("bench", "toy", "--batch", "50", "--repeat", "1", "--against", "torch",
+                       "--threads", "2")
+    assert code == 0
+    assert "torch_autograd" in out and "relative error against backprop" in out
+    assert "torch=2" in out
+
+
+@pytest.mark.parametrize("args", [["--against", "tensorflow"], ["--against", ","],
+                                  ["--threads", "0"], ["--threads", "x"]])
+def test_bench_refuses_bad_against_and_threads(run, args):
+    code, out, err = run("bench", "toy", *args)
+    assert code == 2 and out == "" and err.count("\n") == 1
+
+
+def test_a_missing_framework_is_skipped_with_the_reason(monkeypatch):
+    from derive import against
+    from derive.bench import bench
+    monkeypatch.setattr(against, "missing", lambda library: f"{library} is not installed")
+    result = bench(model("toy"), batch=10, repeat=1, against=["jax"])
+    assert result["against"]["jax_grad"] is None
+    assert result["skipped"]["jax_grad"] == "jax is not installed"

@@ -181,6 +181,14 @@ def test_bench_json_contract(run):
                                    "lambdify_cse_over_backprop", "forward_mode_over_backprop"}
     assert data["model"] == "toy" and data["batch"] == 100 and "skipped" in data
     assert all(v > 0 for v in data["evaluation"].values())
+    assert set(data) == {"model", "batch", "derivation", "compile", "evaluation", "ratios",
+                         "skipped", "environment", "threads", "peak_bytes", "relative_error",
+                         "against"}
+    assert data["against"] == {"torch_autograd": None, "jax_grad": None,
+                               "generated_torch": None, "generated_jax": None}
+    assert set(data["peak_bytes"]) == {"forward", "backprop", "lambdify", "lambdify_cse",
+                                       "generated"}
+    assert all(e < 1e-12 for e in data["relative_error"].values())
 
 
 def test_bench_skips_what_would_take_minutes_and_says_why(run):
