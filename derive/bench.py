@@ -33,13 +33,22 @@ THREAD_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "OPENBLAS_CORETYPE"]
 
 
+SLOW_SECONDS = 5.0
+"""A measurement whose warm-up call takes longer is timed once after it (forward mode
+of a deep chain on a big batch), not ``repeat`` times."""
+
+
 def median_seconds(function, repeat: int, setup=None) -> float:
-    """Median wall time of ``repeat`` calls (after one warm-up call).
+    """Median wall time of ``repeat`` calls (after one warm-up call; one call where the
+    warm-up took over :data:`SLOW_SECONDS`).
 
     ``setup`` runs untimed before each call: symbolic work clears SymPy's
     cache there, or every call after the first would be a cache lookup.
     """
+    start = time.perf_counter()
     function()
+    if time.perf_counter() - start > SLOW_SECONDS:
+        repeat = 1
     times = []
     for _ in range(repeat):
         if setup:

@@ -101,38 +101,38 @@ BACKENDS = {
 }
 """The array libraries generated code is written for, and what each means."""
 
+
 def check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
 
 
+_HEADS = {
+    "torch": ["import torch", "", "", "def _t(value):",
+              '    """A float64 tensor (a tensor given stays where it is)."""',
+              "    return torch.as_tensor(value, dtype=torch.float64)", ""],
+    "jax": ["import jax", "import jax.numpy as jnp", "import jax.scipy.special", "",
+            'jax.config.update("jax_enable_x64", True)', ""],
+}
+_TORCH_CBRT = ["", "def _cbrt(x):", "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)", ""]
+
+
 def _for_backend(backend, head, signature, body, result, arguments) -> str:
     """The numpy program's lines written for another array library: each ``np.f(...)``
-    call (and the erf helper) spelled as that library spells it."""
+    call (and the erf helper) spelled as that library spells it; torch converts the
+    arguments to tensors first, jax compiles the function."""
     helpers = [line for line in head if not line.startswith(("import", "_erf ="))]
-    text = "\n".join([*helpers, "", signature, *body, f"    return ({result},)"])
-    text = _translate(text, backend)
+    top, decorator = list(_HEADS[backend]), ["@jax.jit"] if backend == "jax" else []
     if backend == "torch":
         names = ", ".join(arguments) + ("," if len(arguments) == 1 else "")
-        convert = f"    {names} = map(_t, ({names}))"
-        lines = text.split("\n")
-        at = lines.index(signature) + 1 + (1 if lines[lines.index(signature) + 1]
-                                          .strip().startswith('"""') else 0)
-        lines.insert(at, convert)
-        top = ["import torch", "", "", "def _t(value):",
-               '    """A float64 tensor (a tensor given stays where it is)."""',
-               "    return torch.as_tensor(value, dtype=torch.float64)", ""]
-        if "_cbrt(" in text:
-            top += ["", "def _cbrt(x):", "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)",
-                    ""]
-        code = top + lines
-    else:
-        code = ["import jax", "import jax.numpy as jnp", "import jax.scipy.special",
-                "", 'jax.config.update("jax_enable_x64", True)', ""]
-        code += [("@jax.jit\n" + line) if line == signature else line
-                 for line in text.split("\n")]
+        documented = bool(body) and body[0].lstrip().startswith('"""')
+        body = body[:documented] + [f"    {names} = map(_t, ({names}))"] + body[documented:]
+    text = _translate("\n".join([*helpers, "", *decorator, signature, *body,
+                                 f"    return ({result},)"]), backend)
+    if "_cbrt(" in text:
+        top += _TORCH_CBRT
     modules = ("torch",) if backend == "torch" else ("jnp", "jax")
-    text = "\n".join(_rename_modules("\n".join(code).split("\n"), set(arguments), modules))
+    text = "\n".join(_rename_modules((top + text.split("\n")), set(arguments), modules))
     return re.sub(r"\n{4,}", "\n\n\n", text)
 
 
