@@ -36,7 +36,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from .graph import sizes, topological_order
-from .primitives import SUPPORT, lambdify_modules, rule_for
+from .primitives import LIBRARY_SUPPORT, SPELLINGS, SUPPORT, lambdify_modules, rule_for
 from .staged import expression_program
 from .symbolic import adjoints
 
@@ -114,7 +114,6 @@ _HEADS = {
     "jax": ["import jax", "import jax.numpy as jnp", "import jax.scipy.special", "",
             'jax.config.update("jax_enable_x64", True)', ""],
 }
-_TORCH_CBRT = ["", "def _cbrt(x):", "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)", ""]
 
 
 def _for_backend(backend, head, signature, body, result, arguments) -> str:
@@ -129,8 +128,9 @@ def _for_backend(backend, head, signature, body, result, arguments) -> str:
         body = body[:documented] + [f"    {names} = map(_t, ({names}))"] + body[documented:]
     text = _translate("\n".join([*helpers, "", *decorator, signature, *body,
                                  f"    return ({result},)"]), backend)
-    if "_cbrt(" in text:
-        top += _TORCH_CBRT
+    for helper, definition in LIBRARY_SUPPORT.get(backend, {}).items():
+        if f"{helper}(" in text:
+            top += ["", *definition, ""]
     modules = ("torch",) if backend == "torch" else ("jnp", "jax")
     text = "\n".join(_rename_modules((top + text.split("\n")), set(arguments), modules))
     return re.sub(r"\n{4,}", "\n\n\n", text)
@@ -160,14 +160,12 @@ def _translate(text: str, backend: str) -> str:
 
 def _spell(backend: str, name: str, args: list[str]) -> str:
     """One numpy call as ``backend`` writes it."""
-    if backend == "jax":
-        function = "jax.scipy.special.erf" if name == "_erf" else f"jnp.{name}"
-        return f"{function}({', '.join(args)})"
-    if name == "float64":
-        return f"_t({args[0]})"
-    # torch's functions take tensors: a number written in the code becomes one
-    args = [f"_t({a})" if _LITERAL.fullmatch(a) else a for a in args]
-    function = {"_erf": "torch.special.erf", "cbrt": "_cbrt"}.get(name, f"torch.{name}")
+    function = SPELLINGS[backend].get(name, ("jnp." if backend == "jax" else "torch.") + name)
+    if backend == "torch":
+        if name == "float64":
+            return f"_t({args[0]})"
+        # torch's functions take tensors: a number written in the code becomes one
+        args = [f"_t({a})" if _LITERAL.fullmatch(a) else a for a in args]
     return f"{function}({', '.join(args)})"
 
 
