@@ -64,6 +64,21 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     imported under another (``np_``).  ``backend`` writes the same program for
     PyTorch tensors ("torch") or as a jitted JAX function ("jax"): see
     :data:`BACKENDS`.  Cost: linear in the distinct nodes of all outputs together.
+
+    >>> x, w = sympy.symbols("x w")
+    >>> print(source([sympy.tanh(w * x) ** 2], [w, x], backend="torch"))
+    import torch
+    <BLANKLINE>
+    <BLANKLINE>
+    def _t(value):
+        # a float64 tensor (a tensor given stays on its device)
+        return torch.as_tensor(value, dtype=torch.float64)
+    <BLANKLINE>
+    <BLANKLINE>
+    def gradient(w, x):
+        w, x = map(_t, (w, x))
+        t1 = torch.tanh(w * x) ** 2
+        return (t1,)
     """
     check_backend(backend)
     plan = _Plan(outputs, arguments, names or {}, batch)
@@ -109,7 +124,7 @@ def check_backend(backend: str) -> None:
 
 _HEADS = {
     "torch": ["import torch", "", "", "def _t(value):",
-              '    """A float64 tensor (a tensor given stays where it is)."""',
+              "    # a float64 tensor (a tensor given stays on its device)",
               "    return torch.as_tensor(value, dtype=torch.float64)", ""],
     "jax": ["import jax", "import jax.numpy as jnp", "import jax.scipy.special", "",
             'jax.config.update("jax_enable_x64", True)', ""],
