@@ -3,7 +3,10 @@
 Derivation (per-parameter ``sympy.diff`` vs the DAG sweep), compile
 (``lambdify``, ``lambdify(cse=True)``, generated code) and evaluation over a
 batch (forward only, staged backprop, lambdified symbolic plain and cse,
-generated code).  What would take minutes is skipped, with the reason under
+generated code); with ``against``, PyTorch autograd, ``jax.jit(jax.grad)`` and
+derive's generated code for both (:mod:`derive.against`).  Every gradient is
+cross-checked against backprop, and each numpy evaluation's peak memory is
+measured by tracemalloc.  What would take minutes is skipped, with the reason under
 "skipped": ``sympy.diff`` above :data:`BENCH_DIFF_CAP` (output tree × variables),
 ``lambdify`` above :data:`BENCH_LAMBDIFY_CAP` tree nodes of the gradient.
 """
@@ -167,7 +170,8 @@ def _compile(result, gradient, arguments, repeat, batch) -> dict:
         "lambdify": lambda: sympy.lambdify(arguments, gradient, modules=namespace),
         "lambdify_cse": lambda: sympy.lambdify(arguments, gradient, modules=namespace,
                                                cse=True),
-        "generated": lambda: codegen.compile_source(codegen.source(gradient, arguments, batch=batch)),
+        "generated": lambda: codegen.compile_source(codegen.source(gradient, arguments,
+                                                                   batch=batch)),
     }
     functions = {}
     for name, make in makers.items():

@@ -195,7 +195,8 @@ def format_bench(result: dict) -> str:
     lines = [f"model {result['model']}    batch {result['batch']:,}",
              f"numpy {env['numpy']}  sympy {env['sympy']}  cpus {env['cpus']}  threads: " +
              ", ".join(f"{k}={env[k]}" for k in THREAD_VARIABLES), ""]
-    lines.insert(2, "threads pinned: " + ", ".join(f"{k}={v}" for k, v in result["threads"].items()))
+    pinned = ", ".join(f"{k}={v}" for k, v in result["threads"].items())
+    lines.insert(2, f"threads pinned: {pinned}")
     against = {k: v for k, v in result["against"].items()
                if v is not None or k in result["skipped"]}
     for section in ("derivation", "compile", "evaluation", "against"):
@@ -213,7 +214,8 @@ def format_bench(result: dict) -> str:
     lines += [f"  {name:<16}{error:12.1e}" for name, error in result["relative_error"].items()]
     lines += ["", "ratios"]
     for name, value in result["ratios"].items():
-        lines.append(f"  {name:<34}{value:10.2f}" if value is not None else f"  {name:<34}         -")
+        lines.append(f"  {name:<34}{value:10.2f}" if value is not None
+                     else f"  {name:<34}         -")
     for name, why in result["skipped"].items():
         lines.append(f"skipped {name}: {why}")
     return "\n".join(lines)
