@@ -254,10 +254,13 @@ class _Plan:
         self._last_use()
 
     def _name(self, bound, names):
-        used = set(self.label.values()) | {identifier(n) for n in names.values()}
+        """Labels for the lined nodes: their names where free, else t1, t2, ... (skipping
+        every name an argument or step has)."""
+        labels = set(self.label.values())
+        used = labels | {identifier(n) for n in names.values()}
         count = 0
         for node in bound:
-            if node in names and identifier(names[node]) not in set(self.label.values()):
+            if node in names and identifier(names[node]) not in labels:
                 self.label[node] = identifier(names[node])
             else:
                 count += 1
@@ -265,6 +268,7 @@ class _Plan:
                     count += 1
                 self.label[node] = f"t{count}"
             used.add(self.label[node])
+            labels.add(self.label[node])
 
     def reads(self, node) -> list:
         """The lined nodes and arguments a lined node's line reads."""
