@@ -53,16 +53,17 @@ def missing(library: str) -> str | None:
     return None
 
 
-def pin_threads(threads: int) -> dict:
-    """Pin the frameworks to ``threads`` threads; what each was set to."""
+def pin_threads(threads: int, libraries=()) -> dict:
+    """Pin the ``libraries`` measured to ``threads`` threads; what each was set to (none
+    is imported that is not measured)."""
     settings = {"numpy": 1}  # numpy's elementwise operations run on one thread
-    if importlib.util.find_spec("jax") is not None:
+    if "jax" in libraries and not missing("jax"):
         flags = (f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                  f"intra_op_parallelism_threads={threads}")
         if "jax" not in __import__("sys").modules:
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
         settings["jax"] = os.environ.get("XLA_FLAGS", "default")
-    if importlib.util.find_spec("torch") is not None:
+    if "torch" in libraries and not missing("torch"):
         import torch
         torch.set_num_threads(threads)
         settings["torch"] = torch.get_num_threads()

@@ -80,7 +80,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     batch = model.batch_size or batch  # a batch from a file is the one measured
     result = {"model": model.name, "batch": batch, "derivation": {}, "compile": {},
               "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment(),
-              "threads": frameworks.pin_threads(threads), "peak_bytes": {},
+              "threads": frameworks.pin_threads(threads, against), "peak_bytes": {},
               "relative_error": {}, "against": dict.fromkeys(frameworks.KEYS)}
     slow = min(repeat, 3)
     skipped = diff_skipped(model.output, model.wrt, BENCH_DIFF_CAP)
