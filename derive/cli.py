@@ -261,8 +261,9 @@ def _command(sub, name, run, summary, description, model=True, json=True):
 
 
 MAX_REPEAT = 1000
-MAX_THREADS = 256
 """bench's --repeat at most (each repeat runs every evaluation once)."""
+MAX_THREADS = 256
+"""bench's --threads at most."""
 
 
 def _load(args, batch: int | None = None):

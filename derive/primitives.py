@@ -303,14 +303,14 @@ _ONE_OVER_ROOT_TWO_PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 SUPPORT = {"_erf": "np.vectorize(math.erf, otypes=[float])"}
+"""Helpers a row's code may call besides numpy, as source (generated code defines the
+ones it uses): erf on arrays, since numpy has none and SciPy is not a dependency."""
 # How other array libraries spell what the rows' code calls (np.NAME is torch.NAME or
 # jnp.NAME unless listed), and the helpers a spelling needs: generated code's backends.
 SPELLINGS = {"torch": {"cbrt": "_cbrt", "_erf": "torch.special.erf"},
              "jax": {"_erf": "jax.scipy.special.erf"}}
 LIBRARY_SUPPORT = {"torch": {"_cbrt": ["def _cbrt(x):",
                                        "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)"]}}
-"""Helpers a row's code may call besides numpy, as source (generated code defines the
-ones it uses): erf on arrays, since numpy has none and SciPy is not a dependency."""
 NAMESPACE = {"np": np, "math": math}
 NAMESPACE.update({name: eval(text, dict(NAMESPACE)) for name, text in SUPPORT.items()})  # noqa: S307
 _erf = NAMESPACE["_erf"]
