@@ -5,12 +5,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
-from derive import codegen, model, program
-from derive.primitives import ARITHMETIC, PRIMITIVES
-from derive.symbolic import dag_gradient
-
 import sympy
+
+from derive import codegen, model, parse, program
+from derive.models import from_expression
+from derive.primitives import ARITHMETIC, PRIMITIVES, functions
+from derive.symbolic import dag_gradient
 
 
 def test_a_row_says_which_values_its_backward_reads():
@@ -78,24 +78,21 @@ def _backend_present(request):
 
 def _row_model(name, n=16, seed=0):
     """fn(w0*x0, w1*x1, ...) with the x drawn over the row's domain (where takes a
-    comparison first; leaky_relu's slope is a constant)."""
+    comparison of x0 first; leaky_relu's slope is a constant)."""
     rule = PRIMITIVES[name]
     lo, hi = rule.domain
     rng = np.random.default_rng(seed)
     if name == "where":
-        text, count = "where(x0 > 0, w1*x1, w2*x2)", 3
+        text, weighted, count = "where(x0 > 0, w1*x1, w2*x2)", [1, 2], 3
     elif name == "leaky_relu":
-        text, count = "leaky_relu(w0*x0, 0.1)", 1
+        text, weighted, count = "leaky_relu(w0*x0, 0.1)", [0], 1
     else:
         count = rule.arity
-        text = f"{name}({', '.join(f'w{i}*x{i}' for i in range(count))})"
-    symbols = sympy.symbols(f"w0:{count} x0:{count}")
-    w, x = symbols[:count], symbols[count:]
-    from derive import parse
-    from derive.models import from_expression
-    return from_expression(parse(text), {s: 1.0 + 0.1 * i for i, s in enumerate(w)
-                                         if s.name != "w0" or name != "where"},
-                           {s: rng.uniform(lo, hi, n) for s in x}, name=name)
+        weighted = list(range(count))
+        text = f"{name}({', '.join(f'w{i}*x{i}' for i in weighted)})"
+    weights = {sympy.Symbol(f"w{i}"): 1.0 + 0.1 * i for i in weighted}
+    inputs = {sympy.Symbol(f"x{i}"): rng.uniform(lo, hi, n) for i in range(count)}
+    return from_expression(parse(text), weights, inputs, name=name)
 
 
 def _backend_gradients(m, backend):
@@ -120,7 +117,6 @@ def test_every_backend_equals_backprop_on_the_families(spec, backend):
 
 
 def _spelled():
-    from derive.primitives import functions
     return [name for name in functions() if name in PRIMITIVES]
 
 
@@ -134,8 +130,6 @@ def test_every_backend_equals_backprop_on_every_row(name, backend):
 def test_every_backend_takes_numbers_where_the_library_wants_arrays(backend):
     """max(x, 0), where's constant branch and x**(1/3) write numbers into calls."""
     x, w = sympy.symbols("x w")
-    from derive import parse
-    from derive.models import from_expression
     m = from_expression(parse("max(w*x, 0) + where(x > 0.5, w, 2) + hypot(w*x, 0.001) "
                               "+ (w*x)**(1/3) + arctan2(w, 2)"),
                         {w: 1.3}, {x: np.linspace(0.1, 2.0, 9)})
