@@ -1,6 +1,9 @@
 """Issue 16: lean staged backprop, generated code that frees what it no longer needs,
 the same program for PyTorch and JAX, and `derive bench --against`."""
 
+import json
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -138,8 +141,6 @@ def test_every_backend_takes_numbers_where_the_library_wants_arrays(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_code_backend_writes_a_file_that_runs(run, tmp_path, backend):
-    import subprocess
-    import sys
     target = tmp_path / "g.py"
     code, _, err = run("code", "toy", "--backend", backend, "-o", str(target))
     assert code == 0, err
@@ -176,7 +177,6 @@ def test_module_names_taken_by_arguments_are_renamed():
 @pytest.mark.parametrize("library", [pytest.param("torch", marks=pytest.mark.backend("torch")),
                                      pytest.param("jax", marks=pytest.mark.backend("jax"))])
 def test_bench_against_a_framework_times_and_cross_checks_it(run, library):
-    import json
     keys = {"torch": ["torch_autograd", "generated_torch"],
             "jax": ["jax_grad", "generated_jax"]}[library]
     code, out, err = run("bench", "chain:tanh,sin*2", "--batch", "500", "--repeat", "1",
