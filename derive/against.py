@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def pin_threads(threads: int, libraries=()) -> dict:
     if "jax" in libraries and not missing("jax"):
         flags = (f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                  f"intra_op_parallelism_threads={threads}")
-        if "jax" not in __import__("sys").modules:
+        if "jax" not in sys.modules:
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
         settings["jax"] = os.environ.get("XLA_FLAGS", "default")
     if "torch" in libraries and not missing("torch"):

@@ -146,8 +146,7 @@ def _for_backend(backend, head, signature, body, result, arguments) -> str:
     for helper, definition in LIBRARY_SUPPORT.get(backend, {}).items():
         if f"{helper}(" in text:
             top += ["", *definition, ""]
-    modules = ("torch",) if backend == "torch" else ("jnp", "jax")
-    text = "\n".join(_rename_modules((top + text.split("\n")), set(arguments), modules))
+    text = "\n".join(_rename_modules(top + text.split("\n"), set(arguments), _MODULES[backend]))
     return re.sub(r"\n{4,}", "\n\n\n", text)
 
 
@@ -296,7 +295,11 @@ class _Plan:
         return sorted(set(self._dies.get(node, [])))
 
 
-def _rename_modules(lines: list[str], taken: set, modules=("np", "math")) -> list[str]:
+_MODULES = {"numpy": ("np", "math"), "torch": ("torch",), "jax": ("jnp", "jax")}
+"""The module names each backend's code binds (renamed where an argument takes one)."""
+
+
+def _rename_modules(lines: list[str], taken: set, modules=_MODULES["numpy"]) -> list[str]:
     """The lines with the modules renamed where an argument takes the name."""
     for module in modules:
         if module not in taken:
@@ -470,14 +473,7 @@ def _argument_position(code: str, param: str) -> bool:
 def _one_call(code: str) -> bool:
     """Whether ``code`` is one call, ``np.f(...)``, as a whole."""
     match = re.match(r"[\w.]+\(", code)
-    if not match or not code.endswith(")"):
-        return False
-    depth = 0
-    for i, char in enumerate(code[match.end() - 1:], match.end() - 1):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            return i == len(code) - 1
-    return False
+    return bool(match) and _closing(code, match.end() - 1) == len(code) - 1
 
 
 LAMBDIFY_TREE_CAP = 200_000
@@ -613,8 +609,7 @@ def model_source(model, backend: str = "numpy") -> str:
             "        total = value.sum() if hasattr(value, \"sum\") else value\n"
             "        print(f\"{name:>12} {float(total): .12g}\")\n")
     taken = {identifier(str(a)) for a in arguments}
-    modules = {"numpy": ("np", "math"), "torch": ("torch",), "jax": ("jnp", "jax")}[backend]
-    return header + text + "\n".join(_rename_modules(main.split("\n"), taken, modules))
+    return header + text + "\n".join(_rename_modules(main.split("\n"), taken, _MODULES[backend]))
 
 
 def _literal(value, backend: str = "numpy") -> str:

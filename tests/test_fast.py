@@ -4,13 +4,13 @@ the same program for PyTorch and JAX, and `derive bench --against`."""
 import json
 import subprocess
 import sys
-import tracemalloc
 
 import numpy as np
 import pytest
 import sympy
 
 from derive import codegen, model, parse, program
+from derive.bench import peak_bytes
 from derive.models import from_expression
 from derive.primitives import ARITHMETIC, PRIMITIVES, functions
 from derive.symbolic import dag_gradient
@@ -47,20 +47,11 @@ def test_lean_gradients_equal_the_stored_passes(spec):
     assert lean[0] == stored[0] and lean[1] == stored[1]
 
 
-def _peak(function, *args) -> int:
-    tracemalloc.start()
-    try:
-        function(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_the_lean_backward_holds_less_memory():
     m = model("chain:tanh*8").batch(20_000, seed=0)
     p = program(m)
-    stored = _peak(lambda: p.summed(*(lambda v: (v, p.backward(v)))(p.forward(m.values))))
-    assert _peak(p.gradients, m.values) < 0.6 * stored
+    stored = peak_bytes(lambda: p.summed(*(lambda v: (v, p.backward(v)))(p.forward(m.values))))
+    assert peak_bytes(lambda: p.gradients(m.values)) < 0.6 * stored
 
 
 # ---- the same program for every array library ----------------------------------------
