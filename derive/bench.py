@@ -24,7 +24,7 @@ from sympy.core.cache import clear_cache
 
 from . import against as frameworks
 from . import codegen
-from .graph import sizes
+from .dag import sizes
 from .primitives import lambdify_modules
 from .modes import forward_mode
 from .staged import programs

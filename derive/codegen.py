@@ -35,7 +35,7 @@ import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from .graph import sizes, topological_order
+from .dag import sizes, topological_order
 from .primitives import LIBRARY_SUPPORT, SPELLINGS, SUPPORT, lambdify_modules, rule_for
 from .staged import expression_program
 from .symbolic import adjoints

@@ -3,7 +3,7 @@
 A family is a chain list cycled to ``depth`` layers (``sin,exp,cos`` at depth 3
 has the toy's structure; at depth 7 it is sin,exp,cos,sin,exp,cos,sin) or
 ``logistic`` (depth = N).  :func:`size_row` measures one depth exactly, by
-memoised passes over distinct nodes (:func:`derive.graph.sizes`); only
+memoised passes over distinct nodes (:func:`derive.dag.sizes`); only
 ``sympy.diff`` walks the tree, and it runs only below
 :data:`derive.compare.DIFF_WORK_CAP`.
 
@@ -28,7 +28,7 @@ from sympy.core.cache import clear_cache
 from .compare import DIFF_WORK_CAP
 from .errors import DeriveError, require_text
 from .families import axis, check_member, member, sweeps
-from .graph import sizes
+from .dag import sizes
 from .models import logistic
 from .modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
@@ -46,8 +46,6 @@ FIT_KEYS = ["loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
             "gradient_cse_ops", "backprop_ops", "forward_mode_ops", "reverse_mode_ops",
             "seconds_sympy_diff"]
 MAX_DEPTH = 512
-LINEAR_SLACK = 0.15
-"""A power law n^k with |k − 1| <= this is called linear."""
 
 
 def parse_depths(text: str) -> range:
@@ -138,7 +136,7 @@ class Sweep:
 
     @property
     def words(self) -> dict:
-        return {k: describe(v) for k, v in self.fits.items()}
+        return {k: describe(v, self.axis, k.startswith("seconds")) for k, v in self.fits.items()}
 
     @property
     def axis(self) -> str:
@@ -186,13 +184,41 @@ def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
     return Sweep(family, rows, fits(rows), stopped)
 
 
-def fit(depths, values) -> dict | None:
-    """The better of a power law a·n^k and an exponential a·b^n, by R² of log values.
+LAWS = ("linear", "power", "exponential")
+"""The laws fitted, simplest first: a + b·n, a·n^k, a·b^n."""
+SIMPLER_BY = 1e-4
+"""A simpler law is chosen over a better-fitting one whose R² is higher by less than this."""
+TIMING_R2 = 0.9
+"""Timing fits below this R² are not stated as laws (their words say why)."""
 
-    Fitted to the deeper half of the points (all of them below six), where
-    the asymptotic law shows rather than small-depth offsets.  Returns
-    {"law": "power" | "exponential", "k" or "b", "a", "r2", "from_depth"}, or
-    None with fewer than three positive values.  Exact ints of any size are fine.
+
+def _r2(logv, predicted) -> float:
+    """R² of log values: the three laws scored on one scale (a law that predicts a
+    value <= 0 scores -inf)."""
+    if np.any(predicted <= 0):
+        return -math.inf
+    residual = logv - np.log(predicted)
+    total = np.sum((logv - logv.mean()) ** 2)
+    return float(1.0 - np.sum(residual**2) / total) if total > 0 else 1.0
+
+
+def fit(depths, values) -> dict | None:
+    """The law a value follows with n: linear a + b·n, power a·n^k or exponential a·b^n.
+
+    Each is fitted by least squares (linear to the values, power and exponential to
+    their logarithms) on the deeper half of the points (all of them below six), where
+    the asymptotic law shows rather than small-depth offsets.  The criterion: the
+    highest R² of the log values, except that the simpler law (linear, then power)
+    is taken while its R² is within :data:`SIMPLER_BY` of the best.  Returns
+    {"law": "linear", "a", "b"} (value ≈ a + b·n), {"law": "power", "a", "k"}
+    (a·n^k) or {"law": "exponential", "a", "b"} (a·b^n), each with "r2" and
+    "from_depth"; None with fewer than three positive values.  Exact ints of any
+    size are fine.  Cost: three least-squares fits of a few points.
+
+    >>> fit([1, 2, 3, 4, 5, 6, 7, 8], [16, 21, 26, 31, 36, 41, 46, 51])["law"]
+    'linear'
+    >>> round(fit(range(1, 9), [3 * n**2.5 for n in range(1, 9)])["k"], 2)
+    2.5
     """
     points = [(n, v) for n, v in zip(depths, values) if v is not None and v > 0]
     if len(points) < 3:
@@ -200,19 +226,24 @@ def fit(depths, values) -> dict | None:
     if len(points) >= 6:
         points = points[len(points) // 2:]
     n = np.array([p[0] for p in points], dtype=float)
+    if np.ptp(n) == 0:
+        return None
     logv = np.array([math.log(p[1]) for p in points])  # math.log takes ints of any size
+    value = np.exp(logv)
     candidates = []
-    for law, x in (("power", np.log(n)), ("exponential", n)):
-        if np.ptp(x) == 0:
-            continue
-        slope, intercept = np.polyfit(x, logv, 1)
-        residual = logv - (slope * x + intercept)
-        total = np.sum((logv - logv.mean()) ** 2)
-        r2 = 1.0 - np.sum(residual**2) / total if total > 0 else 1.0
-        rate = {"k": float(slope)} if law == "power" else {"b": float(math.exp(slope))}
-        candidates.append({"law": law, **rate, "a": float(math.exp(intercept)),
-                           "r2": float(r2), "from_depth": int(n[0])})
-    return max(candidates, key=lambda c: c["r2"]) if candidates else None
+    slope, intercept = np.polyfit(n, value, 1)
+    candidates.append({"law": "linear", "a": float(intercept), "b": float(slope),
+                       "r2": _r2(logv, intercept + slope * n)})
+    if np.all(n > 0):
+        k, c = np.polyfit(np.log(n), logv, 1)
+        candidates.append({"law": "power", "a": float(math.exp(c)), "k": float(k),
+                           "r2": _r2(logv, np.exp(c + k * np.log(n)))})
+    rate, c = np.polyfit(n, logv, 1)
+    candidates.append({"law": "exponential", "a": float(math.exp(c)), "b": float(math.exp(rate)),
+                       "r2": _r2(logv, np.exp(c + rate * n))})
+    best = max(c["r2"] for c in candidates)
+    chosen = next(c for c in candidates if c["r2"] >= best - SIMPLER_BY)
+    return {**chosen, "from_depth": int(n[0])}
 
 
 def fits(rows: list[dict]) -> dict:
@@ -223,14 +254,35 @@ def fits(rows: list[dict]) -> dict:
     return {key: fit(depths, [r[key] for r in rows]) for key in keys}
 
 
-def describe(law: dict | None) -> str:
-    """A fitted law in words: 'grows like n^2.6' or 'grows like 2.3^n'."""
+PER = {"depth": "layer", "width": "unit of width"}
+"""What one step of n is called in a law's words, by the sweep's axis."""
+
+
+def describe(law: dict | None, axis: str = "depth", timing: bool = False) -> str:
+    """A fitted law in words.
+
+    >>> describe({"law": "exponential", "a": 1.0, "b": 2.93, "r2": 0.9999, "from_depth": 6})
+    'exponential: grows about 2.93 times per layer (R² 1.000)'
+    >>> describe({"law": "linear", "a": 11.0, "b": 5.0, "r2": 1.0, "from_depth": 6})
+    'linear: about 5.0 more per layer, 5.0·n + 11.0 (R² 1.000)'
+    >>> describe({"law": "power", "a": 3.0, "k": 2.04, "r2": 0.9999, "from_depth": 6})
+    'polynomial of degree about 2: grows like n^2.04 (R² 1.000)'
+    """
     if law is None:
         return "too few points to fit"
+    r2 = f"(R² {law['r2']:.3f})"
+    if timing and law["r2"] < TIMING_R2:
+        return f"too noisy to state a law {r2}, below {TIMING_R2}"
+    per = PER.get(axis, axis)
+    if law["law"] == "linear":
+        return (f"linear: about {law['b']:.1f} more per {per}, "
+                f"{law['b']:.1f}·n {'+' if law['a'] >= 0 else '−'} {abs(law['a']):.1f} {r2}")
     if law["law"] == "power":
-        kind = " (linear)" if abs(law["k"] - 1) <= LINEAR_SLACK else ""
-        return f"grows like n^{law['k']:.2f}{kind} (R² {law['r2']:.3f})"
-    return f"grows like {law['b']:.2f}^n (R² {law['r2']:.3f})"
+        degree = round(law["k"])
+        kind = (f"polynomial of degree about {degree}" if abs(law["k"] - degree) <= 0.25
+                else "polynomial")
+        return f"{kind}: grows like n^{law['k']:.2f} {r2}"
+    return f"exponential: grows about {law['b']:.2f} times per {per} {r2}"
 
 
 def table1(depths) -> list[dict]:

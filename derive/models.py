@@ -39,7 +39,7 @@ import sympy
 from sympy import Add, Mul, Symbol
 
 from .errors import DeriveError
-from .graph import topological_order
+from .dag import topological_order
 from .primitives import LOSSES, PRIMITIVES, activations
 from .staged import program
 from .table import plain

@@ -42,7 +42,7 @@ import sympy
 
 from . import codegen
 from .errors import DeriveError, require_model
-from .graph import topological_order
+from .dag import topological_order
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
 from .symbolic import dag_gradient, diff_skipped

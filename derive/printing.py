@@ -2,7 +2,7 @@
 
 Functions in the primitive table print through the table's own LaTeX pattern;
 everything else is SymPy's LaTeX printer.  Cost: like ``sympy.latex``, a walk
-of the whole tree, so callers guard it by size (see :func:`derive.graph.sizes`).
+of the whole tree, so callers guard it by size (see :func:`derive.dag.sizes`).
 
 >>> import sympy
 >>> f0, y = sympy.symbols("f0 y")

@@ -40,7 +40,7 @@ from .compare import (DIFF_WORK_CAP, central_difference, check, complex_step, ev
                       forward_difference)
 from .errors import DeriveError
 from .families import largest, load, output_name, sweeps
-from .graph import sizes
+from .dag import sizes
 from .growth import parse_depths, run_sweep
 from .modes import hessian, jacobian
 from .output import check_target, locked, replace_directory

@@ -49,7 +49,7 @@ import sympy
 from sympy.core.parameters import distribute
 
 from .errors import require_model
-from .graph import depends_on, topological_order, users
+from .dag import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
 from .printing import Adjoint, to_latex
 from .table import Table, plain

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import sympy
 from sympy import S
 
-from .graph import depends_on, sizes, topological_order
+from .dag import depends_on, sizes, topological_order
 from .primitives import SYMBOLIC, rule_for
 
 
@@ -95,7 +95,7 @@ def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
 
     Cost: linear in distinct nodes; the result shares subexpressions with
     ``output`` and with each other, so measure it with
-    :func:`derive.graph.sizes`, never by printing it.
+    :func:`derive.dag.sizes`, never by printing it.
     """
     adjoint = adjoints(output, wrt)
     return [adjoint.get(w, S.Zero) for w in wrt]

@@ -34,7 +34,7 @@ import numpy as np
 import sympy
 
 from .errors import DeriveError
-from .graph import topological_order
+from .dag import topological_order
 from .models import MAX_BATCH, Model, from_expression
 from .primitives import LOSSES
 from .parser import LIMITS, ParseError, parse_name, parse_steps

@@ -408,5 +408,5 @@ def test_every_new_operation_reaches_code_sizes_reports_and_jupyter(run, tmp_pat
     import derive.notebook as nb
     shown = nb.trace(from_text(text, {"w": 0.7}, {"x": 1.3}))._repr_html_()
     assert "q" in shown and "<math" in shown
-    from derive.graph import sizes
+    from derive.dag import sizes
     assert sizes(from_text(text, {"w": 0.7}, {"x": 1.3}).output).dag_nodes > 10

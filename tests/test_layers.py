@@ -71,7 +71,7 @@ def test_the_core_never_imports_presentation():
     graph = import_graph(PACKAGE, "derive")
     presentation = {"derive.text", "derive.notebook", "derive.report", "derive.charts",
                     "derive.cli", "derive.policy"}
-    core = {"derive.primitives", "derive.graph", "derive.staged", "derive.symbolic",
+    core = {"derive.primitives", "derive.dag", "derive.staged", "derive.symbolic",
             "derive.models", "derive.network", "derive.families", "derive.compare",
             "derive.codegen", "derive.growth", "derive.bench", "derive.testing"}
     for module in core:

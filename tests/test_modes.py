@@ -229,7 +229,7 @@ def test_order_2_sizes_show_the_hessian_swelling_faster(run):
     assert fits["hessian_tree_nodes"]["k"] > fits["gradient_tree_nodes"]["k"] + 1
     for key in ("hessian_dag_nodes", "forward_over_reverse_ops", "forward_mode_ops"):
         assert fits[key]["law"] == "power" and 1.5 < fits[key]["k"] < 2.5, (key, fits[key])
-    assert fits["reverse_mode_ops"]["law"] == "power" and fits["reverse_mode_ops"]["k"] < 1.15
+    assert fits["reverse_mode_ops"]["law"] == "linear"
 
 
 def test_the_report_answers_forward_or_reverse(tmp_path):
