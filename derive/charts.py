@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 
-STYLE = {"svg.hashsalt": "derive", "svg.fonttype": "none", "font.size": 9,
+from .printing import text_name
+
+STYLE = {"svg.hashsalt": "derive", "svg.fonttype": "none", "pdf.fonttype": 42,
+         "font.size": 9, "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 100}
+"""Text at 8 pt or more (at least 10 px where the HTML shows a chart at its own size,
+as it does, scrolling on a narrow screen); PDF fonts as TrueType, not Type 3."""
+MARKERS = ["o", "s", "^", "D", "v"]
+STYLES = ["-", "--", "-.", ":", "-"]
+"""Series differ by marker and line as well as colour, so that two that coincide
+(ops after sharing and backprop ops) both show."""
 SIZE_SERIES = [("gradient_tree_nodes", "symbolic gradient, tree"),
                ("gradient_dag_nodes", "symbolic gradient, DAG nodes"),
                ("gradient_cse_ops", "ops after sharing"),
@@ -45,15 +55,23 @@ def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
     plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.4))
-        for key, label in series:
+        for i, (key, label) in enumerate(series):
             points = [(r["depth"], float(r[key])) for r in rows if r[key]]
             if points:
-                ax.semilogy(*zip(*points), marker="o", markersize=3, label=label)
+                ax.semilogy(*zip(*points), marker=MARKERS[i], linestyle=STYLES[i],
+                            markersize=4 if i % 2 else 3, markerfacecolor="none" if i % 2 else None,
+                            label=label)
         ax.set_xlabel(axis)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        ax.legend(loc="upper left", fontsize=8)
+        _legend_below(ax)
         return _save(fig, kind)
+
+
+def _legend_below(ax, columns: int = 2):
+    """The legend under the axes, where it covers no data."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=columns, frameon=False)
 
 
 def _step_chart(steps, kind):
@@ -64,14 +82,14 @@ def _step_chart(steps, kind):
         ax.loglog(steps["h"], [max(e, floor) for e in steps["forward"]], marker="o",
                   markersize=3, label="forward difference")
         ax.loglog(steps["h"], [max(e, floor) for e in steps["central"]], marker="s",
-                  markersize=3, label="central difference")
+                  linestyle="--", markersize=3, label="central difference")
         if steps["complex"] is not None:  # only where the check found it applies
             ax.axhline(max(steps["complex"], floor), color="k", linestyle="--",
                        label="complex step (any h)")
         ax.set_xlabel("step h")
         ax.set_ylabel("|error| vs backprop")
-        ax.set_title(f"finite-difference error for {steps['parameter']}")
-        ax.legend(fontsize=8)
+        ax.set_title(f"finite-difference error for {text_name(steps['parameter'])}")
+        _legend_below(ax, 3)
         return _save(fig, kind)
 
 
@@ -113,9 +131,11 @@ def _modes_chart(rows, kind, axis="depth"):
                     ax.loglog(*zip(*points), marker="o", markersize=3, label=name)
             ax.set_xlabel(label)
             ax.set_ylabel("operations")
-        panels[0].legend(fontsize=7, loc="upper left")
+        fig.legend(*panels[0].get_legend_handles_labels(), loc="lower center", ncol=2,
+                   frameon=False)
+        fig.subplots_adjust(bottom=0.28)
         fig.suptitle("the whole gradient: forward mode against reverse mode", fontsize=9)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.1, 1, 1))
         return _save(fig, kind)
 
 
@@ -131,7 +151,7 @@ def _jacobian_chart(entries, kind):
         ax.set_xticks(range(len(entries)), labels)
         ax.set_ylabel("operations")
         ax.set_title("the Jacobian of the outputs: which mode is cheaper")
-        ax.legend(fontsize=8)
+        _legend_below(ax)
         return _save(fig, kind)
 
 
@@ -143,8 +163,9 @@ def _hessian_chart(section, kind):
         fig, ax = plt.subplots(figsize=(min(2.0 + 0.35 * n, 7.0), min(1.6 + 0.35 * n, 6.5)))
         limit = max(max(abs(v) for row in section["matrix"] for v in row), 1e-300)
         image = ax.imshow(section["matrix"], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_xticks(range(n), section["parameters"], rotation=90, fontsize=7)
-        ax.set_yticks(range(n), section["parameters"], fontsize=7)
+        names = [text_name(p) for p in section["parameters"]]
+        ax.set_xticks(range(n), names, rotation=90 if n > 12 else 0, fontsize=8)
+        ax.set_yticks(range(n), names, fontsize=8)
         ax.set_title("the Hessian of the loss", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         fig.tight_layout()
@@ -152,20 +173,34 @@ def _hessian_chart(section, kind):
 
 
 def _heatmaps(layers, kind):
-    """The gradient of each layer's largest variable (its weights Ω_k), one panel
-    each, on a symmetric colour scale."""
+    """The gradient of each layer's weights Ω_k, one panel each: rows the units of
+    f_k, columns those of h_k, on one symmetric colour scale shared by the figure."""
     plt = _pyplot()
+    from matplotlib.colors import SymLogNorm
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(layers), figsize=(1.6 * len(layers) + 1, 2.6),
+        chosen = [max(reversed(layer["variables"]), key=lambda v: v["shape"][0] * v["shape"][1])
+                  for layer in layers]
+        limit = max(max(abs(v) for v in row) for variable in chosen
+                    for row in variable["gradient"])
+        limit = max(limit, 1e-300)
+        fig, axes = plt.subplots(1, len(layers), figsize=(1.9 * len(layers) + 1.4, 3.0),
                                  squeeze=False)
-        for ax, layer in zip(axes[0], layers):
-            variable = max(reversed(layer["variables"]), key=lambda v: v["shape"][0] * v["shape"][1])
-            grad = variable["gradient"]
-            limit = max(max(abs(v) for row in grad for v in row), 1e-300)
-            image = ax.imshow(grad, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-            ax.set_title(f"dl/d{variable['name']}", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            fig.colorbar(image, ax=ax, fraction=0.08, pad=0.04).ax.tick_params(labelsize=6)
-        fig.tight_layout()
+        fig.subplots_adjust(wspace=0.5, bottom=0.2, top=0.82)
+        scale = SymLogNorm(linthresh=limit / 1000, vmin=-limit, vmax=limit)
+        for ax, layer, variable in zip(axes[0], layers, chosen):
+            image = ax.imshow(variable["gradient"], cmap="RdBu_r", norm=scale, aspect="auto")
+            ax.set_title(f"∂ℓ/∂{text_name(variable['name'])}", fontsize=9)
+            rows, columns = variable["shape"]
+            ax.set_xticks(range(columns), [str(j) for j in range(columns)] if columns <= 8 else None)
+            ax.set_yticks(range(rows), [str(i) for i in range(rows)] if rows <= 8 else None)
+            k = layer["k"]
+            ax.set_xlabel(f"unit of {'x' if k == 0 else text_name(f'h{k}')}", fontsize=8)
+            ax.set_ylabel(f"unit of {text_name(f'f{k}')}", fontsize=8, labelpad=1)
+            ax.grid(False)
+        top = 10.0 ** math.floor(math.log10(limit))
+        fig.colorbar(image, ax=list(axes[0]), fraction=0.03, pad=0.02,
+                     ticks=[-top, -top / 100, 0, top / 100, top],
+                     label="∂ℓ/∂Ω entry (symmetric log)")
+        fig.suptitle("the weights' gradients: row i, column j is ∂ℓ/∂Ω[i,j], one colour scale",
+                     fontsize=9)
         return _save(fig, kind)

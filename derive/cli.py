@@ -26,7 +26,8 @@ from .compare import FD_SAMPLE, check
 from .errors import DeriveError
 from .families import load, output_name, sweeps
 from .models import MAX_BATCH, check_seed
-from .output import write_text
+from .output import write_bytes, write_text
+from .picture import MAX_NODES, graph
 from .report import formats_for, make_report, render_grades
 from .staged import trace
 from .table import json_text
@@ -191,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=1, metavar="N",
                        help="threads for PyTorch and JAX (default 1, as numpy's elementwise "
                        "operations use)")
+
+    graph = _command(sub, "graph", _graph, "draw the computational graph (SVG or PDF)",
+                     "Draw MODEL's staged program as the book draws a computational graph: "
+                     "a box per named step (f0, h1, ..., l) and per parameter and input, "
+                     "arrows in the direction of the forward pass, each step labelled with "
+                     "its equation in the book's notation. A network is drawn a box per "
+                     f"vector or matrix, with its shape; past {MAX_NODES} boxes the middle "
+                     "layers fold into one ('x 17 layers'). The layout is derive's own; no "
+                     "Graphviz is needed.")
+    graph.add_argument("-o", "--output", metavar="FILE",
+                       help="write FILE.svg or FILE.pdf (default: the SVG on stdout)")
+    graph.add_argument("--values", action="store_true",
+                       help="each box also shows its forward value (Step 1)")
+    graph.add_argument("--adjoints", action="store_true",
+                       help="each box also shows its adjoint dl/dv (Step 2; for a parameter, "
+                       "its gradient)")
 
     _command(sub, "jacobian", _jacobian, "the Jacobian by forward and reverse mode",
                    "The Jacobian of MODEL's outputs before the loss (a network's f_K, or f) "
@@ -382,6 +399,21 @@ def _code(args) -> int:
         print(args.output)
     else:
         print(source)
+    return 0
+
+
+def _graph(args) -> int:
+    suffix = Path(args.output).suffix.lower() if args.output else ".svg"
+    if suffix not in (".svg", ".pdf"):
+        raise DeriveError(f"bad --output {args.output!r}: the file must end in .svg or .pdf")
+    picture = graph(_load(args), values=args.values, adjoints=args.adjoints)
+    if args.json:
+        print(json_text(picture.to_json(), indent=2))
+    elif args.output:
+        write_bytes(args.output, picture.pdf() if suffix == ".pdf" else picture.svg().encode())
+        print(args.output)
+    else:
+        print(picture.svg())
     return 0
 
 

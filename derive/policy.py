@@ -15,11 +15,13 @@ METHOD_NAMES = {"backprop": "backprop", "forward_mode": "forward mode", "symboli
 """Each method's display name, the same in the CLI, Jupyter, HTML and PDF."""
 
 GROWTH_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tree"),
-                  ("sympy_diff_tree_nodes", "sympy.diff tree"),
-                  ("gradient_dag_nodes", "gradient DAG"), ("gradient_ops", "ops"),
-                  ("gradient_cse_ops", "ops after sharing"), ("backprop_ops", "backprop ops"),
+                  ("backprop_ops", "backprop ops"), ("gradient_dag_nodes", "gradient DAG"),
+                  ("sympy_diff_tree_nodes", "sympy.diff tree"), ("gradient_ops", "ops"),
+                  ("gradient_cse_ops", "ops after sharing"),
                   ("seconds_sympy_diff", "s sympy.diff"), ("seconds_dag_gradient", "s DAG sweep")]
-"""The growth table of a report, after the depth column: (row key, header)."""
+"""The growth table of a report, after the depth column: (row key, header); the
+columns read first (what backprop costs beside the tree) come first, so that they stay
+in view on a narrow screen."""
 
 SIZE_HEADERS = {"loss_tree_nodes": "loss tree", "loss_dag_nodes": "loss dag",
                 "gradient_tree_nodes": "grad tree", "sympy_diff_tree_nodes": "diff tree",
@@ -56,3 +58,22 @@ ORDER2_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tr
 HESSIAN_METHODS = {"symbolic": "DAG sweep twice", "sympy_diff": "sympy.diff twice",
                    "central_difference": "central differences of the gradient"}
 """The Hessian's methods compared with forward-over-reverse, and their names."""
+
+MEASURE_WORDS = {"loss_tree_nodes": "the loss's tree", "loss_dag_nodes": "the loss's graph",
+                 "gradient_tree_nodes": "the gradient's tree",
+                 "sympy_diff_tree_nodes": "sympy.diff's tree",
+                 "gradient_dag_nodes": "the gradient's graph",
+                 "gradient_ops": "the gradient's operations",
+                 "gradient_cse_ops": "its operations after sharing",
+                 "backprop_ops": "backprop's operations",
+                 "forward_mode_ops": "forward mode's operations (whole gradient)",
+                 "reverse_mode_ops": "reverse mode's operations (whole gradient)",
+                 "seconds_sympy_diff": "sympy.diff's time",
+                 "hessian_tree_nodes": "the Hessian's tree", "hessian_dag_nodes": "the Hessian's graph",
+                 "sympy_diff_hessian_tree_nodes": "sympy.diff twice, its tree",
+                 "forward_over_reverse_ops": "forward-over-reverse's operations"}
+"""Each measure of a size sweep in words, for the fitted laws of the reports."""
+
+GRAPH_WRAP = 560
+"""Width in points at which a report's computational graph continues in a new row
+(it then fits the PDF's text width and a phone's screen at one scroll)."""

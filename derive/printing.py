@@ -22,11 +22,36 @@ from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dict
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
-from .primitives import by_function, row_latex
+from .primitives import by_function, row, row_latex
 
 
 _ENTRY = re.compile(r"(Omega|beta)([0-9]+)\[([0-9]+(?:,[0-9]+)?)\]")
+
+
+_GREEK = re.compile(r"(omega|beta|Omega|alpha|gamma|phi|theta|sigma)[0-9]*(\[[0-9,]+\])?")
+
+
+def book_factors(factors) -> list:
+    """A product's factors in the book's order: numbers, then parameters (Greek names:
+    ω1, β0, Ω1[2,3]), then the rest, each group as given (ω1·h1, ω3·∂ℓ/∂f3).
+
+    >>> h1, omega1 = sympy.symbols("h1 omega1")
+    >>> book_factors((h1, omega1, sympy.Integer(2)))
+    [2, omega1, h1]
+    """
+    def rank(a):
+        if a.is_Number:
+            return 0
+        return 1 if a.is_Symbol and _GREEK.fullmatch(a.name) else 2
+    return sorted(factors, key=rank)
+
+
+def book_product(expr: sympy.Mul) -> sympy.Mul:
+    """The same product with its factors in :func:`book_factors` order (unevaluated)."""
+    ordered = book_factors(expr.args)
+    return expr if list(expr.args) == ordered else sympy.Mul._from_args(ordered)
 
 
 class BookLatexPrinter(LatexPrinter):
@@ -38,8 +63,9 @@ class BookLatexPrinter(LatexPrinter):
         return row_latex(expr, self, exp)
 
     def _print_Mul(self, expr):
-        """A product as written; a number after the first factor, or a factor repeated,
-        gets a dot (d·2 and x·x, not d 2 and x x)."""
+        """A product in the book's order (:func:`book_factors`: ω1·h1); a number after the
+        first factor, or a factor repeated, gets a dot (d·2 and x·x, not d 2 and x x)."""
+        expr = book_product(expr)
         if any(a.is_Number for a in expr.args[1:]) or len(set(expr.args)) < len(expr.args):
             return r" \cdot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
         return super()._print_Mul(expr)
@@ -119,8 +145,9 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
                                            self._print(sympy.Symbol(sym.name))))
 
     def _print_Mul(self, expr):
-        """Factors in the order the rule writes them (Ωᵀ before ∂ℓ/∂f), where no
-        coefficient or fraction asks for SymPy's own layout."""
+        """Factors in the book's order (:func:`book_factors`), where no coefficient or
+        fraction asks for SymPy's own layout."""
+        expr = book_product(expr)
         plain = not any(a.is_Number or (a.is_Pow and a.exp.is_negative) for a in expr.args)
         if self._settings["order"] != "none" or not plain:
             return super()._print_Mul(expr)
@@ -155,6 +182,24 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         return self._element("mrow", self._print(expr.lhs), self._element("mo", text=operator),
                              self._print(expr.rhs))
 
+    def _print_Function(self, expr):
+        """A table row as the book applies it: its name, then [arguments] (cos[f2]);
+        rows printed otherwise (√x, |x|, x²) as SymPy prints them."""
+        rule = by_function(expr.func)
+        name = _bracket_name(rule.latex) if rule is not None else None
+        if name is None:
+            return super()._print_Function(expr)
+        call = self._element("mrow", self._element("mi", text=name), self._element("mo", text="["))
+        for i, a in enumerate(expr.args):
+            if i:
+                call.appendChild(self._element("mo", text=","))
+            call.appendChild(self._print(a))
+        call.appendChild(self._element("mo", text="]"))
+        return call
+
+    _print_exp = _print_Function
+    _print_log = _print_Function
+
     def _print_transpose(self, expr):
         return self._element("msup", self._print(expr.args[0]), self._element("mi", text="T"))
 
@@ -179,14 +224,131 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         return x
 
 
+_NAMED = re.compile(r"(?:\\operatorname\{\{(\w+)\}\}|\\(\w+)|(\w))"
+                    r"(?:_\{\{(\w+)\}\})?\\left\[(?:\{\}(?:, )?)+\\right\]")
+
+
+def _bracket_name(latex: str) -> str | None:
+    r"""The name a row's LaTeX applies with brackets (\cos\left[{}\right] -> cos,
+    \log_{{2}}... -> log₂), or None for a row written otherwise (\sqrt{{{}}}).
+
+    >>> _bracket_name(row("cos").latex), _bracket_name(row("log2").latex), _bracket_name(row("sqrt").latex)
+    ('cos', 'log₂', None)
+    """
+    match = _NAMED.fullmatch(latex)
+    if not match:
+        return None
+    name = next(g for g in match.groups()[:3] if g)
+    return name + (match.group(4) or "").translate(_SUBSCRIPT)
+
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
 def mathml(expr: sympy.Basic) -> str:
     """Presentation MathML inside <math>, named entities made numeric (a tree walk).
 
     MathML Core renders natively in Chromium, Firefox and Safari; numeric
     character references need no DTD.
     """
-    text = BookMathMLPrinter({"order": "none"}).doprint(expr)
+    text = BookMathMLPrinter({"order": "none"}).doprint(expr).replace("<mo>-</mo>", "<mo>−</mo>")
     return f'<math display="inline">{_numeric_entities(text)}</math>'
+
+
+FLOW_NODES = 14
+"""Tree nodes up to which a piece of a flowing formula is printed whole."""
+
+
+def mathml_flow(expr: sympy.Basic, limit: int = FLOW_NODES, lhs: sympy.Basic | None = None) -> str:
+    """A long formula as pieces that wrap to the width available, as the PDF breaks it.
+
+    Each piece is its own ``<math>``; a sum breaks before its + and −, a product
+    before its ·, a function between its brackets, recursively until every piece has
+    at most ``limit`` tree nodes; a line-break opportunity (``<wbr>``) joins them.
+    ``lhs``, where given, starts the first piece: ``lhs = …``.
+    MathML Core has no automatic line breaking, so the pieces are what lets a
+    browser wrap.  Cost: one tree walk, like :func:`mathml`.
+
+    >>> x, y = sympy.symbols("x y")
+    >>> mathml_flow(sympy.sin(x) + y, limit=2).count("<math")
+    2
+    """
+    printer = BookMathMLPrinter({"order": "none"})
+    pieces: list[list] = []
+    for text, size in _flow(expr, printer, limit):  # neighbours joined up to the limit
+        if pieces and pieces[-1][1] + size <= limit:
+            pieces[-1] = [pieces[-1][0] + text, pieces[-1][1] + size]
+        else:
+            pieces.append([text, size])
+    if lhs is not None:
+        pieces[0][0] = _numeric_entities(printer._print(lhs).toxml()) + _mo("=") + pieces[0][0]
+    return "<wbr>".join(f'<math display="inline"><mrow>{p}</mrow></math>' for p, _ in pieces)
+
+
+def _mo(text: str) -> str:
+    return f"<mo>{text}</mo>"
+
+
+def _flow(expr, printer, limit) -> list[tuple[str, int]]:
+    """``expr`` as pieces (inner MathML, tree nodes), see :func:`mathml_flow`."""
+    size = _tree(expr)
+    if size <= limit:
+        text = _numeric_entities(printer._print(expr).toxml()).replace("<mo>-</mo>", "<mo>−</mo>")
+        return [(text, size)]
+    if expr.is_Add:
+        out = []
+        for i, term in enumerate(expr.args):
+            negative = term.could_extract_minus_sign()
+            sign = "−" if negative else ("+" if i else "")
+            out += _wrapped(_flow(-term if negative else term, printer, limit),
+                            _mo(sign) if sign else "", "")
+        return out
+    if expr.is_Mul:
+        factors, out = book_factors(expr.args), []
+        negative = factors[0].is_Number and factors[0] < 0
+        if negative:
+            factors = ([-factors[0]] if factors[0] != -1 else []) + factors[1:]
+        for i, factor in enumerate(factors):
+            pieces = _flow(factor, printer, limit)
+            if factor.is_Add:
+                pieces = _wrapped(pieces, _mo("("), _mo(")"))
+            operator = _mo("⋅") if i else _mo("−") if negative else ""
+            out += _wrapped(pieces, operator, "")
+        return out
+    rule = by_function(expr.func) if expr.is_Function else None
+    name = _bracket_name(rule.latex) if rule is not None else None
+    if name is not None and len(expr.args) == 1:
+        return _wrapped(_flow(expr.args[0], printer, limit),
+                        f"<mi>{name}</mi>" + _mo("["), _mo("]"))
+    return [(_numeric_entities(printer._print(expr).toxml()), size)]
+
+
+def _wrapped(pieces, left: str, right: str) -> list[tuple[str, int]]:
+    """Pieces with ``left`` before the first and ``right`` after the last."""
+    pieces = list(pieces)
+    text, size = pieces[0]
+    pieces[0] = (left + text, size + bool(left))
+    text, size = pieces[-1]
+    pieces[-1] = (text + right, size + bool(right))
+    return pieces
+
+
+def _tree(expr) -> int:
+    """Tree nodes of ``expr`` (memoised over distinct nodes, so linear in the graph)."""
+    counts: dict = {}
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        if node in counts:
+            stack.pop()
+            continue
+        waiting = [a for a in node.args if a not in counts]
+        if waiting:
+            stack.extend(waiting)
+        else:
+            counts[node] = 1 + sum(counts[a] for a in node.args)
+            stack.pop()
+    return counts[expr]
 
 
 def _numeric_entities(text: str) -> str:
@@ -195,3 +357,68 @@ def _numeric_entities(text: str) -> str:
         return "".join(f"&#{ord(c)};" for c in char) if char else match.group(0)
 
     return re.sub(r"&([A-Za-z][A-Za-z0-9]*);", numeric, text)
+
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def text_name(name: str) -> str:
+    """A name as plain text in the book's notation: ω₀, f₃, ℓ, Ω₁[2,3].
+
+    >>> text_name("omega0"), text_name("l"), text_name("Omega1[2,3]"), text_name("x_1")
+    ('ω₀', 'ℓ', 'Ω₁[2,3]', 'x_1')
+    """
+    if name == "l":
+        return "\u2113"
+    entry = _ENTRY.fullmatch(name)
+    if entry:
+        greek, layer, index = entry.groups()
+        return f"{greek_unicode[greek]}{layer.translate(_SUBSCRIPT)}[{index}]"
+    match = _TYPED.fullmatch(name)
+    if not match:
+        return name
+    base, digits = match.groups()
+    return greek_unicode.get(base, base) + digits.translate(_SUBSCRIPT)
+
+
+class BookTextPrinter(StrPrinter):
+    """Plain text in the book's notation, for the terminal and the graph's labels:
+    cos[f₂], ω₁·h₁, (f₃ − y)², ∂ℓ/∂f₃."""
+
+    def _print_Symbol(self, expr):
+        if isinstance(expr, Adjoint):
+            return f"∂ℓ/∂{text_name(expr.name)}"
+        return text_name(expr.name)
+
+    def _print_Function(self, expr):
+        rule = by_function(expr.func)
+        name = _bracket_name(rule.latex) if rule is not None else None
+        if name is None:
+            return super()._print_Function(expr)
+        return f"{name}[{', '.join(self._print(a) for a in expr.args)}]"
+
+    _print_exp = _print_Function
+    _print_log = _print_Function
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(book_product(expr)).replace("*", "·")
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_Integer and expr.exp > 1:
+            return self.parenthesize(expr.base, PRECEDENCE["Pow"]) + str(expr.exp).translate(
+                _SUPERSCRIPT)
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
+    def _print_Add(self, expr, order=None):
+        return re.sub(r"(^|(?<=[ (\[]))-", "−", super()._print_Add(expr, order))
+
+
+def to_text(expr: sympy.Basic) -> str:
+    """Plain text for ``expr`` in the book's notation (a full tree walk).
+
+    >>> f2, f3, y, h1, omega1 = sympy.symbols("f2 f3 y h1 omega1")
+    >>> to_text(-sympy.sin(f2)), to_text((f3 - y) ** 2), to_text(h1 * omega1)
+    ('−sin[f₂]', '(f₃ − y)²', 'ω₁·h₁')
+    """
+    text = BookTextPrinter({"order": "none"}).doprint(expr)
+    return re.sub(r"(^|(?<=[ (\[]))-", "−", text)

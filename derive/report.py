@@ -41,16 +41,19 @@ from .compare import (DIFF_WORK_CAP, central_difference, check, complex_step, ev
 from .errors import DeriveError
 from .families import largest, load, output_name, sweeps
 from .dag import sizes
-from .growth import parse_depths, run_sweep
+from .growth import SIMPLER_BY, TIMING_R2, parse_depths, run_sweep
 from .modes import hessian, jacobian
 from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
-from .printing import mathml, to_latex
+from .picture import Picture, graph
+from .printing import Adjoint, mathml, mathml_flow, to_latex
 from .staged import Variable, program, trace
 from .symbolic import DIFF_DEPTH_CAP, derivatives, diff_gradient
 from .table import brief, json_text
 
 FORMATS = ("html", "tex", "pdf")
+CRITERION = {"simpler_by": SIMPLER_BY, "timing_r2": TIMING_R2}
+"""How a growth law is chosen, as both templates state it."""
 
 
 # ---- gathering ---------------------------------------------------------------
@@ -91,7 +94,9 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
                       "chain": r["rule"], "value": r["adjoint"]} for r in t.backward],
         "loss": t.loss,
         "gradients": gradients,
-        "methods": policy.method_names(m for m in policy.METHODS if m in result.tolerances),
+        "methods": policy.method_names(m for m in policy.METHODS if m in result.tolerances
+                                       and any(r[m] is not None for r in result.rows)),
+        "graph": graph(model, values=True, adjoints=True).to_json(),
         "agree": result.agree,
         "notes": result.notes,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
@@ -161,6 +166,14 @@ def _layers_section(p, result, gradients) -> list[dict]:
         layers.append({"k": k, "step": p.names[node], "variables": variables})
     for row in gradients:
         row["layer"] = layer_of.get(row["name"], 0)
+    for layer in layers:  # the per-layer summary a network's report shows first
+        rows = [r for r in gradients if r["layer"] == layer["k"]]
+        layer["count"] = len(rows)
+        layer["agree"] = all(r["agree"] for r in rows)
+        layer["worst"] = {m["method"]: max((r["methods"][i]["rel_error"] for r in rows
+                                            if r["methods"][i]["rel_error"] is not None),
+                                           default=None)
+                          for i, m in enumerate(rows[0]["methods"])} if rows else {}
     return layers
 
 
@@ -186,8 +199,11 @@ def _model_section(model, p) -> dict:
 
 
 def _gradient_section(result) -> list[dict]:
+    """Each parameter's gradient by backprop and by every method that computed some
+    (a method skipped for every parameter is left out, not shown as a column of –)."""
     rows = []
-    names = [m for m in policy.METHODS if m in result.tolerances]
+    names = [m for m in policy.METHODS if m in result.tolerances
+             and any(r[m] is not None for r in result.rows)]
     for r in result.rows:
         b = r["backprop"]
         methods = []
@@ -212,17 +228,7 @@ def _nightmare(model, derived) -> dict:
     replacements, [reduced] = sympy.cse(closed, symbols=names)
     return {"parameter": str(w), "symbol": w, "closed": formula(closed),
             "cse": [{"name": s, "latex": e} for s, e in replacements]
-            + [{"name": _Derivative(w), "latex": reduced}]}
-
-
-class _Derivative(sympy.Symbol):
-    """∂ℓ/∂w, as the last line of the short list."""
-
-    def __new__(cls, w):
-        return super().__new__(cls, f"dl/d{w}")
-
-    def _latex(self, printer):
-        return rf"\frac{{\partial \ell}}{{\partial {printer._print(sympy.Symbol(self.name[4:]))}}}"
+            + [{"name": Adjoint(str(w)), "latex": reduced}]}
 
 
 def _step_chart_data(model, p, result) -> dict:
@@ -237,7 +243,7 @@ def _step_chart_data(model, p, result) -> dict:
     central = [abs(central_difference(evaluate, w, h) - exact) for h in hs]
     floor = (abs(complex_step(evaluate, model.values, w) - exact)
              if row["complex_step"] is not None else None)
-    return {"parameter": str(w), "h": hs, "forward": forward, "central": central,
+    return {"parameter": str(w), "symbol": w, "h": hs, "forward": forward, "central": central,
             "complex": floor, "exact": exact}
 
 
@@ -259,6 +265,22 @@ def math_html(expr) -> str:
     return "" if expr is None else mathml(expr)
 
 
+_POWER = re.compile(r"n\^(−?[0-9.]+)")
+
+
+def law_html(words: str):
+    """A law's words for HTML: n^2.44 as n<sup>2.44</sup>."""
+    escaped = jinja2.filters.escape(words)
+    return jinja2.filters.Markup(_POWER.sub(r"n<sup>\1</sup>", str(escaped)))
+
+
+def law_tex(words: str) -> str:
+    """A law's words for LaTeX: n^2.44 as $n^{2.44}$, R² as $R^2$, the rest escaped."""
+    parts = _POWER.split(words)
+    text = "".join(tex_escape(p) if i % 2 == 0 else f"$n^{{{p}}}$" for i, p in enumerate(parts))
+    return text.replace("R²", "$R^2$").replace("−", "$-$").replace("·", "$\\cdot$")
+
+
 def math_tex(expr) -> str:
     return "" if expr is None else to_latex(expr)
 
@@ -277,10 +299,15 @@ def html_environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2", "j2"),
                                             default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = number
+    env.filters["num"] = lambda value, digits=3: number(value, digits).replace("-", "−")
     env.filters["short"] = brief
     env.filters["mathml"] = lambda expr: jinja2.filters.Markup(math_html(expr))
+    env.filters["flow"] = lambda expr, lhs=None: jinja2.filters.Markup(
+        mathml_flow(expr, lhs=sympy.Symbol(lhs) if isinstance(lhs, str) else lhs))
+    env.filters["derivative"] = lambda symbol: Adjoint(str(symbol))
+    env.filters["law"] = law_html
     env.globals["policy"] = policy
+    env.globals["criterion"] = CRITERION
     return env
 
 
@@ -299,7 +326,9 @@ def tex_environment() -> jinja2.Environment:
     env.filters["num"] = tex_number
     env.filters["latex"] = math_tex
     env.filters["breakable"] = breakable
+    env.filters["law"] = law_tex
     env.globals["policy"] = policy
+    env.globals["criterion"] = CRITERION
     return env
 
 
@@ -389,7 +418,11 @@ def charts(data: dict, kind: str) -> dict:
     Infinite or huge values are drawn as matplotlib can; its warnings stay quiet."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        return render_all(data, kind)
+        drawn = render_all(data, kind)
+    picture = Picture.from_json(data["graph"])
+    drawn["graph"] = picture.svg(policy.GRAPH_WRAP) if kind == "svg" else \
+        picture.pdf(policy.GRAPH_WRAP)
+    return drawn
 
 
 # ---- writing -----------------------------------------------------------------

@@ -51,7 +51,7 @@ from sympy.core.parameters import distribute
 from .errors import require_model
 from .dag import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
-from .printing import Adjoint, to_latex
+from .printing import Adjoint, to_latex, to_text
 from .table import Table, plain
 
 
@@ -579,13 +579,13 @@ def trace(model) -> Trace:
     loss, grads = p.summed(value, adjoint)
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation),
-         "text": sympy.sstr(s.equation, order="none"),
+         "text": to_text(s.equation),
          "expr": s.equation, "value": p.shown(value[s.node])} for s in p.steps])
     backward = Table(["name", "adjoint"], [
         {"name": s.name, "adjoint": p.shown(adjoint.get(s.node, 0.0)),
          "rule": p.chain_rule(s)}
         for s in reversed(p.steps) if s.node is not p.output and s.node in p.active],
-        headers={"name": "dl/d"})
+        headers={"name": "∂ℓ/∂"})
     return Trace(model.name, {str(s): plain(model.values[s]) for s in model.parameters},
                  {str(s): plain(model.values[s]) for s in model.inputs},
                  model.target_value(), loss, forward, backward,

@@ -26,7 +26,7 @@ def format_trace(t: Trace) -> str:
     """Step 1, Step 2 and Step 3 as tables, then any numeric faults."""
     grads = Table(["name", "gradient"], [{"name": k, "gradient": v}
                                          for k, v in t.gradients.items()],
-                  headers={"gradient": "dl/dparam"})
+                  headers={"gradient": "∂ℓ/∂param"})
     steps = Table(["name", "text", "value"], t.forward.rows, headers={"text": "equation"})
     return "\n\n".join([
         f"model {t.model}    loss {t.loss:.6g}",
@@ -44,7 +44,7 @@ def format_check(c: Check) -> str:
     if c.faults:
         lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]
     tol = ", ".join(f"{METHOD_NAMES[k]} rtol={t.rtol:g} atol={t.atol:g}"
-                    f"{'*max(1,|L|)' if t.scaled else '*|g|max'}" for k, t in c.tolerances.items())
+                    f"{'·max(1, |ℓ|)' if t.scaled else '·‖g‖∞'}" for k, t in c.tolerances.items())
     lines += [f"tolerances vs backprop: {tol}",
               "all agree" if c.agree else
               f"DISAGREE: {', '.join(r['name'] for r in c.disagreements())}"]
