@@ -333,9 +333,10 @@ def tex_environment() -> jinja2.Environment:
 
 
 def tex_number(value, digits: int = 3) -> str:
-    """A number for LaTeX; a vector as a column (pmatrix), at most 12 entries."""
+    """A number for LaTeX, with a true minus sign; a vector as a column (pmatrix), at
+    most 12 entries."""
     if not isinstance(value, list):
-        return number(value, digits)
+        return number(value, digits).replace("-", "−")
     rows = [number(v, digits) for v in value[:12]] + [r"\vdots"] * (len(value) > 12)
     return r"$\begin{pmatrix}" + r" \\ ".join(rows) + r"\end{pmatrix}$"
 
@@ -365,7 +366,7 @@ def tex_escape(text) -> str:
 
 def _typesets(char: str) -> bool:
     """Whether pdflatex (utf8 input, T1 fonts) typesets the character as it is."""
-    return " " <= char <= "~" or "\u00a1" <= char <= "\u00ff" or char in "–—‘’“”…•"
+    return " " <= char <= "~" or "\u00a1" <= char <= "\u00ff" or char in "–—‘’“”…•−"
 
 
 _VERBATIM = {"-": "-{}", "'": r"\textquotesingle{}", "`": r"\textasciigrave{}",

@@ -123,6 +123,7 @@ def test_report_for_a_network_has_layer_tables_heatmaps_and_two_sweeps(tmp_path)
     result = report.make_report("mlp:1-3-3-1", "1:4", tmp_path / "net", ["html"], timestamp="t")
     html = (tmp_path / "net" / "index.html").read_text()
     assert "Layer 0:" in html and "Layer 2:" in html
-    assert "dl/dOmega2" in html  # the heatmap panel titles
+    assert '<table id="layers"' in html and '<details id="all-gradients">' in html
+    assert "∂ℓ/∂Ω₂" in html  # the heatmap panel titles, in the book's notation
     assert [g["axis"] for g in result.data["growth"]] == ["depth", "width"]
     assert len(result.data["layers"]) == 3
