@@ -309,7 +309,7 @@ def draw(picture: Picture, kind: str, wrap: float = WRAP):
             w, h = _size(n)
             group = f"node-{n.name}"
             ax.add_patch(FancyBboxPatch(
-                (x[n.name] - w / 2, y[n.name] - h / 2), w, h, gid=group + "-box",
+                (x[n.name] - w / 2, y[n.name] - h / 2), w, h, gid=f"box-{n.name}",
                 boxstyle="round,pad=0,rounding_size=4", fc=COLOURS[n.kind], ec="#555555",
                 lw=0.8, ls="--" if n.kind == "fold" else "-", zorder=2))
             ax.text(x[n.name], y[n.name], "\n".join(n.label), ha="center", va="center",

@@ -26,7 +26,7 @@ NOTEBOOK_VALUES = {
     "gradients": {"beta3": "0.745", "omega3": "0.489", "beta2": "-1.683", "omega2": "-8.530",
                   "beta1": "-17.060", "omega1": "-16.079", "beta0": "2.281", "omega0": "5.246"},
 }
-OVERFULL_LIMIT_PT = 5.0
+OVERFULL_LIMIT_PT = 1.0
 """Overfull boxes wider than this fail the pdflatex test."""
 
 
@@ -162,11 +162,15 @@ def test_a_failed_report_leaves_the_previous_one_intact(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["toy"]  # no half-built siblings left
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None,
-                    reason="pdflatex not installed (apt-get install texlive-latex-base "
-                           "texlive-latex-recommended); .ci/run installs it")
-def test_pdflatex_compiles_the_report_without_errors_or_wide_overfull_boxes(toy_report, tmp_path):
-    for f in toy_report[0].iterdir():
+NEEDS_PDFLATEX = pytest.mark.skipif(
+    shutil.which("pdflatex") is None,
+    reason="pdflatex not installed (apt-get install texlive-latex-base "
+           "texlive-latex-recommended); .ci/run installs it")
+
+
+def compile_log(folder: Path, tmp_path: Path) -> str:
+    """pdflatex run once more on a written report's folder (copied); its log."""
+    for f in folder.iterdir():
         shutil.copy(f, tmp_path)
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                            "-no-shell-escape", "report.tex"], cwd=tmp_path,
@@ -174,6 +178,36 @@ def test_pdflatex_compiles_the_report_without_errors_or_wide_overfull_boxes(toy_
     log = (tmp_path / "report.log").read_text(errors="replace")
     assert done.returncode == 0, log[-3000:]
     assert not re.search(r"^! ", log, re.M)
-    overfull = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
-    assert all(w <= OVERFULL_LIMIT_PT for w in overfull), overfull
+    return log
+
+
+def overfull(log: str) -> list[float]:
+    return [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
+
+
+@NEEDS_PDFLATEX
+def test_pdflatex_compiles_the_report_without_errors_or_wide_overfull_boxes(toy_report, tmp_path):
+    log = compile_log(toy_report[0], tmp_path)
+    assert all(w <= OVERFULL_LIMIT_PT for w in overfull(log)), overfull(log)
     assert (tmp_path / "report.pdf").stat().st_size > 10_000
+
+
+@NEEDS_PDFLATEX
+def test_a_networks_pdf_has_no_overfull_boxes_either(tmp_path):
+    """udl72's growth tables hold ten-digit sizes and its short list long products."""
+    report("mlp:udl72", "1:4", tmp_path / "net", ["tex", "pdf"], timestamp="t")
+    log = compile_log(tmp_path / "net", tmp_path)
+    assert all(w <= OVERFULL_LIMIT_PT for w in overfull(log)), overfull(log)
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None or shutil.which("pdflatex") is None,
+                    reason="pdffonts or pdflatex not installed (apt-get install poppler-utils "
+                           "texlive-latex-base texlive-latex-recommended); .ci/run installs them")
+def test_the_pdf_uses_vector_fonts_only(toy_report):
+    """lmodern for the text, TrueType in the charts and the graph: no Type 3 bitmaps."""
+    listed = subprocess.run(["pdffonts", str(toy_report[0] / "report.pdf")], capture_output=True,
+                            text=True, check=True).stdout
+    fonts = listed.splitlines()[2:]
+    assert len(fonts) > 5
+    assert not [f for f in fonts if "Type 3" in f], listed
+    assert any("LMRoman" in f for f in fonts) and any("DejaVuSans" in f for f in fonts)
