@@ -263,7 +263,8 @@ def mathml_flow(expr: sympy.Basic, limit: int = FLOW_NODES, lhs: sympy.Basic | N
     """A long formula as pieces that wrap to the width available, as the PDF breaks it.
 
     Each piece is its own ``<math>``; a sum breaks before its + and −, a product
-    before its ·, a function between its brackets, recursively until every piece has
+    before its ·, a function between its brackets (a power's exponent goes on the
+    closing bracket), recursively until every piece has
     at most ``limit`` tree nodes; a line-break opportunity (``<wbr>``) joins them.
     ``lhs``, where given, starts the first piece: ``lhs = …``.
     MathML Core has no automatic line breaking, so the pieces are what lets a
@@ -315,6 +316,12 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
             operator = _mo("⋅") if i else _mo("−") if negative else ""
             out += _wrapped(pieces, operator, "")
         return out
+    if expr.is_Pow and expr.exp.is_Number and expr.exp > 0:  # (…)² and tanh[…]²
+        exponent = _numeric_entities(printer._print(expr.exp).toxml())
+        if expr.base.is_Add or expr.base.is_Mul:
+            return _wrapped(_flow(expr.base, printer, limit), _mo("("),
+                            f"<msup>{_mo(')')}{exponent}</msup>")
+        return _wrapped(_flow(expr.base, printer, limit), "", f"<msup><mrow></mrow>{exponent}</msup>")
     rule = by_function(expr.func) if expr.is_Function else None
     name = _bracket_name(rule.latex) if rule is not None else None
     if name is not None and len(expr.args) == 1:

@@ -1,31 +1,71 @@
-"""The HTML report in a real browser: headless Chromium driven by Playwright.
+"""The HTML reports in a real browser: headless Chromium driven by Playwright, at a
+desktop's 1280 px and a phone's 400 px.
 
 Skips where Playwright or Chromium is missing on a user's machine; .ci/run
-installs both (pip playwright, apt-get chromium), so in CI it runs.
+installs both (pip playwright, apt-get chromium), so in CI it runs.  Screenshots
+are kept in test-output/browser/ as artefacts.
 """
 
 from pathlib import Path
 
 import pytest
 
+from derive.cli import main
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update"]
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "browser"
+WIDTHS = [1280, 400]
+MIN_CHART_TEXT_PX = 10
 
 playwright = pytest.importorskip("playwright.sync_api",
                                  reason="Playwright not installed (pip install playwright)")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} missing (apt-get install chromium)")
 
+REPORTS = {
+    "toy": ["toy", "--depth", "1:12"],
+    "tanh8": ["chain:tanh*8", "--depth", "1:40"],
+    "udl72": ["mlp:udl72", "--depth", "1:6"],
+    "logistic10": ["logistic:10", "--depth", "1:10"],
+    "expr": ["--expr", "b1 + w1*tanh(b0 + w0*sin(b2 + w2*x))", "--param", "b0=0.1",
+             "--param", "w0=1.5", "--param", "b1=-0.2", "--param", "w1=2",
+             "--param", "b2=0.3", "--param", "w2=0.7", "--input", "x=1.2",
+             "--target", "y=0.5", "--title", "tanh of sin"],
+}
+
+# Each in JS: elements wider than the viewport outside any horizontal scroll box; the
+# rendered size of chart text; the agree cells' boxes; the nightmare's box.
+OVERFLOWING = """() => [...document.querySelectorAll('body *')].filter(e => {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || (r.right <= innerWidth + 0.5 && r.left >= -0.5)) return false;
+    for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        const o = getComputedStyle(a).overflowX; if (o === 'auto' || o === 'scroll') return false; }
+    return true; }).map(e => `${e.tagName}#${e.id}.${e.className.baseVal ?? e.className}`)"""
+CHART_TEXT = """() => [...document.querySelectorAll('figure svg text')].map(t => {
+    const m = t.getScreenCTM();  // rotated labels too: the scale is the column's length
+    return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.c, m.d); })"""
+AGREE_CELLS = """() => [...document.querySelectorAll('table.check td.agree')].map(c => {
+    const r = c.getBoundingClientRect(); return [r.left, r.right, c.textContent.trim()]; })"""
+NIGHTMARE = """() => { const box = document.querySelector('#nightmare'); if (!box) return null;
+    const maths = [...box.querySelectorAll('math')].map(m => m.getBoundingClientRect().right);
+    return {scroll: box.scrollWidth, client: box.clientWidth, right: Math.max(...maths),
+            pieces: maths.length}; }"""
+
 
 @pytest.fixture(scope="module")
-def page_url(tmp_path_factory):
-    import importlib
-    report = importlib.import_module("derive.report")
-    out = tmp_path_factory.mktemp("browser") / "toy"
-    report.make_report("toy", "1:12", out, ["html"], timestamp="t")
-    return (out / "index.html").as_uri()
+def reports(tmp_path_factory):
+    """The five reports, written as a user writes them (HTML only: the browser's part)."""
+    root = tmp_path_factory.mktemp("browser")
+    urls = {}
+    for name, argv in REPORTS.items():
+        out = root / name
+        code = main(["report", *argv, "--out", str(out), "--format", "html",
+                     "--timestamp", "t", "--quiet"])
+        assert code == 0, name
+        urls[name] = (out / "index.html").as_uri()
+    return urls
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +76,72 @@ def browser():
         b.close()
 
 
-@pytest.mark.parametrize("width", [1280, 400])
-def test_report_renders_offline_without_errors_or_overflow(browser, page_url, width):
+def opened(browser, url: str, width: int):
+    """A page at ``width`` px, with its requests and console errors recorded."""
     page = browser.new_page(viewport={"width": width, "height": 900})
-    requests, errors = [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(page_url, wait_until="load")
-    assert requests == [page_url], f"network requests besides the page: {requests}"
-    assert errors == []
-    boxes = page.eval_on_selector_all(
-        "math", "els => els.map(e => { const r = e.getBoundingClientRect();"
-                " return [r.width, r.height]; })")
-    assert len(boxes) > 20
-    assert all(w > 0 and h > 0 for w, h in boxes), boxes
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"page overflows horizontally: {scroll_width} > {width}"
+    page.requests, page.errors = [], []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url, wait_until="load")
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    return page
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_report_reads_at_any_width(browser, reports, name, width):
+    page = opened(browser, reports[name], width)
+    assert page.requests == [reports[name]], f"network requests besides the page: {page.requests}"
+    assert page.errors == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate(OVERFLOWING) == []
+    # Every check table's agree column is on screen, and every row agrees
+    agree = page.evaluate(AGREE_CELLS)
+    assert agree, "no check table"
+    assert all(left >= 0 and right <= width for left, right, _ in agree), agree
+    assert {text for _, _, text in agree} == {"yes"}
+    # Charts at their own size: text no smaller than MIN_CHART_TEXT_PX
+    sizes = page.evaluate(CHART_TEXT)
+    assert sizes and min(sizes) >= MIN_CHART_TEXT_PX, min(sizes)
+    assert page.locator("#graph svg").count() == 1
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"report-{width}.png"), full_page=True)
-    assert (SHOTS / f"report-{width}.png").stat().st_size > 10_000
+    shot = SHOTS / f"{name}-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
     page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["toy", "tanh8", "expr"])
+def test_the_nightmare_is_shown_whole(browser, reports, name, width):
+    """Long formulas break at top-level operators and wrap: at 1280 px the whole of
+    ∂ℓ/∂ω0 is in view, no scrolling; at 400 px too, for these formulas."""
+    page = opened(browser, reports[name], width)
+    box = page.evaluate(NIGHTMARE)
+    assert box is not None and box["pieces"] > 1
+    assert box["scroll"] <= box["client"] + 1, box
+    assert box["right"] <= width, box
+    page.close()
+
+
+def test_the_toy_graph_has_a_box_for_each_step(browser, reports):
+    page = opened(browser, reports["toy"], 1280)
+    for step in ["f0", "h1", "f1", "h2", "f2", "h3", "f3", "l"]:
+        node = page.locator(f'#graph g[id="node-{step}"]')
+        assert node.count() == 1, step
+        assert node.bounding_box()["width"] > 0
+    assert "ℓ = (f₃ − y)²" in page.locator('#graph g[id="node-l"]').text_content()
+    page.close()
+
+
+def test_a_networks_report_folds_its_gradients_under_a_summary(browser, reports):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(reports["udl72"], wait_until="load")
+    assert page.locator("#layers tr").count() == 7  # a header and six layers
+    assert not page.locator("#gradients").is_visible()  # folded until asked for
+    page.locator("#all-gradients summary").click()
+    assert page.locator("#gradients").is_visible()
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.close()
+    assert height > 0
