@@ -1,9 +1,11 @@
 """Jupyter's view: the API's results display as HTML tables with MathML.
 
 ``derive.trace``, ``derive.check``, ``derive.size_sweep``, ``derive.jacobian``,
-``derive.hessian`` and ``derive.make_report`` return these subclasses of the core results, which add
-``_repr_html_`` (a small template) and a text ``__str__``; the core never
-imports this module.
+``derive.hessian``, ``derive.diff_gradient``, ``derive.dag_gradient`` and
+``derive.make_report`` return these subclasses of the core results, which add
+``_repr_html_`` (a small template: math as MathML, wide tables scrolling in their
+own box) and a text ``__str__``; the core never imports this module.
+``derive.graph`` returns a picture Jupyter shows as SVG.
 
 >>> import derive
 >>> "<math" in derive.trace(derive.model("toy"))._repr_html_()
@@ -15,12 +17,38 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from . import compare, growth, modes, report, staged, text
+from . import compare, growth, modes, report, staged, symbolic, text
+
+STYLE = ("<style>.derive-output math { font-size: 1.25em; } "
+         ".derive-output td, .derive-output th { padding: 0.15em 0.6em; }</style>")
+"""Math a size larger than the notebook's text, as the book sets it."""
 
 
 def fragment(template: str, **context) -> str:
-    """Render an HTML fragment template (autoescaped) with ``context``."""
-    return report.html_environment().get_template(template).render(**context)
+    """Render an HTML fragment template (autoescaped) with ``context``, in a box that
+    scrolls sideways when a table is wider than the notebook."""
+    body = report.html_environment().get_template(template).render(**context)
+    return f'<div class="derive-output" style="overflow-x:auto;max-width:100%">{STYLE}{body}</div>'
+
+
+class Gradient(list):
+    """Derivatives, one per variable in ``wrt``, shown in Jupyter as ∂/∂w = … with
+    long formulas wrapping and those above the report's cap summarised by size.
+
+    >>> import derive
+    >>> m = derive.model("toy")
+    >>> g = derive.diff_gradient(m.output, m.wrt[:2])
+    >>> len(g), "<math" in g._repr_html_()
+    (2, True)
+    """
+
+    def __init__(self, derivatives, wrt):
+        super().__init__(derivatives)
+        self.wrt = list(wrt)
+
+    def _repr_html_(self) -> str:
+        return fragment("gradient.html.j2", rows=[
+            {"symbol": w, **report.formula(e)} for w, e in zip(self.wrt, self)])
 
 
 @dataclass
@@ -99,6 +127,17 @@ def jacobian(model, wrt=None) -> Jacobian:
 def hessian(model, wrt=None) -> Hessian:
     """:func:`derive.modes.hessian`, displayable."""
     return Hessian(**vars(modes.hessian(model, wrt)))
+
+
+def diff_gradient(output, wrt) -> Gradient:
+    """:func:`derive.symbolic.diff_gradient`, displayable (a tree walk per variable)."""
+    return Gradient(symbolic.diff_gradient(output, wrt), wrt)
+
+
+def dag_gradient(output, wrt) -> Gradient:
+    """:func:`derive.symbolic.dag_gradient`, displayable (linear in the graph; the
+    display measures each derivative and prints only those below the cap)."""
+    return Gradient(symbolic.dag_gradient(output, wrt), wrt)
 
 
 def make_report(*args, **kwargs) -> Report:

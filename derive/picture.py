@@ -121,7 +121,7 @@ def graph(model, values: bool = False, adjoints: bool = False) -> Picture:
         value[str(model.target)] = t.target
     adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
     adjoint.update(t.gradients)
-    adjoint[str(p.names[p.output])] = 1.0
+    adjoint[p.names.get(p.output, str(p.output))] = 1.0
     shapes = _shapes(p)
     kinds = {**{str(s): "parameter" for s in model.parameters},
              **{str(s): "input" for s in model.inputs}}
@@ -139,6 +139,8 @@ def graph(model, values: bool = False, adjoints: bool = False) -> Picture:
                 nodes.append(Node(leaf, _leaf_kind(leaf, kinds, model), []))
         nodes.append(Node(s.name, "step", []))
         edges += [(leaf, s.name) for leaf in reads[s.name]]
+    if not nodes:  # the output is a leaf itself (f = w): one box
+        nodes.append(Node(str(p.output), _leaf_kind(str(p.output), kinds, model), []))
     for n in nodes:
         n.label = _label(n, p, value, adjoint, shapes, values, adjoints)
     picture = Picture(model.name, nodes, edges, layers=_layer_count(nodes, shapes))
@@ -394,7 +396,8 @@ def _places(picture: Picture, wrap: float = WRAP):
             band_of.update({n.name: k for n in steps + leaves})
             left += column + GAP
         right = max(right, left)
-        rows = 1 + max(n.row for steps, _, _, _ in members for n in steps) + has_leaves
+        rows = 1 + max((n.row for steps, _, _, _ in members for n in steps), default=-1) \
+            + has_leaves
         top += rows * row_height + GAP
     return x, y, band_of, right - GAP + GAP * (len(bands) > 1), top - GAP
 

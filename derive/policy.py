@@ -14,6 +14,10 @@ METHOD_NAMES = {"backprop": "backprop", "forward_mode": "forward mode", "symboli
                 "scalar_staged": "scalar staged"}
 """Each method's display name, the same in the CLI, Jupyter, HTML and PDF."""
 
+CHECK_HEADERS = {"name": "parameter", "central_estimate": "central's error estimate",
+                 "central_flag": "central not compared", "kink": "at a kink", "agree": "agree"}
+"""The check table's other columns, as Jupyter heads them."""
+
 GROWTH_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tree"),
                   ("backprop_ops", "backprop ops"), ("gradient_dag_nodes", "gradient DAG"),
                   ("sympy_diff_tree_nodes", "sympy.diff tree"), ("gradient_ops", "ops"),

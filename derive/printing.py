@@ -369,13 +369,14 @@ def _numeric_entities(text: str) -> str:
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-def text_name(name: str) -> str:
-    """A name as plain text in the book's notation: ω₀, f₃, ℓ, Ω₁[2,3].
+def text_name(name: str, loss: str | None = "l") -> str:
+    """A name as plain text in the book's notation: ω₀, f₃, ℓ, Ω₁[2,3]; ``loss`` is
+    the name printed ℓ (None where a model's own parameter is called l).
 
     >>> text_name("omega0"), text_name("l"), text_name("Omega1[2,3]"), text_name("x_1")
     ('ω₀', 'ℓ', 'Ω₁[2,3]', 'x_1')
     """
-    if name == "l":
+    if name == loss:
         return "\u2113"
     entry = _ENTRY.fullmatch(name)
     if entry:
@@ -390,12 +391,14 @@ def text_name(name: str) -> str:
 
 class BookTextPrinter(StrPrinter):
     """Plain text in the book's notation, for the terminal and the graph's labels:
-    cos[f₂], ω₁·h₁, (f₃ − y)², ∂ℓ/∂f₃."""
+    cos[f₂], ω₁·h₁, (f₃ − y)², ∂ℓ/∂f₃.  Setting ``loss``: the name printed ℓ."""
+
+    _default_settings = {**StrPrinter._default_settings, "loss": "l"}
 
     def _print_Symbol(self, expr):
         if isinstance(expr, Adjoint):
             return f"∂ℓ/∂{text_name(expr.name)}"
-        return text_name(expr.name)
+        return text_name(expr.name, self._settings.get("loss", "l"))
 
     def _print_Function(self, expr):
         rule = by_function(expr.func)
@@ -420,12 +423,12 @@ class BookTextPrinter(StrPrinter):
         return re.sub(r"(^|(?<=[ (\[]))-", "−", super()._print_Add(expr, order))
 
 
-def to_text(expr: sympy.Basic) -> str:
+def to_text(expr: sympy.Basic, loss: str | None = "l") -> str:
     """Plain text for ``expr`` in the book's notation (a full tree walk).
 
     >>> f2, f3, y, h1, omega1 = sympy.symbols("f2 f3 y h1 omega1")
     >>> to_text(-sympy.sin(f2)), to_text((f3 - y) ** 2), to_text(h1 * omega1)
     ('−sin[f₂]', '(f₃ − y)²', 'ω₁·h₁')
     """
-    text = BookTextPrinter({"order": "none"}).doprint(expr)
+    text = BookTextPrinter({"order": "none", "loss": loss}).doprint(expr)
     return re.sub(r"(^|(?<=[ (\[]))-", "−", text)

@@ -305,6 +305,7 @@ def html_environment() -> jinja2.Environment:
     env.filters["flow"] = lambda expr, lhs=None: jinja2.filters.Markup(
         mathml_flow(expr, lhs=sympy.Symbol(lhs) if isinstance(lhs, str) else lhs))
     env.filters["derivative"] = lambda symbol: Adjoint(str(symbol))
+    env.filters["symbol"] = sympy.Symbol
     env.filters["law"] = law_html
     env.globals["policy"] = policy
     env.globals["criterion"] = CRITERION

@@ -577,9 +577,10 @@ def trace(model) -> Trace:
     value = p.forward(model.values)
     adjoint = p.backward(value)
     loss, grads = p.summed(value, adjoint)
+    ell = "l" if any(s.name == "l" for s in p.steps) else None  # printed ℓ; else l is yours
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation),
-         "text": to_text(s.equation),
+         "text": to_text(s.equation, ell),
          "expr": s.equation, "value": p.shown(value[s.node])} for s in p.steps])
     backward = Table(["name", "adjoint"], [
         {"name": s.name, "adjoint": p.shown(adjoint.get(s.node, 0.0)),

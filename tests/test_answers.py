@@ -226,7 +226,7 @@ TRIALS = [
     (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=5", "--batch", "3",
       "--title", "logistic"], 0, "loss 14.4477"),
     (["trace", "--expr", "f + l*sin(x)", "--param", "f=1", "--param", "l=2", "--input",
-      "x=0.5", "--target", "y=1"], 0, "v1    f + l*h1"),
+      "x=0.5", "--target", "y=1"], 0, "v1    f + l·h₁"),  # your l is not ℓ
     (["check", "--expr", "log(w)", "--param", "w=1e-7"], 0, "(domain)"),
 ]
 

@@ -104,6 +104,7 @@ def normalise(text: str, kind: str) -> str:
                      and "seconds\\_" not in line)
     if kind == "html":
         text = re.sub(r'<td class="num seconds">.*?</td>', "<td/>", text)
+        text = re.sub(r'<li class="seconds">.*?</li>', "<li/>", text)
         text = re.sub(r'<figure class="seconds">.*?</figure>', "<figure/>", text, flags=re.S)
         text = re.sub(r'<p class="note">derive .*?</p>', "<p/>", text, flags=re.S)
     else:
