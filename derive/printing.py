@@ -394,6 +394,7 @@ class BookTextPrinter(StrPrinter):
     cos[f₂], ω₁·h₁, (f₃ − y)², ∂ℓ/∂f₃.  Setting ``loss``: the name printed ℓ."""
 
     _default_settings = {**StrPrinter._default_settings, "loss": "l"}
+    printmethod = "_book_text"  # not Adjoint's own _sympystr (dl/dv), which str() keeps
 
     def _print_Symbol(self, expr):
         if isinstance(expr, Adjoint):

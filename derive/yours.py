@@ -45,6 +45,7 @@ import sympy
 
 from . import codegen
 from .errors import DeriveError, require_model
+from .printing import text_name, to_text
 from .staged import Variable, program
 from .symbolic import dag_gradient
 from .table import brief
@@ -317,7 +318,7 @@ def _first_wrong(verdict: Verdict, expected: dict):
     p, step = expected["program"], expected["steps"][name]
     given = known
     if kind == "value":
-        verdict.equation = f"{name} = {sympy.sstr(step.equation, order='none')}"
+        verdict.equation = f"{text_name(name)} = {to_text(step.equation)}"
         reads = [s.name for s in p.steps if name in p.step_users.get(s.node, [])]
         right = [given[("value", r)].given_as for r in reads
                  if ("value", r) in given and given[("value", r)].ok]
@@ -327,11 +328,11 @@ def _first_wrong(verdict: Verdict, expected: dict):
             verdict.suspect = (f"{first.given_as} is wrong {before}: the rule for "
                                f"{verdict.equation} is the suspect")
         return
-    verdict.equation = f"dl/d{name} = {sympy.sstr(p.chain_rule(step), order='none')}"
+    verdict.equation = f"∂ℓ/∂{text_name(name)} = {to_text(p.chain_rule(step))}"
     users = p.step_users.get(step.node, [])
     evidence = [_right_after(u, p, expected, given) for u in users]
     if users and all(evidence):
-        rules = "; ".join(f"{u} = {sympy.sstr(expected['steps'][u].equation, order='none')}"
+        rules = "; ".join(f"{text_name(u)} = {to_text(expected['steps'][u].equation)}"
                           for u in users)
         shown = ", ".join(e for group in evidence for e in group)
         verdict.suspect = (f"{first.given_as} is wrong although {shown} "

@@ -42,16 +42,16 @@ def test_notebook_72_as_published_raises_in_a_cell_yet_is_graded(run):
 def test_a_planted_bug_in_71_is_named_as_the_first_wrong_step(run):
     code, out = grade(run, NOTEBOOKS / "bug_7_1.ipynb")
     assert code == 1
-    assert "first wrong step: dldf1 (dl/df1 = h2*dl/dh2)" in out
-    assert "dldf1 is wrong although dldh2 is right: the rule for h2 = exp(f1) is the suspect" \
+    assert "first wrong step: dldf1 (∂ℓ/∂f₁ = h₂·∂ℓ/∂h₂)" in out
+    assert "dldf1 is wrong although dldh2 is right: the rule for h₂ = exp[f₁] is the suspect" \
         in out
 
 
 def test_a_planted_bug_in_72_is_named_as_the_first_wrong_step(run):
     code, out = grade(run, NOTEBOOKS / "bug_7_2.ipynb")
     assert code == 1
-    assert "first wrong step: all_dl_dbiases[4] (dl/df4 = indicator(f4)*dl/dh5)" in out
-    assert "the rule for h5 = relu(f4) is the suspect" in out
+    assert "first wrong step: all_dl_dbiases[4] (∂ℓ/∂f₄ = indicator(f₄)·∂ℓ/∂h₅)" in out
+    assert "the rule for h₅ = ReLU[f₄] is the suspect" in out
 
 
 @pytest.mark.parametrize("path,cells", [(PUBLISHED_71, "6, 8, 10"), (PUBLISHED_72, "4, 8")])

@@ -76,9 +76,9 @@ def test_a_planted_wrong_rule_names_the_parameters_and_the_first_wrong_step():
     for name in ("dldbeta1", "dldomega1", "dldbeta0", "dldomega0"):
         assert f"  {name}: yours" in message
     assert "dldbeta3" not in message and "dldomega2" not in message
-    assert "first wrong step: dldf1 (backward pass): dl/df1 = h2*dl/dh2" in message
+    assert "first wrong step: dldf1 (backward pass): ∂ℓ/∂f₁ = h₂·∂ℓ/∂h₂" in message
     assert "expected -17.06046653" in message
-    assert ("dldf1 is wrong although dldh2 is right: the rule for h2 = exp(f1) is the "
+    assert ("dldf1 is wrong although dldh2 is right: the rule for h₂ = exp[f₁] is the "
             "suspect") in message
 
 
@@ -91,7 +91,7 @@ def test_notebook_72s_layout_is_read_and_mapped_to_our_names():
     message = str(raised.value)
     assert "first wrong step: all_dl_df[4] (backward pass)" in message
     assert ("all_dl_df[4] is wrong although all_dl_dh[5] is right: the rule for "
-            "h5 = relu(f4) is the suspect") in message
+            "h₅ = ReLU[f₄] is the suspect") in message
     assert "all_dl_dbiases[4]: yours" in message
 
 
@@ -102,7 +102,7 @@ def test_a_forward_pass_alone_is_checked_and_its_first_wrong_step_named():
         return {"f0": f0, "h1": h1, "f1": beta1 + omega1 * np.cos(f0)}  # cos: wrong
     with pytest.raises(AssertionError) as raised:
         assert_forward_matches(TOY, forward)
-    assert ("f1 is wrong although h1 is right: the rule for f1 = beta1 + omega1*h1 is the "
+    assert ("f1 is wrong although h1 is right: the rule for f₁ = β₁ + ω₁·h₁ is the "
             "suspect") in str(raised.value)
     with pytest.raises(AssertionError, match="a forward pass returns values"):
         assert_forward_matches(TOY, lambda **v: {"dldf3": 1.0})
