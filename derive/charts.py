@@ -30,7 +30,7 @@ TIME_SERIES = [("seconds_sympy_diff", "per-parameter sympy.diff"),
 
 
 @functools.cache
-def _pyplot():
+def pyplot():
     """matplotlib's pyplot on the Agg backend, imported on first use (it is slow to
     import, and most commands draw nothing)."""
     import matplotlib
@@ -39,11 +39,12 @@ def _pyplot():
     return matplotlib.pyplot
 
 
-def _save(fig, kind: str):
+def save(fig, kind: str):
+    """A figure as inline SVG text (no XML prolog) or PDF bytes, dated nowhere; closes it."""
     buffer = io.BytesIO()
     metadata = {"Date": None} if kind == "svg" else {"CreationDate": None}
     fig.savefig(buffer, format=kind, metadata=metadata, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     data = buffer.getvalue()
     if kind == "svg":
         text = data.decode("utf-8")
@@ -52,7 +53,7 @@ def _save(fig, kind: str):
 
 
 def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.4))
         for i, (key, label) in enumerate(series):
@@ -65,7 +66,7 @@ def _series_chart(rows, series, ylabel, title, kind, axis="depth"):
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         _legend_below(ax)
-        return _save(fig, kind)
+        return save(fig, kind)
 
 
 def _legend_below(ax, columns: int = 2):
@@ -75,7 +76,7 @@ def _legend_below(ax, columns: int = 2):
 
 
 def _step_chart(steps, kind):
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.4))
         floor = 1e-17
@@ -90,7 +91,7 @@ def _step_chart(steps, kind):
         ax.set_ylabel("|error| vs backprop")
         ax.set_title(f"finite-difference error for {text_name(steps['parameter'])}")
         _legend_below(ax, 3)
-        return _save(fig, kind)
+        return save(fig, kind)
 
 
 def render_all(data: dict, kind: str) -> dict:
@@ -120,7 +121,7 @@ MODE_SERIES = [("forward_mode_ops", "forward mode (one pass per parameter)"),
 def _modes_chart(rows, kind, axis="depth"):
     """Operations of the whole gradient by forward and by reverse mode, against the
     sweep's axis and against the number of parameters."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, panels = plt.subplots(1, 2, figsize=(7.5, 3.2))
         for ax, x, label in ((panels[0], "depth", axis), (panels[1], "parameters",
@@ -136,12 +137,12 @@ def _modes_chart(rows, kind, axis="depth"):
         fig.subplots_adjust(bottom=0.28)
         fig.suptitle("the whole gradient: forward mode against reverse mode", fontsize=9)
         fig.tight_layout(rect=(0, 0.1, 1, 1))
-        return _save(fig, kind)
+        return save(fig, kind)
 
 
 def _jacobian_chart(entries, kind):
     """Operations of a Jacobian by each mode, for the parameters and for the inputs."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.0))
         labels = [f"{e['count']} {e['variables']}" for e in entries]
@@ -152,12 +153,12 @@ def _jacobian_chart(entries, kind):
         ax.set_ylabel("operations")
         ax.set_title("the Jacobian of the outputs: which mode is cheaper")
         _legend_below(ax)
-        return _save(fig, kind)
+        return save(fig, kind)
 
 
 def _hessian_chart(section, kind):
     """The Hessian by forward-over-reverse, on a symmetric colour scale."""
-    plt = _pyplot()
+    plt = pyplot()
     with plt.rc_context(STYLE):
         n = len(section["parameters"])
         fig, ax = plt.subplots(figsize=(min(2.0 + 0.35 * n, 7.0), min(1.6 + 0.35 * n, 6.5)))
@@ -169,13 +170,13 @@ def _hessian_chart(section, kind):
         ax.set_title("the Hessian of the loss", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         fig.tight_layout()
-        return _save(fig, kind)
+        return save(fig, kind)
 
 
 def _heatmaps(layers, kind):
     """The gradient of each layer's weights Ω_k, one panel each: rows the units of
     f_k, columns those of h_k, on one symmetric colour scale shared by the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import SymLogNorm
     with plt.rc_context(STYLE):
         chosen = [max(reversed(layer["variables"]), key=lambda v: v["shape"][0] * v["shape"][1])
@@ -203,4 +204,4 @@ def _heatmaps(layers, kind):
                      label="∂ℓ/∂Ω entry (symmetric log)")
         fig.suptitle("the weights' gradients: row i, column j is ∂ℓ/∂Ω[i,j], one colour scale",
                      fontsize=9)
-        return _save(fig, kind)
+        return save(fig, kind)

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import sympy
 
-from .charts import _pyplot, _save
+from .charts import pyplot, save
 from .printing import text_name, to_text
 from .staged import Variable, program, trace
 
@@ -296,7 +296,7 @@ def draw(picture: Picture, kind: str, wrap: float = WRAP):
     """SVG text or PDF bytes of a laid-out picture (matplotlib, Agg): rows of columns
     at most ``wrap`` points wide, the forward pass continuing from the end of one row
     to the start of the next."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, PathPatch
     from matplotlib.path import Path as Route
     x, y, band, width, height = _places(picture, wrap)
@@ -328,7 +328,7 @@ def draw(picture: Picture, kind: str, wrap: float = WRAP):
             ax.add_patch(PathPatch(Route(route[:-1]), fill=False, **arrow))
             ax.add_patch(FancyArrowPatch(route[-2], route[-1], arrowstyle="-|>",
                                          mutation_scale=8, shrinkA=0, shrinkB=0, **arrow))
-        out = _save(fig, kind)
+        out = save(fig, kind)
     return _titled(out, picture) if kind == "svg" else out
 
 

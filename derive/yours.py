@@ -30,7 +30,7 @@ symbolic gradient is exact, so only rounding separates a right answer from it.
 >>> v.ok, v.first_wrong.given_as
 (False, 'f1')
 >>> v.suspect
-'f1 is wrong although h1 is right: the rule for f1 = beta1 + omega1*h1 is the suspect'
+'f1 is wrong although h1 is right: the rule for f₁ = β₁ + ω₁·h₁ is the suspect'
 """
 
 from __future__ import annotations
