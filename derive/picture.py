@@ -122,13 +122,10 @@ def graph(model, values: bool = False, adjoints: bool = False) -> Picture:
     adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
     adjoint.update(t.gradients)
     adjoint[p.names.get(p.output, str(p.output))] = 1.0
-    shapes = _shapes(p)
     kinds = {**{str(s): "parameter" for s in model.parameters},
              **{str(s): "input" for s in model.inputs}}
     if model.target is not None:
         kinds[str(model.target)] = "target"
-    for name, variable in shapes.items():
-        kinds.setdefault(name, "parameter" if variable not in ("input", "target") else variable)
     nodes, edges, reads = [], [], {}
     for s in p.steps:
         reads[s.name] = [str(a) for a in _reads(s.equation)]
@@ -136,14 +133,18 @@ def graph(model, values: bool = False, adjoints: bool = False) -> Picture:
     for s in p.steps:
         for leaf in reads[s.name]:
             if leaf not in names and all(n.name != leaf for n in nodes):
-                nodes.append(Node(leaf, _leaf_kind(leaf, kinds, model), []))
+                nodes.append(Node(leaf, _leaf_kind(leaf, kinds), []))
         nodes.append(Node(s.name, "step", []))
         edges += [(leaf, s.name) for leaf in reads[s.name]]
     if not nodes:  # the output is a leaf itself (f = w): one box
-        nodes.append(Node(str(p.output), _leaf_kind(str(p.output), kinds, model), []))
+        nodes.append(Node(str(p.output), _leaf_kind(str(p.output), kinds), []))
+    shown = {"value": value if values else {}, "adjoint": adjoint if adjoints else {},
+             "shape": {**_shapes(p), **{k: f"{len(v)}" for k, v in value.items()
+                                        if isinstance(v, list)}}, "equation": {s.name: s.equation for s in p.steps},
+             "loss": "l" if "l" in names else None}  # else l is a name of yours, not ℓ
     for n in nodes:
-        n.label = _label(n, p, value, adjoint, shapes, values, adjoints)
-    picture = Picture(model.name, nodes, edges, layers=_layer_count(nodes, shapes))
+        n.label = _label(n, shown)
+    picture = Picture(model.name, nodes, edges, layers=_layer_count(nodes))
     if len(nodes) > MAX_NODES:
         picture = _fold(picture)
     _layout(picture)
@@ -156,16 +157,17 @@ def _reads(equation) -> list:
     return sorted(equation.free_symbols, key=lambda s: sympy.default_sort_key(s))
 
 
-def _leaf_kind(name: str, kinds: dict, model) -> str:
+def _leaf_kind(name: str, kinds: dict) -> str:
+    """parameter, input or target; a network's matrix by its entries' kind (Ω0[1,0])."""
     if name in kinds:
         return kinds[name]
-    base = re.sub(r"\[.*", "", name)
-    return kinds.get(base, "parameter")
+    return next((kind for entry, kind in kinds.items() if entry.startswith(name + "[")),
+                "parameter")
 
 
 def _shapes(p) -> dict:
-    """A network's leaves by name: their shape 'rows×columns' (inputs and targets as
-    vectors)."""
+    """A network's leaves by name: their shape 'rows×columns' (inputs and targets,
+    loaded a column per example, by their rows)."""
     shapes = {}
     for args in p.args:
         for a in args:
@@ -175,31 +177,24 @@ def _shapes(p) -> dict:
     return shapes
 
 
-def _layer_count(nodes, shapes) -> int:
+def _layer_count(nodes) -> int:
     """Layers as the book counts them: the affine steps f_k (k = 0 … K)."""
     return sum(1 for n in nodes if n.kind == "step" and re.fullmatch(r"f[0-9]+", n.name))
 
 
-def _label(node, p, value, adjoint, shapes, values, adjoints) -> list[str]:
-    name = text_name(node.name)
-    if node.kind == "step":
-        step = next(s for s in p.steps if s.name == node.name)
-        lines = [f"{name} = {to_text(step.equation)}"]
-        shape = _shape_of(value.get(node.name))
-    else:
-        lines = [name]
-        shape = shapes.get(node.name)
-    if shape:
-        lines[0] += f"   [{shape}]"
-    if values and node.name in value:
-        lines.append(_shown(value[node.name]))
-    if adjoints and node.name in adjoint and node.name != "l":
-        lines.append(f"∂ℓ/∂{name} = {_shown(adjoint[node.name])}")
+def _label(node, shown: dict) -> list[str]:
+    """A box's lines: its equation (or name) and shape; its value and adjoint where
+    ``shown`` holds them."""
+    name = text_name(node.name, shown["loss"])
+    lines = [f"{name} = {to_text(shown['equation'][node.name], shown['loss'])}"
+             if node.kind == "step" else name]
+    if node.name in shown["shape"]:
+        lines[0] += f"   [{shown['shape'][node.name]}]"
+    if node.name in shown["value"]:
+        lines.append(_shown(shown["value"][node.name]))
+    if node.name in shown["adjoint"] and node.name != shown["loss"]:
+        lines.append(f"∂ℓ/∂{name} = {_shown(shown['adjoint'][node.name])}")
     return lines
-
-
-def _shape_of(v) -> str | None:
-    return f"{len(v)}" if isinstance(v, list) else None
 
 
 def _shown(v) -> str:

@@ -185,8 +185,7 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
     def _print_Function(self, expr):
         """A table row as the book applies it: its name, then [arguments] (cos[f2]);
         rows printed otherwise (√x, |x|, x²) as SymPy prints them."""
-        rule = by_function(expr.func)
-        name = _bracket_name(rule.latex) if rule is not None else None
+        name = applied_name(expr)
         if name is None:
             return super()._print_Function(expr)
         call = self._element("mrow", self._element("mi", text=name), self._element("mo", text="["))
@@ -243,6 +242,13 @@ def _bracket_name(latex: str) -> str | None:
 
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def applied_name(expr) -> str | None:
+    """The name a table row's node is applied by with brackets (cos for cos(f2),
+    printed cos[f₂]), or None for a node printed otherwise (not a row, or √x, |x|)."""
+    rule = by_function(expr.func)
+    return _bracket_name(rule.latex) if rule is not None else None
 
 
 def mathml(expr: sympy.Basic) -> str:
@@ -322,8 +328,7 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
             return _wrapped(_flow(expr.base, printer, limit), _mo("("),
                             f"<msup>{_mo(')')}{exponent}</msup>")
         return _wrapped(_flow(expr.base, printer, limit), "", f"<msup><mrow></mrow>{exponent}</msup>")
-    rule = by_function(expr.func) if expr.is_Function else None
-    name = _bracket_name(rule.latex) if rule is not None else None
+    name = applied_name(expr) if expr.is_Function else None
     if name is not None and len(expr.args) == 1:
         return _wrapped(_flow(expr.args[0], printer, limit),
                         f"<mi>{name}</mi>" + _mo("["), _mo("]"))
@@ -402,8 +407,7 @@ class BookTextPrinter(StrPrinter):
         return text_name(expr.name, self._settings.get("loss", "l"))
 
     def _print_Function(self, expr):
-        rule = by_function(expr.func)
-        name = _bracket_name(rule.latex) if rule is not None else None
+        name = applied_name(expr)
         if name is None:
             return super()._print_Function(expr)
         return f"{name}[{', '.join(self._print(a) for a in expr.args)}]"

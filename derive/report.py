@@ -94,8 +94,7 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
                       "chain": r["rule"], "value": r["adjoint"]} for r in t.backward],
         "loss": t.loss,
         "gradients": gradients,
-        "methods": policy.method_names(m for m in policy.METHODS if m in result.tolerances
-                                       and any(r[m] is not None for r in result.rows)),
+        "methods": policy.method_names(_compared(result)),
         "graph": graph(model, values=True, adjoints=True).to_json(),
         "agree": result.agree,
         "notes": result.notes,
@@ -198,12 +197,17 @@ def _model_section(model, p) -> dict:
             "target": (entries([model.target])[0] if model.target is not None else None)}
 
 
+def _compared(result) -> list[str]:
+    """The methods the check compared and that computed some gradient, in table order."""
+    return [m for m in policy.METHODS if m in result.tolerances
+            and any(r[m] is not None for r in result.rows)]
+
+
 def _gradient_section(result) -> list[dict]:
     """Each parameter's gradient by backprop and by every method that computed some
     (a method skipped for every parameter is left out, not shown as a column of –)."""
     rows = []
-    names = [m for m in policy.METHODS if m in result.tolerances
-             and any(r[m] is not None for r in result.rows)]
+    names = _compared(result)
     for r in result.rows:
         b = r["backprop"]
         methods = []

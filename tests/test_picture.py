@@ -113,3 +113,13 @@ def test_the_svg_is_deterministic_and_shows_in_jupyter():
     assert picture._repr_svg_() == picture.svg()
     assert picture.svg().startswith("<svg") and "Date" not in picture.svg()
     assert derive.graph(derive.model("toy"), values=True).svg() == picture.svg()
+
+
+def test_your_own_l_is_not_the_loss(run):
+    """ℓ is the loss only where the program names its loss l; a parameter of yours
+    called l stays l."""
+    code, stdout, _ = run("graph", "--expr", "f + l*sin(x)", "--param", "f=1", "--param",
+                          "l=2", "--input", "x=0.5", "--target", "y=1")
+    nodes = node_texts(stdout)
+    assert code == 0 and nodes["l"] == ["l"]
+    assert any(lines[0].endswith("f + l·h₁") for lines in nodes.values())
