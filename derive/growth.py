@@ -184,8 +184,6 @@ def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
     return Sweep(family, rows, fits(rows), stopped)
 
 
-LAWS = ("linear", "power", "exponential")
-"""The laws fitted, simplest first: a + b·n, a·n^k, a·b^n."""
 SIMPLER_BY = 1e-4
 """A simpler law is chosen over a better-fitting one whose R² is higher by less than this."""
 TIMING_R2 = 0.9
