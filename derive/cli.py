@@ -142,8 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "One row per depth of FAMILY: tree and DAG sizes of the loss and of its "
                      "symbolic gradient, operation counts before and after sharing, "
                      "backprop's operations, and derivation times; then a fitted growth law "
-                     "per measure (power n^k or exponential b^n, fitted to the deeper half of "
-                     "the sweep).", model=False, json=False)
+                     "per measure in words: linear a + b*n, power a*n^k or exponential a*b^n, "
+                     "fitted to the deeper half of the sweep; the best R^2 of the logarithms "
+                     "wins, the simpler law while within 1e-4; timings only at R^2 >= 0.9).",
+                     model=False, json=False)
     sizes.add_argument("family", metavar="FAMILY",
                        help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh), "
                        "logistic (depth = N), mlp:W[:ACT] (depth = hidden layers of width W) "
