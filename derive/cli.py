@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "backprop's operations, and derivation times; then a fitted growth law "
                      "per measure in words: linear a + b*n, power a*n^k or exponential a*b^n, "
                      "fitted to the deeper half of the sweep; the best R^2 of the logarithms "
-                     "wins, the simpler law while within 1e-4; timings only at R^2 >= 0.9).",
+                     "wins, the simpler law while within 1e-4; timings only at R^2 >= 0.9.",
                      model=False, json=False)
     sizes.add_argument("family", metavar="FAMILY",
                        help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh), "
