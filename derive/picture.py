@@ -25,13 +25,13 @@ fonts); no Graphviz program is needed.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import sympy
 
 from .charts import pyplot, save
-from .printing import text_name, to_text
+from .printing import loss_name, text_name, to_text
 from .staged import Variable, program, trace
 
 MAX_NODES = 60
@@ -76,7 +76,6 @@ class Picture:
     edges: list[tuple[str, str]]
     folded: int = 0
     layers: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -106,15 +105,16 @@ class Picture:
 # ---- building ---------------------------------------------------------------------
 
 
-def graph(model, values: bool = False, adjoints: bool = False) -> Picture:
+def graph(model, values: bool = False, adjoints: bool = False, traced=None) -> Picture:
     """The computational graph of ``model``'s staged program, laid out.
 
     ``values`` adds each node's forward value, ``adjoints`` its ∂ℓ/∂v (Step 2,
-    and the parameter gradients of Step 3).  Cost: one trace of the model
-    (linear in the program) and printing each step's own small equation.
+    and the parameter gradients of Step 3).  ``traced``: the model's trace where the
+    caller has it (a report does).  Cost: one trace of the model (linear in the
+    program) and printing each step's own small equation.
     """
     p = program(model)
-    t = trace(model)
+    t = traced or trace(model)
     value = {r["name"]: r["value"] for r in t.forward.rows}
     value.update({**t.parameters, **t.inputs})
     if model.target is not None:
@@ -141,7 +141,7 @@ def graph(model, values: bool = False, adjoints: bool = False) -> Picture:
     shown = {"value": value if values else {}, "adjoint": adjoint if adjoints else {},
              "shape": {**_shapes(p), **{k: f"{len(v)}" for k, v in value.items()
                                         if isinstance(v, list)}}, "equation": {s.name: s.equation for s in p.steps},
-             "loss": "l" if "l" in names else None}  # else l is a name of yours, not ℓ
+             "loss": loss_name(names)}
     for n in nodes:
         n.label = _label(n, shown)
     picture = Picture(model.name, nodes, edges, layers=_layer_count(nodes))
@@ -250,8 +250,7 @@ def _fold(picture: Picture) -> Picture:
         a2, b2 = (fold_name if a in hidden else a), (fold_name if b in hidden else b)
         if a2 != b2 and (a2, b2) not in edges:
             edges.append((a2, b2))
-    return Picture(picture.model, nodes, edges, folded=len(hidden), layers=picture.layers,
-                   notes=[f"{len(hidden)} nodes of {layers} middle layers folded into one"])
+    return Picture(picture.model, nodes, edges, folded=len(hidden), layers=picture.layers)
 
 
 # ---- layout ---------------------------------------------------------------------------

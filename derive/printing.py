@@ -257,8 +257,7 @@ def mathml(expr: sympy.Basic) -> str:
     MathML Core renders natively in Chromium, Firefox and Safari; numeric
     character references need no DTD.
     """
-    text = BookMathMLPrinter({"order": "none"}).doprint(expr).replace("<mo>-</mo>", "<mo>−</mo>")
-    return f'<math display="inline">{_numeric_entities(text)}</math>'
+    return f'<math display="inline">{_inner(BookMathMLPrinter({"order": "none"}), expr)}</math>'
 
 
 FLOW_NODES = 14
@@ -288,7 +287,7 @@ def mathml_flow(expr: sympy.Basic, limit: int = FLOW_NODES, lhs: sympy.Basic | N
         else:
             pieces.append([text, size])
     if lhs is not None:
-        pieces[0][0] = _numeric_entities(printer._print(lhs).toxml()) + _mo("=") + pieces[0][0]
+        pieces[0][0] = _inner(printer, lhs) + _mo("=") + pieces[0][0]
     return "<wbr>".join(f'<math display="inline"><mrow>{p}</mrow></math>' for p, _ in pieces)
 
 
@@ -300,8 +299,7 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
     """``expr`` as pieces (inner MathML, tree nodes), see :func:`mathml_flow`."""
     size = _tree(expr)
     if size <= limit:
-        text = _numeric_entities(printer._print(expr).toxml()).replace("<mo>-</mo>", "<mo>−</mo>")
-        return [(text, size)]
+        return [(_inner(printer, expr), size)]
     if expr.is_Add:
         out = []
         for i, term in enumerate(expr.args):
@@ -323,7 +321,7 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
             out += _wrapped(pieces, operator, "")
         return out
     if expr.is_Pow and expr.exp.is_Number and expr.exp > 0:  # (…)² and tanh[…]²
-        exponent = _numeric_entities(printer._print(expr.exp).toxml())
+        exponent = _inner(printer, expr.exp)
         if expr.base.is_Add or expr.base.is_Mul:
             return _wrapped(_flow(expr.base, printer, limit), _mo("("),
                             f"<msup>{_mo(')')}{exponent}</msup>")
@@ -332,7 +330,7 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
     if name is not None and len(expr.args) == 1:
         return _wrapped(_flow(expr.args[0], printer, limit),
                         f"<mi>{name}</mi>" + _mo("["), _mo("]"))
-    return [(_numeric_entities(printer._print(expr).toxml()), size)]
+    return [(_inner(printer, expr), size)]
 
 
 def _wrapped(pieces, left: str, right: str) -> list[tuple[str, int]]:
@@ -363,12 +361,24 @@ def _tree(expr) -> int:
     return counts[expr]
 
 
+def _inner(printer, expr) -> str:
+    """The MathML inside <math> for ``expr``: named entities made numeric, minus signs
+    true minus (SymPy's printer writes a hyphen-minus)."""
+    return _numeric_entities(printer.doprint(expr)).replace("<mo>-</mo>", "<mo>−</mo>")
+
+
 def _numeric_entities(text: str) -> str:
     def numeric(match):
         char = html.entities.html5.get(match.group(1) + ";")
         return "".join(f"&#{ord(c)};" for c in char) if char else match.group(0)
 
     return re.sub(r"&([A-Za-z][A-Za-z0-9]*);", numeric, text)
+
+
+def loss_name(names) -> str | None:
+    """The name printed ℓ among a program's step names: l where the program names its
+    loss so, else None (then an l is a name of yours, printed l)."""
+    return "l" if "l" in set(names) else None
 
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

@@ -95,7 +95,7 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
         "loss": t.loss,
         "gradients": gradients,
         "methods": policy.method_names(_compared(result)),
-        "graph": graph(model, values=True, adjoints=True).to_json(),
+        "graph": graph(model, values=True, adjoints=True, traced=t).to_json(),
         "agree": result.agree,
         "notes": result.notes,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}

@@ -51,7 +51,7 @@ from sympy.core.parameters import distribute
 from .errors import require_model
 from .dag import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
-from .printing import Adjoint, to_latex, to_text
+from .printing import Adjoint, loss_name, to_latex, to_text
 from .table import Table, plain
 
 
@@ -577,7 +577,7 @@ def trace(model) -> Trace:
     value = p.forward(model.values)
     adjoint = p.backward(value)
     loss, grads = p.summed(value, adjoint)
-    ell = "l" if any(s.name == "l" for s in p.steps) else None  # printed ℓ; else l is yours
+    ell = loss_name(s.name for s in p.steps)
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation),
          "text": to_text(s.equation, ell),
