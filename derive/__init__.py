@@ -1,7 +1,7 @@
 """derive: symbolic versus numeric derivatives, and why backprop does not swell.
 
 Notebook 7.1 of "Understanding Deep Learning" in a tool: build a model,
-trace its staged forward and backward passes, and check the gradient four
+trace its staged forward and backward passes, and check the gradient six
 ways.
 
 >>> import derive
@@ -10,21 +10,36 @@ ways.
 5.246
 >>> derive.check(derive.model("chain:tanh*3")).agree
 True
+
+``import derive`` is cheap: each name below loads its module (SymPy, numpy, and for
+reports Jinja2 and matplotlib) on first use.
 """
 
-from .version import __version__  # noqa: E402
-from .errors import DeriveError  # noqa: E402
-from .families import model  # noqa: E402
-from .models import Model, from_expression  # noqa: E402
-from .modes import jvp  # noqa: E402
-from .notebook import (check, dag_gradient, diff_gradient, hessian, jacobian,  # noqa: E402
-                       make_report, size_sweep, trace)
-from .parser import parse, parse_steps  # noqa: E402
-from .picture import graph  # noqa: E402
-from .primitives import PRIMITIVES  # noqa: E402
-from .staged import program  # noqa: E402
-from .torchbridge import from_torch  # noqa: E402
+import importlib
 
-__all__ = ["__version__", "DeriveError", "Model", "PRIMITIVES", "check", "dag_gradient",
-           "diff_gradient", "from_expression", "from_torch", "graph", "hessian", "jacobian", "jvp", "make_report",
-           "model", "parse", "parse_steps", "program", "size_sweep", "trace"]
+from .version import __version__
+from .errors import DeriveError
+
+_HOMES = {
+    "model": "families", "Model": "models", "from_expression": "models", "jvp": "modes",
+    "check": "notebook", "dag_gradient": "notebook", "diff_gradient": "notebook",
+    "hessian": "notebook", "jacobian": "notebook", "make_report": "notebook",
+    "size_sweep": "notebook", "trace": "notebook", "parse": "parser",
+    "parse_steps": "parser", "graph": "picture", "PRIMITIVES": "primitives",
+    "program": "staged", "from_torch": "torchbridge",
+}
+"""Each public name and the module that defines it, loaded on first use."""
+
+__all__ = ["__version__", "DeriveError", *sorted(_HOMES)]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'derive' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))

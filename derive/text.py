@@ -12,14 +12,15 @@ import math
 import shutil
 import sys
 
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
-from .compare import Check
-from .growth import ORDER2_KEYS, ROW_KEYS, Sweep, describe
 from .policy import METHOD_NAMES, SIZE_HEADERS
-from .staged import Trace
 from .table import Table, cell
-from .bench import THREAD_VARIABLES
+
+if TYPE_CHECKING:  # the types only: trace's text needs none of check, sizes or bench
+    from .compare import Check
+    from .growth import Sweep
+    from .staged import Trace
 
 
 def format_trace(t: Trace) -> str:
@@ -145,6 +146,7 @@ def progress_bars(enabled: bool):
     """
     if not enabled:
         return None
+    from tqdm import tqdm
 
     def bar(items, total=None, desc=""):
         shown = tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, delay=1.0,
@@ -171,6 +173,7 @@ def end_progress():
 
 def format_sweep(s: Sweep) -> str:
     """The sweep as an aligned table, then each fitted law in words."""
+    from .growth import ORDER2_KEYS, ROW_KEYS, describe
     table = Table(ROW_KEYS + [k for k in ORDER2_KEYS if s.rows and k in s.rows[0]], s.rows,
                   key="depth", headers=SIZE_HEADERS)
     lines = [f"family {s.family}", "", str(table), "", "growth laws (fitted to the deeper half):"]
@@ -191,8 +194,11 @@ def describe_faults(faults: list[dict]) -> str:
 
 def format_bench(result: dict) -> str:
     """The bench result as aligned text."""
+    from .bench import THREAD_VARIABLES  # here: trace's text needs no bench
     env = result["environment"]
-    lines = [f"model {result['model']}    batch {result['batch']:,}",
+    budget = result.get("budget")
+    lines = [f"model {result['model']}    batch {result['batch']:,}    budget " +
+             (f"{budget:g} s a method" if budget is not None else "none"),
              f"numpy {env['numpy']}  sympy {env['sympy']}  cpus {env['cpus']}  threads: " +
              ", ".join(f"{k}={env[k]}" for k in THREAD_VARIABLES), ""]
     pinned = ", ".join(f"{k}={v}" for k, v in result["threads"].items())
@@ -203,10 +209,12 @@ def format_bench(result: dict) -> str:
         shown = against if section == "against" else result[section]
         if not shown:
             continue
-        lines.append(f"{section} (median seconds)")
+        lines.append(f"{section} (median seconds of a run; predicted)")
+        predicted = result.get("predicted", {}).get(section, {})
         for name, value in shown.items():
             cell = f"{value:12.6f}" if value is not None else "     skipped"
-            lines.append(f"  {name:<16}{cell}")
+            guess = f"   {predicted[name]:10.3f}" if name in predicted else ""
+            lines.append(f"  {name:<16}{cell}{guess}")
         lines.append("")
     lines.append("peak memory of one evaluation (MB, tracemalloc)")
     lines += [f"  {name:<16}{size / 1e6:12.1f}" for name, size in result["peak_bytes"].items()]

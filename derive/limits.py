@@ -1,0 +1,32 @@
+"""The documented limits and choices that ``derive --help`` states, in one module that
+imports nothing heavy: ``derive --version`` and ``--help`` read them without SymPy,
+numpy, Jinja2 or matplotlib.  The modules that enforce them import them from here.
+"""
+
+MAX_BATCH = 1_000_000
+"""The largest batch: --batch, and the entries of a batch file (about 8 s and 0.5 GB for
+a check of the toy model)."""
+MAX_SEED = 2**32 - 1
+"""Seeds run from 0 to 2**32 - 1."""
+
+FD_SAMPLE = 2_000
+"""Above this many variables, forward mode, the central difference and the complex step
+(each a pass or more per variable) run on a seeded sample of this many, unless
+``fd_all``: a check at the network limit (99,073 parameters) then takes about a minute,
+not half an hour.  Backprop and the symbolic derivative cover every variable."""
+
+MAX_NODES = 60
+"""Graph pictures with more nodes fold their middle layers into one node."""
+
+BACKENDS = {
+    "numpy": "numpy arrays (the default): the code needs only numpy",
+    "torch": "PyTorch tensors, on whatever device the inputs are: every argument becomes "
+             "a float64 tensor (torch.as_tensor), so the code runs where the model runs",
+    "jax": "JAX arrays: the function is jax.jit-compiled, and importing the file turns "
+           "on float64 (jax_enable_x64), as derive computes",
+}
+"""The array libraries generated code is written for."""
+
+BUDGET = 20.0
+"""Seconds a single method may be predicted to take before ``bench``, ``check``,
+``sizes`` and ``report`` skip it, saying why (``--budget`` changes it)."""
