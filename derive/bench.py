@@ -6,9 +6,9 @@ batch (forward only, staged backprop, lambdified symbolic plain and cse,
 generated code); with ``against``, PyTorch autograd, ``jax.jit(jax.grad)`` and
 derive's generated code for both (:mod:`derive.against`).  Every gradient is
 cross-checked against backprop, and each numpy evaluation's peak memory is
-measured by tracemalloc.  What would take minutes is skipped, with the reason under
-"skipped": ``sympy.diff`` above :data:`BENCH_DIFF_CAP` (output tree × variables),
-``lambdify`` above :data:`BENCH_LAMBDIFY_CAP` tree nodes of the gradient.
+measured by tracemalloc.  Every measurement's seconds, all its runs together, are
+predicted before it runs (:mod:`derive.costs`, under "predicted"); one predicted over
+the budget is skipped, with the prediction and the reason under "skipped".
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from sympy.core.cache import clear_cache
 
 from . import against as frameworks
 from . import codegen
+from .costs import BUDGET, predict, seconds_text
 from .dag import sizes
 from .primitives import lambdify_modules
-from .modes import forward_mode
+from .modes import forward_mode, forward_mode_ops, forward_ops
 from .staged import programs
-from .symbolic import dag_gradient, diff_gradient, diff_skipped
-
-BENCH_DIFF_CAP = 20_000
-BENCH_LAMBDIFY_CAP = 200_000
+from .symbolic import DIFF_DEPTH_CAP, dag_gradient, diff_gradient, diff_tree_nodes
 THREAD_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "OPENBLAS_CORETYPE"]
 
@@ -67,72 +65,118 @@ def environment() -> dict:
             **{k: os.environ.get(k) for k in THREAD_VARIABLES}}
 
 
+def runs(seconds: float, repeat: int, extra: int = 0) -> int:
+    """How many times :func:`median_seconds` (plus ``extra`` untimed calls) runs a
+    measurement predicted at ``seconds`` a call: a warm-up, then ``repeat``, or one more
+    past :data:`SLOW_SECONDS`."""
+    return 1 + (1 if seconds > SLOW_SECONDS else repeat) + extra
+
+
 def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=None,
-          against=(), threads: int = 1) -> dict:
+          against=(), threads: int = 1, budget: float | None = BUDGET) -> dict:
     """The documented ``derive bench --json`` object for ``model``.
 
     Cost: ``repeat`` + 1 runs of everything not skipped; derivation and
-    compile are timed with fewer repeats (at most 3) as they are slow.
+    compile are timed with fewer repeats (at most 3) as they are slow.  Each
+    measurement is predicted first (under "predicted", seconds for all its runs) and
+    skipped where the prediction exceeds ``budget`` seconds (None: nothing skipped).
     ``progress(items, desc=)`` wraps the evaluations where given.  ``against``
     names frameworks (:data:`derive.against.LIBRARIES`) timed beside, on
     ``threads`` threads.
     """
     batch = model.batch_size or batch  # a batch from a file is the one measured
-    result = {"model": model.name, "batch": batch, "derivation": {}, "compile": {},
-              "evaluation": {}, "ratios": {}, "skipped": {}, "environment": environment(),
+    result = {"model": model.name, "batch": batch, "budget": budget, "derivation": {},
+              "compile": {}, "evaluation": {}, "ratios": {}, "skipped": {},
+              "predicted": {"derivation": {}, "compile": {}, "evaluation": {}, "against": {}},
+              "environment": environment(),
               "threads": frameworks.pin_threads(threads, against), "peak_bytes": {},
               "relative_error": {}, "against": dict.fromkeys(frameworks.KEYS)}
     slow = min(repeat, 3)
-    skipped = diff_skipped(model.output, model.wrt, BENCH_DIFF_CAP)
-    derivation = result["derivation"]
-    derivation["dag"] = median_seconds(lambda: dag_gradient(model.output, model.wrt), slow,
-                                       clear_cache)
-    if skipped:
-        derivation["sympy_diff"] = None
-        result["skipped"]["sympy_diff"] = skipped
-    else:
-        derivation["sympy_diff"] = median_seconds(
-            lambda: diff_gradient(model.output, model.wrt), slow, clear_cache)
     gradient = dag_gradient(model.output, model.wrt)
+    loss, grad = sizes(model.output), sizes(gradient)
+    *lowered, p = programs(model)
+    ops = {"forward": forward_ops(p), "backprop": p.backprop_ops(),
+           "forward_mode": forward_mode_ops(p), "lambdify": grad.ops,
+           "lambdify_cse": grad.cse_ops, "generated": grad.cse_ops}
+
+    def measure(section, key, function, guess, times, setup=None, why=None):
+        """Time ``function`` into result[section][key] unless predicted over budget."""
+        prediction = guess(times)
+        result["predicted"][section][key] = prediction.each
+        why = f"{why}; {prediction.method}: about {seconds_text(prediction.seconds)} " \
+              f"predicted ({prediction.basis})" if why else prediction.over(budget)
+        if why:
+            result[section][key] = None
+            compiled = section == "evaluation" and key in result["compile"]
+            result["skipped"][f"{key}_evaluation" if compiled else key] = why
+            return None
+        result[section][key] = median_seconds(function, times, setup)
+        return result[section][key]
+
+    derivation = result["derivation"]
+    measure("derivation", "dag", lambda: dag_gradient(model.output, model.wrt),
+            lambda n: predict("dag", loss.dag_nodes, runs=n + 1), slow, clear_cache)
+    deep = (f"output {loss.depth} operations deep exceeds {DIFF_DEPTH_CAP}"
+            if loss.depth > DIFF_DEPTH_CAP else None)
+    measure("derivation", "sympy_diff", lambda: diff_gradient(model.output, model.wrt),
+            lambda n: predict("sympy_diff", diff_tree_nodes(model.output, model.wrt), runs=n + 1,
+                              name="sympy.diff"),
+            slow, clear_cache, deep)
     arguments = list(model.values)
     batched = model.batch(batch, seed) if batch > 1 and model.batch_size is None else model
     values = [batched.values[a] for a in arguments]
-    functions = _compile(result, gradient, arguments, slow, model.inputs + model.targets)
-    *lowered, p = programs(model)
+    functions = _compile(result, gradient, grad, arguments, slow, model.inputs + model.targets,
+                         measure)
     evaluation = result["evaluation"]
-    evaluation["forward"] = median_seconds(lambda: p.forward(batched.values), repeat)
-    evaluation["backprop"] = median_seconds(lambda: p.gradients(batched.values), repeat)
-    evaluation["forward_mode"] = median_seconds(
-        lambda: forward_mode(p, batched.values, model.wrt), min(repeat, 3))
+
+    def timed(key, rate, size, function, times, extra):
+        """``extra``: the untimed runs after (peak memory, the cross-check)."""
+        single = predict(rate, size, batch).seconds
+        return measure("evaluation", key, function,
+                       lambda n: predict(rate, size, batch, runs(single, n, extra), key), times)
+
+    timed("forward", "forward", ops["forward"], lambda: p.forward(batched.values), repeat, 1)
+    timed("backprop", "backprop", ops["backprop"], lambda: p.gradients(batched.values), repeat,
+          2)
+    timed("forward_mode", "forward_mode", ops["forward_mode"],
+          lambda: forward_mode(p, batched.values, model.wrt), min(repeat, 3), 0)
     iterate = progress or (lambda items, **_: items)
     for name, function in iterate(list(functions.items()), desc="bench"):
-        evaluation[name] = (median_seconds(lambda f=function: f(*values), repeat)
-                            if function else None)
-    _, expected = p.gradients(batched.values)
-    expected = [expected[w] for w in model.wrt]
+        if function:
+            timed(name, f"eval_{name}", ops[name], lambda f=function: f(*values), repeat, 2)
+        else:
+            evaluation[name] = None
+    expected = None
+    if evaluation["backprop"] is not None:
+        _, expected = p.gradients(batched.values)
+        expected = [expected[w] for w in model.wrt]
     shape = np.broadcast_shapes(*[np.shape(v) for v in values])
     for name, function in functions.items():
-        if function:
+        if function and expected is not None and evaluation[name] is not None:
             found = codegen.batch_sums(function, arguments, batched.values, shape)
             result["relative_error"][name] = frameworks.relative_error(found, expected)
-    result["peak_bytes"] = _peaks(p, batched.values, functions, values)
+    result["peak_bytes"] = _peaks(p, batched.values, functions, values, evaluation)
     result["ratios"] = _ratios(result)
-    _against(result, model, batched.values, against, expected, repeat)
+    _against(result, model, batched.values, against, expected, repeat, measure,
+             lambda rate, key, n: predict(rate, ops[rate.removeprefix("eval_")], batch, n, key))
     for q in lowered:  # the model's own lowering (a network's matrix program), timed beside
         forward, backprop = f"{q.kind}_forward", f"{q.kind}_backprop"
-        evaluation[forward] = median_seconds(lambda: q.forward(batched.values), repeat)
-        evaluation[backprop] = median_seconds(lambda: q.backward(q.forward(batched.values)),
-                                              repeat)
+        # at most the scalar program's cost: predicted by it
+        timed(forward, "forward", ops["forward"], lambda: q.forward(batched.values), repeat, 0)
+        timed(backprop, "backprop", ops["backprop"],
+              lambda: q.backward(q.forward(batched.values)), repeat, 0)
         result["ratios"][f"{backprop}_over_forward"] = _ratio(evaluation[backprop],
                                                              evaluation[forward])
     return result
 
 
-def _peaks(p, values: dict, functions: dict, arguments: list) -> dict:
-    """Peak bytes numpy allocates in one evaluation of each (tracemalloc, untimed)."""
+def _peaks(p, values: dict, functions: dict, arguments: list, evaluated: dict) -> dict:
+    """Peak bytes numpy allocates in one evaluation of each that was timed (tracemalloc,
+    untimed)."""
     measured = {"forward": lambda: p.forward(values), "backprop": lambda: p.gradients(values)}
     measured.update({name: (lambda f=f: f(*arguments)) for name, f in functions.items() if f})
-    return {name: peak_bytes(run) for name, run in measured.items()}
+    return {name: peak_bytes(run) for name, run in measured.items()
+            if evaluated.get(name) is not None}
 
 
 def peak_bytes(function) -> int:
@@ -146,7 +190,12 @@ def peak_bytes(function) -> int:
         tracemalloc.stop()
 
 
-def _against(result, model, values: dict, libraries, expected, repeat):
+AGAINST_RATES = {"torch_autograd": "backprop", "generated_torch": "eval_generated",
+                 "jax_grad": "backprop", "generated_jax": "eval_generated"}
+"""Each framework's measurement is predicted as derive's own of the same kind."""
+
+
+def _against(result, model, values: dict, libraries, expected, repeat, measure, guess):
     """Time the frameworks' gradients and derive's code for them, cross-checked."""
     for library in libraries:
         why = frameworks.missing(library)
@@ -155,16 +204,20 @@ def _against(result, model, values: dict, libraries, expected, repeat):
                 result["skipped"][key] = why
             continue
         for key, (run, total) in frameworks.functions(model, library, values).items():
-            result["relative_error"][key] = frameworks.relative_error(total(run()), expected)
-            result["against"][key] = median_seconds(run, repeat)
+            rate = AGAINST_RATES.get(key, "backprop")
+            if measure("against", key, run, lambda n: guess(rate, key, n + 2), repeat) \
+                    is not None and expected is not None:
+                result["relative_error"][key] = frameworks.relative_error(total(run()),
+                                                                          expected)
     generated = result["evaluation"]["generated"]
     for key, seconds in result["against"].items():
         if seconds is not None:
             result["ratios"][f"{key}_over_generated"] = _ratio(seconds, generated)
 
 
-def _compile(result, gradient, arguments, repeat, batch) -> dict:
-    tree = sizes(gradient).tree_nodes
+def _compile(result, gradient, grad, arguments, repeat, batch, measure) -> dict:
+    """Compile the gradient three ways, each timed (``measure``) unless predicted over
+    the budget; the compiled functions, None for those skipped."""
     namespace = lambdify_modules()
     makers = {
         "lambdify": lambda: sympy.lambdify(arguments, gradient, modules=namespace),
@@ -173,16 +226,14 @@ def _compile(result, gradient, arguments, repeat, batch) -> dict:
         "generated": lambda: codegen.compile_source(codegen.source(gradient, arguments,
                                                                    batch=batch)),
     }
+    size = {"lambdify": grad.tree_nodes, "lambdify_cse": grad.tree_nodes,
+            "generated": grad.dag_nodes}
     functions = {}
     for name, make in makers.items():
-        if name != "generated" and tree > BENCH_LAMBDIFY_CAP:
-            result["compile"][name] = None
-            result["skipped"][name] = (f"gradient tree has {tree:,} nodes, above "
-                                       f"{BENCH_LAMBDIFY_CAP:,}: lambdify prints the tree")
-            functions[name] = None
-            continue
-        result["compile"][name] = median_seconds(make, repeat, clear_cache)
-        functions[name] = make()
+        timed = measure("compile", name, make,
+                        lambda n, name=name: predict(name, size[name], runs=n + 2), repeat,
+                        clear_cache)
+        functions[name] = make() if timed is not None else None
     return functions
 
 

@@ -16,23 +16,12 @@ import shlex
 import sys
 from pathlib import Path
 
-import sympy
-
-from . import against as frameworks
-from . import growth, modes, text
-from .bench import bench
-from .codegen import BACKENDS, model_source
-from .compare import FD_SAMPLE, check
 from .errors import DeriveError
-from .families import load, output_name, sweeps
-from .models import MAX_BATCH, check_seed
-from .output import write_bytes, write_text
-from .picture import MAX_NODES, graph
-from .report import formats_for, make_report, render_grades
-from .staged import trace
-from .table import json_text
-from .usermodels import assignments, from_text, with_values
+from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_NODES
 from .version import __version__
+
+# Each command imports what it needs when it runs: --help and --version load no SymPy,
+# numpy, Jinja2 or matplotlib, and trace loads nothing of reports or charts.
 
 DIFFERENTIATING = ("jacobian", "hessian")
 """Commands whose --wrt names the variables of a family model too."""
@@ -134,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--all", action="store_true",
                        help=f"the full table even above {SUMMARY_ABOVE} parameters (otherwise "
                        "a summary: counts, the worst error per method, every disagreement)")
+    _budget_argument(check)
     check.add_argument("--fd-all", action="store_true",
                        help=f"forward mode and finite differences for every parameter (by "
                        f"default a seeded sample of {FD_SAMPLE:,} above that many)")
@@ -156,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     sizes.add_argument("--max-seconds", type=float, metavar="S",
                        help="start no new depth after S seconds; keep the rows finished")
     sizes.add_argument("--quiet", action="store_true", help="no progress bar")
+    _budget_argument(sizes, "; no depth starts that is predicted to end the sweep past it")
     sizes.add_argument("--order", type=int, default=1, choices=[1, 2],
                        help="2 adds the Hessian's sizes: its tree and DAG by the sweep over "
                        "the gradient, sympy.diff twice (capped), forward-over-reverse's ops")
@@ -191,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--against", metavar="LIBS", default="",
                        help="frameworks to time beside, comma-separated: torch, jax (each "
                        "an optional extra: pip install 'derive[torch,jax]')")
+    _budget_argument(bench)
     bench.add_argument("--threads", type=int, default=1, metavar="N",
                        help="threads for PyTorch and JAX (default 1, as numpy's elementwise "
                        "operations use)")
@@ -218,12 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "operations and seconds: forward mode wins when the variables are fewer "
                    "than the outputs. Exit 0 when both agree within 1e-10, 1 when not.")
 
-    _command(sub, "hessian", _hessian, "the Hessian four ways",
+    hessian = _command(sub, "hessian", _hessian, "the Hessian four ways",
                     "The Hessian of MODEL's loss (with respect to its parameters or the --wrt names) by forward-over-reverse (the backward pass on "
                     "dual numbers), the DAG sweep applied twice, sympy.diff twice (below its "
                     "cap) and central differences of the backprop gradient. Exit 0 when they "
                     "agree (exact methods within 1e-10*max(1,|H|), central differences within "
                     "1e-6*max(1,|H|) plus their error estimate), 1 when not, 2 on bad input.")
+
+    _budget_argument(hessian)
 
     report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
                       "Write a report for MODEL: the model, the forward and backward passes, "
@@ -247,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "where pdflatex is installed; data.json is always written)")
     report.add_argument("--max-seconds", type=float, metavar="S",
                         help="start no new depth of the sweep after S seconds")
+    _budget_argument(report)
     report.add_argument("--timestamp", metavar="TEXT",
                         help="the timestamp printed in the report (default: now, UTC)")
 
@@ -265,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds each cell may run before it is interrupted (default 60)")
     grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page")
     return parser
+
+
+def _budget_argument(parser, more: str = ""):
+    parser.add_argument("--budget", type=float, default=BUDGET, metavar="SECONDS",
+                        help="skip, saying why and what was predicted, any method predicted "
+                        f"to take longer than this (all its runs together; default {BUDGET:g})"
+                        f"{more}; predictions come from exact sizes, before the method runs")
 
 
 def _command(sub, name, run, summary, description, model=True, json=True):
@@ -287,6 +289,9 @@ MAX_THREADS = 256
 
 def _load(args, batch: int | None = None):
     """The model the options describe, validated before any work."""
+    from .families import load
+    from .models import check_seed
+    from .usermodels import assignments, from_text, with_values
     check_seed(args.seed)
     cwd = Path.cwd()
     params = assignments(args.param, "--param", cwd)
@@ -310,18 +315,27 @@ def _load(args, batch: int | None = None):
 
 def _progress(args):
     """Progress bars on stderr, only where it is a terminal and --quiet is not given."""
+    from . import text
     return text.progress_bars(sys.stderr.isatty() and not getattr(args, "quiet", False))
 
 
 def _trace(args) -> int:
+    from . import text
+    from .staged import trace
+    from .table import json_text
     result = trace(_load(args))
     print(json_text(result.to_json(), indent=2) if args.json else text.format_trace(result))
     return 0
 
 
 def _check(args) -> int:
+    from . import text
+    from .compare import check
+    from .costs import check_budget
+    from .table import json_text
+    budget = check_budget(args.budget)
     result = check(_load(args, args.batch), progress=_progress(args), fd_all=args.fd_all,
-                   seed=args.seed)
+                   seed=args.seed, budget=budget)
     if args.json:
         print(json_text(result.to_json(), indent=2))
     elif len(result.rows) > SUMMARY_ABOVE and not args.all:
@@ -332,10 +346,14 @@ def _check(args) -> int:
 
 
 def _sizes(args) -> int:
+    from . import growth, text
+    from .costs import check_budget
+    from .table import json_text
     if args.table1:
         return _table1(args.family, growth.parse_depths(args.depth))
+    budget = check_budget(args.budget)
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=_progress(args),
-                               max_seconds=args.max_seconds, order=args.order)
+                               max_seconds=args.max_seconds, order=args.order, budget=budget)
     if args.json:
         print(json_text(result.to_json(), indent=2))
     elif args.csv:
@@ -349,6 +367,7 @@ def _sizes(args) -> int:
 
 
 def _table1(family, depths) -> int:
+    from . import growth
     if family != "logistic":
         raise DeriveError("--table1 is for the logistic family: derive sizes logistic "
                           "--depth 1:4 --table1")
@@ -363,6 +382,7 @@ def _table1(family, depths) -> int:
 
 def sympy_text(expr) -> str:
     """Polynomials in ascending powers, as Baydin et al. print them."""
+    import sympy
     return sympy.sstr(expr, order="rev-lex")
 
 
@@ -381,6 +401,8 @@ def _variables(args, built):
 
 
 def _jacobian(args) -> int:
+    from . import modes, text
+    from .table import json_text
     built = _load(args)
     result = modes.jacobian(built, _variables(args, built))
     print(json_text(result.to_json(), indent=2) if args.json else text.format_jacobian(result))
@@ -388,13 +410,19 @@ def _jacobian(args) -> int:
 
 
 def _hessian(args) -> int:
+    from . import modes, text
+    from .costs import check_budget
+    from .table import json_text
     built = _load(args)
-    result = modes.hessian(built, _variables(args, built), progress=_progress(args))
+    result = modes.hessian(built, _variables(args, built), progress=_progress(args),
+                           budget=check_budget(args.budget))
     print(json_text(result.to_json(), indent=2) if args.json else text.format_hessian(result))
     return 0 if result.agree else 1
 
 
 def _code(args) -> int:
+    from .codegen import model_source
+    from .output import write_text
     source = model_source(_load(args), args.backend)
     if args.output:
         write_text(args.output, source)
@@ -405,6 +433,9 @@ def _code(args) -> int:
 
 
 def _graph(args) -> int:
+    from .output import write_bytes
+    from .picture import graph
+    from .table import json_text
     suffix = Path(args.output).suffix.lower() if args.output else ".svg"
     if suffix not in (".svg", ".pdf"):
         raise DeriveError(f"bad --output {args.output!r}: the file must end in .svg or .pdf")
@@ -420,20 +451,30 @@ def _graph(args) -> int:
 
 
 def _bench(args) -> int:
+    from . import against as frameworks
+    from . import text
+    from .bench import bench
+    from .costs import check_budget
+    from .table import json_text
     if not 1 <= args.batch <= MAX_BATCH or not 1 <= args.repeat <= MAX_REPEAT:
         raise DeriveError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} and "
                           f"--repeat one from 1 to {MAX_REPEAT:,}")
     if not 1 <= args.threads <= MAX_THREADS:
         raise DeriveError(f"--threads must be a whole number from 1 to {MAX_THREADS}")
     against = frameworks.parse(args.against) if args.against else []
+    budget = check_budget(args.budget)
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
-                   progress=_progress(args), against=against, threads=args.threads)
+                   progress=_progress(args), against=against, threads=args.threads,
+                   budget=budget)
     print(json_text(result, indent=2) if args.json else text.format_bench(result))
     return 0
 
 
 def _grade(args) -> int:
     from .grading import grade_all
+    from .output import write_text
+    from .report import render_grades
+    from .table import json_text
     if not 0 < args.timeout <= 3600:
         raise DeriveError("--timeout must be a number of seconds from 0 to 3600")
     paths = [_printable(p, "notebook path") for p in args.notebooks]
@@ -456,7 +497,11 @@ def _grade(args) -> int:
 
 
 def _report(args) -> int:
+    from .families import output_name, sweeps
+    from .costs import check_budget
+    from .report import formats_for, make_report
     formats, notes = formats_for(args.format)  # a missing pdflatex is said before any work
+    budget = check_budget(args.budget)
     if args.timestamp is not None and not re.fullmatch(r"[ -~]{1,64}", args.timestamp):
         raise DeriveError("bad --timestamp: use 1 to 64 printable ASCII characters")
     if args.out is not None:
@@ -468,7 +513,7 @@ def _report(args) -> int:
     result = make_report(built, args.depth, out, formats, args.timestamp, args.seed,
                          shlex.join(["derive", *args.argv]), family=family,
                          max_seconds=args.max_seconds, force=args.force,
-                         progress=_progress(args))
+                         progress=_progress(args), budget=budget)
     for note in notes + [g["stopped"] for g in result.data["growth"] if g["stopped"]]:
         print(f"derive: note: {note}", file=sys.stderr)
     for path in result.paths:
@@ -504,7 +549,8 @@ def main(argv=None) -> int:
             print(caret(), file=sys.stderr)
         return getattr(error, "exit_code", 2)
     except KeyboardInterrupt:
-        text.end_progress()
+        if "derive.text" in sys.modules:
+            sys.modules["derive.text"].end_progress()
         print("derive: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # an internal error: short, with the way to see more

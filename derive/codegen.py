@@ -39,6 +39,8 @@ from .dag import sizes, topological_order
 from .primitives import LIBRARY_SUPPORT, SPELLINGS, SUPPORT, lambdify_modules, rule_for
 from .staged import expression_program
 from .symbolic import adjoints
+from .costs import predict
+from .limits import BACKENDS
 
 
 def identifier(name: str) -> str:
@@ -105,16 +107,6 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
                             [label[a] for a in arguments])
     code = head + ["", signature, *body, f"    return ({result},)"]
     return "\n".join(_rename_modules(code, set(label[a] for a in arguments)))
-
-
-BACKENDS = {
-    "numpy": "numpy arrays (the default): the code needs only numpy",
-    "torch": "PyTorch tensors, on whatever device the inputs are: every argument becomes "
-             "a float64 tensor (torch.as_tensor), so the code runs where the model runs",
-    "jax": "JAX arrays: the function is jax.jit-compiled, and importing the file turns "
-           "on float64 (jax_enable_x64), as derive computes",
-}
-"""The array libraries generated code is written for, and what each means."""
 
 
 def check_backend(backend: str) -> None:
@@ -482,14 +474,16 @@ LAMBDIFY_DEPTH_CAP = 100
 """Depth (operations) above which generated code is used: lambdify's printer recurses."""
 
 
-def numeric(exprs, arguments, values: dict, shape=()) -> tuple[list[float], str | None]:
+def numeric(exprs, arguments, values: dict, shape=(),
+            budget: float | None = None) -> tuple[list[float], str | None]:
     """Evaluate expressions, summed over the batch: by ``lambdify`` while their printed
     tree has at most :data:`LAMBDIFY_TREE_CAP` nodes (and they are at most
     :data:`LAMBDIFY_DEPTH_CAP` deep, no sum or product wider than :data:`WIDEST_LINE`),
     by generated code beyond (it is built in time linear in the graph; lambdify prints
-    the tree).  Returns the numbers and, where generated code was used, why.
+    the tree) or where lambdify is predicted to take longer than ``budget`` seconds.
+    Returns the numbers and, where generated code was used, why.
     """
-    reason = _beyond_lambdify(exprs)
+    reason = _beyond_lambdify(exprs, budget)
     if reason:
         return evaluate(exprs, arguments, values, shape), reason
     modules = lambdify_modules()
@@ -529,12 +523,16 @@ def _float_text(number) -> str:
     return repr(value) if np.isfinite(value) else repr(str(value))
 
 
-def _beyond_lambdify(exprs) -> str | None:
-    """Why lambdify cannot take these expressions (None where it can)."""
+def _beyond_lambdify(exprs, budget: float | None = None) -> str | None:
+    """Why lambdify cannot take these expressions, or would take longer than ``budget``
+    seconds to print them (None where it can)."""
     measured = sizes(exprs)
     if measured.tree_nodes > LAMBDIFY_TREE_CAP:
         return (f"its tree has {measured.tree_nodes:,} nodes (lambdify is used up to "
                 f"{LAMBDIFY_TREE_CAP:,})")
+    slow = predict("lambdify", measured.tree_nodes).over(budget)
+    if slow:
+        return slow
     if measured.depth > LAMBDIFY_DEPTH_CAP:
         return (f"it is {measured.depth} operations deep (lambdify is used up to "
                 f"{LAMBDIFY_DEPTH_CAP})")

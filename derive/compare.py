@@ -42,7 +42,9 @@ import numpy as np
 
 from . import codegen
 from .errors import DeriveError, require_model
-from .modes import forward_mode
+from .costs import BUDGET, predict, seconds_text
+from .limits import FD_SAMPLE
+from .modes import forward_mode, forward_mode_ops, forward_ops
 from .staged import Variable, programs
 from .symbolic import Derivatives, derivatives
 from .table import Table
@@ -125,16 +127,10 @@ class Check:
         return out
 
 
-FD_SAMPLE = 2_000
-"""Above this many variables, forward mode, the central difference and the complex step
-(each a pass or more per variable) run on a seeded sample of this many, unless
-``fd_all``: a check at the network limit (99,073 parameters) then takes about a minute,
-not half an hour.  Backprop and the symbolic derivative cover every variable."""
-
 
 def check(model, tolerances: dict | None = None,
           derived: Derivatives | None = None, progress=None, fd_all: bool = False,
-          seed: int = 0) -> Check:
+          seed: int = 0, budget: float | None = BUDGET) -> Check:
     """Compare backprop with the symbolic and numeric derivatives, per variable.
 
     Cost: one DAG sweep (linear), one compile of its derivatives, four forward
@@ -143,7 +139,10 @@ def check(model, tolerances: dict | None = None,
     passes derivatives already made (:func:`derive.symbolic.derivatives`);
     ``progress(items, total=, desc=)`` wraps the loop over variables.  Above
     :data:`FD_SAMPLE` variables the per-variable methods run on a sample drawn with
-    ``seed`` (all with ``fd_all``); the others' rows hold None for them.
+    ``seed`` (all with ``fd_all``); the others' rows hold None for them.  Under
+    ``budget`` seconds (None: no limit), ``sympy.diff`` predicted to take longer is
+    skipped, ``lambdify`` replaced by generated code, and the per-variable methods run
+    on as large a sample as their prediction fits (:func:`per_variable_budget`).
 
     >>> from derive.families import model
     >>> c = check(model("toy"))
@@ -161,19 +160,20 @@ def check(model, tolerances: dict | None = None,
     p, expression = lowered[0], lowered[-1]
     loss, backprop = p.summed(*passes[p])
     staged = {f"{q.kind}_staged": q.summed(*passes[q])[1] for q in lowered[1:]}
-    sampled = _sample(model.wrt, fd_all, seed)
+    affordable, why = per_variable_budget(p, model, budget)
+    sampled = _sample(model.wrt, fd_all, seed, affordable)
     forward = forward_mode(p, model.values, [w for w in model.wrt if w in sampled],
                            passes[p][0])
     shape = np.shape(passes[expression][0][expression.output])  # the batch
     notes: list[str] = []
     methods = METHODS[1:] + list(staged)
-    derived = derived or derivatives(model, DIFF_WORK_CAP)
-    symbolic = _numeric(derived.dag, model, shape, notes, "DAG sweep")
+    derived = derived or derivatives(model, DIFF_WORK_CAP, budget)
+    symbolic = _numeric(derived.dag, model, shape, notes, "DAG sweep", budget)
     if derived.diff is None:
         notes.append(f"sympy.diff skipped: {derived.skipped}")
         by_diff = [None] * len(model.wrt)
     else:
-        by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff")
+        by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff", budget)
     analytic, blockers = complex_step_applies(p)
     evaluate = evaluator(p, model.values)
     rows, conventions, overflowed = [], [], []
@@ -183,7 +183,8 @@ def check(model, tolerances: dict | None = None,
     if len(measured) < len(model.wrt):
         notes.append(f"forward mode, central difference and complex step on a seeded sample "
                      f"of {len(measured):,} of {len(model.wrt):,} variables (seed {seed}; "
-                     "--fd-all for all)")
+                     "--fd-all for all)" + (f": all of them {why}" if why and not fd_all
+                                            and affordable < FD_SAMPLE else ""))
     for i, w in iterate(measured, total=len(measured), desc="check"):
         central, estimate, flag = _central(evaluate, model.values, w, loss, scale)
         if flag is None and not tol["central_difference"].agree(central, backprop[w], loss,
@@ -222,11 +223,36 @@ def check(model, tolerances: dict | None = None,
                  {m: tol[m] for m in methods}, notes, p.faults(*passes[p]))
 
 
-def _sample(wrt, fd_all: bool, seed: int) -> set:
-    """The variables the per-variable methods run on: all, or a seeded sample."""
-    if fd_all or len(wrt) <= FD_SAMPLE:
+PASSES_PER_VARIABLE = 7
+"""Forward passes the numeric methods run per variable: four for the central difference
+and its estimate, one to confirm a doubtful one, and a complex pass (about two real)."""
+
+
+def per_variable_budget(p, model, budget: float | None) -> tuple[int, str | None]:
+    """How many variables forward mode, the central difference and the complex step fit
+    in ``budget`` seconds (at most :data:`FD_SAMPLE`, at least one), and, where that is
+    fewer than all, the prediction for all of them.
+
+    Cost: one pass over the program (its operation counts).
+    """
+    batch = model.batch_size or 1
+    total = len(model.wrt)
+    passes = predict("forward", forward_ops(p), batch, runs=PASSES_PER_VARIABLE * total)
+    tangents = predict("forward_mode", forward_mode_ops(p), batch)
+    seconds = passes.seconds + tangents.seconds
+    if budget is None or seconds <= budget:
+        return FD_SAMPLE, None
+    fits = max(1, min(FD_SAMPLE, int(total * budget / seconds)))
+    return fits, (f"about {seconds_text(seconds)} predicted ({passes.basis}; "
+                  f"{tangents.basis}), over the {budget:g} s budget; --budget to raise it")
+
+
+def _sample(wrt, fd_all: bool, seed: int, size: int = FD_SAMPLE) -> set:
+    """The variables the per-variable methods run on: all, or a seeded sample of
+    ``size``."""
+    if fd_all or len(wrt) <= size:
         return set(wrt)
-    picked = np.random.default_rng(seed).choice(len(wrt), FD_SAMPLE, replace=False)
+    picked = np.random.default_rng(seed).choice(len(wrt), size, replace=False)
     return {wrt[i] for i in picked}
 
 
@@ -299,10 +325,10 @@ def evaluator(p, values):
     return evaluate
 
 
-def _numeric(exprs, model, shape, notes, what: str) -> list[float]:
+def _numeric(exprs, model, shape, notes, what: str, budget=None) -> list[float]:
     """Evaluate derivative expressions (:func:`derive.codegen.numeric`), noting a switch
     to generated code."""
-    numbers, reason = codegen.numeric(exprs, list(model.values), model.values, shape)
+    numbers, reason = codegen.numeric(exprs, list(model.values), model.values, shape, budget)
     if reason is not None:
         notes.append(f"{what} evaluated by generated code: {reason}")
     return numbers

@@ -26,13 +26,14 @@ import sympy
 from sympy.core.cache import clear_cache
 
 from .compare import DIFF_WORK_CAP
+from .costs import BUDGET, seconds_text
 from .errors import DeriveError, require_text
 from .families import axis, check_member, member, sweeps
 from .dag import sizes
 from .models import logistic
 from .modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
-from .symbolic import dag_gradient, diff_gradient, diff_skipped
+from .symbolic import dag_gradient, diff_gradient, diff_over_budget, diff_skipped
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
             "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
@@ -60,13 +61,15 @@ def parse_depths(text: str) -> range:
     return range(a, b + 1)
 
 
-def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1) -> dict:
+def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1,
+             budget: float | None = BUDGET) -> dict:
     """One row of measures for ``model`` (keys :data:`ROW_KEYS`, depth left None;
     with ``order`` 2 also :data:`ORDER2_KEYS`).
 
     Cost: linear in the graph, plus ``sympy.diff`` where the output's tree
-    size times the number of variables is at most ``diff_cap``; order 2 adds P
-    sweeps over the gradient's graph and ``sympy.diff`` twice below its cap.
+    size times the number of variables is at most ``diff_cap`` and it is predicted to
+    take at most ``budget`` seconds; order 2 adds P sweeps over the gradient's graph and
+    ``sympy.diff`` twice below its cap and budget.
     """
     start = time.perf_counter()
     gradient = dag_gradient(model.output, model.wrt)
@@ -74,7 +77,8 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1) -> dict:
     seconds_dag = time.perf_counter() - start
     loss = sizes(model.output)
     diff_tree = seconds_diff = None
-    if not diff_skipped(model.output, model.wrt, diff_cap, loss):
+    if not (diff_skipped(model.output, model.wrt, diff_cap, loss)
+            or diff_over_budget(model.output, model.wrt, budget)):
         start = time.perf_counter()
         by_diff = diff_gradient(model.output, model.wrt)
         seconds_diff = time.perf_counter() - start
@@ -89,16 +93,17 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1) -> dict:
            "forward_mode_ops": forward_mode_ops(p), "reverse_mode_ops": backprop,
            "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
     return row if order == 1 else {**row, **_order2(model, gradient, loss.tree_nodes, p,
-                                                    diff_cap)}
+                                                    diff_cap, budget)}
 
 
-def _order2(model, gradient, loss_tree: int, p, diff_cap: int) -> dict:
+def _order2(model, gradient, loss_tree: int, p, diff_cap: int, budget=None) -> dict:
     """The Hessian's sizes: by the DAG sweep over the gradient, by sympy.diff twice
     (while the loss's tree × P² is within ``diff_cap``), and forward-over-reverse's ops."""
     hessian = [e for g in gradient for e in dag_gradient(g, model.wrt)]
     measured = sizes(hessian)
     by_diff = None
-    if loss_tree * len(model.wrt) ** 2 <= diff_cap:
+    if loss_tree * len(model.wrt) ** 2 <= diff_cap and \
+            not diff_over_budget(gradient, model.wrt, budget):
         by_diff = sizes(diff_twice(model.output, model.wrt)).tree_nodes
     return {"hessian_tree_nodes": measured.tree_nodes, "hessian_dag_nodes": measured.dag_nodes,
             "sympy_diff_hessian_tree_nodes": by_diff,
@@ -106,23 +111,57 @@ def _order2(model, gradient, loss_tree: int, p, diff_cap: int) -> dict:
 
 
 def sweep(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
-          progress=None, max_seconds: float | None = None, order: int = 1) -> list[dict]:
-    """Rows for each depth.
+          progress=None, max_seconds: float | None = None, order: int = 1,
+          budget: float | None = BUDGET) -> list[dict]:
+    """Rows for each depth (:func:`sweep_until` says why a sweep stopped early)."""
+    return sweep_until(family, depths, seed, diff_cap, progress, max_seconds, order,
+                       budget)[0]
+
+
+def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CAP,
+                progress=None, max_seconds: float | None = None, order: int = 1,
+                budget: float | None = BUDGET) -> tuple[list[dict], str | None]:
+    """Rows for each depth, and why the sweep stopped early (None where it did not).
 
     ``progress(items, total=, desc=)`` wraps the loop over depths where given
     (the CLI passes a progress bar).  With ``max_seconds``, no new depth starts
-    once that much time has passed: the rows finished so far are returned.
+    once that much time has passed.  Under ``budget`` seconds, each depth's
+    ``sympy.diff`` is skipped where predicted over it, and no depth starts that is
+    predicted to end the sweep past it (:func:`depth_seconds`).
     """
     rows, start, depths = [], time.perf_counter(), list(depths)
     iterate = progress or (lambda items, **_: items)
     clear_cache()  # no cached twin from earlier work (the report's own model) mixes in
+    last = None  # (seconds, graph nodes) of the depth before
     for depth in iterate(depths, total=len(depths), desc=f"sizes {family}"):
-        if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
-            break
-        row = size_row(member(family, depth, seed), diff_cap, order)
+        spent = time.perf_counter() - start
+        if max_seconds is not None and rows and spent > max_seconds:
+            return rows, (f"--max-seconds {max_seconds:g} reached after depth "
+                          f"{rows[-1]['depth']}; depths {depth} to {depths[-1]} not run")
+        model = member(family, depth, seed)
+        nodes = sizes(model.output).dag_nodes
+        predicted = depth_seconds(last, nodes)
+        if budget is not None and rows and spent + predicted > budget:
+            return rows, (f"depth {depth}: about {seconds_text(predicted)} predicted (its loss "
+                          f"graph {nodes:,} nodes against depth {rows[-1]['depth']}'s), past "
+                          f"the {budget:g} s budget after {spent:.0f} s; depths {depth} to "
+                          f"{depths[-1]} not run (--budget to raise it)")
+        began = time.perf_counter()
+        row = size_row(model, diff_cap, order, budget)
         row["depth"] = depth
         rows.append(row)
-    return rows
+        last = (time.perf_counter() - began, nodes)
+    return rows, None
+
+
+def depth_seconds(last, nodes: int) -> float:
+    """A depth's predicted seconds: the depth before's, scaled by the growth of the loss
+    graph (its sweeps are linear in it; forward mode's counts grow with graph ×
+    variables, hence the square).  0 for the first depth (nothing to scale)."""
+    if last is None:
+        return 0.0
+    seconds, before = last
+    return seconds * (nodes / max(1, before)) ** 2
 
 
 @dataclass
@@ -152,7 +191,8 @@ class Sweep:
 
 
 def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
-               max_seconds: float | None = None, order: int = 1) -> Sweep:
+               max_seconds: float | None = None, order: int = 1,
+               budget: float | None = BUDGET) -> Sweep:
     """Sweep ``family`` over ``depth`` ('A:B') and fit growth laws.
 
     ``family`` is a sweep family or any model name (``toy`` sweeps
@@ -164,11 +204,12 @@ def size_sweep(family: str, depth: str = "1:12", seed: int = 0, progress=None,
     """
     require_text(family, "family")
     return run_sweep(family, parse_depths(require_text(depth, "depth ('A:B')")), seed,
-                     progress, max_seconds, order)
+                     progress, max_seconds, order, budget)
 
 
 def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
-              max_seconds: float | None = None, order: int = 1) -> Sweep:
+              max_seconds: float | None = None, order: int = 1,
+              budget: float | None = BUDGET) -> Sweep:
     """:func:`sweep` with its fitted laws, and a note where ``max_seconds`` cut it short."""
     family = sweeps(family)[0]
     check_member(family, depths[-1])  # every limit is checked before the first row
@@ -176,11 +217,8 @@ def run_sweep(family: str, depths: range, seed: int = 0, progress=None,
         raise DeriveError("--max-seconds must be a positive number of seconds")
     if order not in (1, 2):
         raise DeriveError(f"bad --order {order}: 1 (gradients) or 2 (Hessians)")
-    rows = sweep(family, depths, seed, progress=progress, max_seconds=max_seconds, order=order)
-    stopped = None
-    if len(rows) < len(depths):
-        stopped = (f"--max-seconds {max_seconds:g} reached after depth {rows[-1]['depth']}; "
-                   f"depths {rows[-1]['depth'] + 1} to {depths[-1]} not run")
+    rows, stopped = sweep_until(family, depths, seed, progress=progress,
+                                max_seconds=max_seconds, order=order, budget=budget)
     return Sweep(family, rows, fits(rows), stopped)
 
 

@@ -39,6 +39,7 @@ import sympy
 from sympy import Add, Mul, Symbol
 
 from .errors import DeriveError
+from .limits import MAX_BATCH, MAX_SEED
 from .dag import topological_order
 from .primitives import LOSSES, PRIMITIVES, activations
 from .staged import program
@@ -46,11 +47,6 @@ from .table import plain
 
 MAX_LAYERS = 512
 MAX_LOGISTIC = 1000
-MAX_BATCH = 1_000_000
-"""The largest batch: --batch, and the entries of a batch file (about 8 s and 0.5 GB for
-a check of the toy model)."""
-MAX_SEED = 2**32 - 1
-"""Seeds run from 0 to 2**32 - 1."""
 
 TOY_BETA = (1.0, 2.0, -3.0, 0.4)
 TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)

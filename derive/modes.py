@@ -45,7 +45,7 @@ from .errors import DeriveError, require_model
 from .dag import topological_order
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
-from .symbolic import dag_gradient, diff_skipped
+from .symbolic import dag_gradient, diff_over_budget, diff_skipped
 
 HESSIAN_DIFF_CAP = 20_000
 """sympy.diff twice runs while the loss's tree size × P² is at most this."""
@@ -371,13 +371,13 @@ def hessian_vector(p: Program, value: dict, direction: dict) -> dict:
     return p.per_symbol(value, adjoint, lambda a: a.t if isinstance(a, Dual) else 0.0)
 
 
-def hessian(model, wrt=None, progress=None) -> Hessian:
+def hessian(model, wrt=None, progress=None, budget: float | None = None) -> Hessian:
     """The Hessian of the summed loss with respect to ``wrt`` (default: the parameters).
 
     Cost: P forward-over-reverse passes; P reverse sweeps over the symbolic
     gradient's graph and their compiled evaluation; ``sympy.diff`` twice per
-    entry below :data:`HESSIAN_DIFF_CAP`; 4·P gradient evaluations for the
-    central differences.
+    entry below :data:`HESSIAN_DIFF_CAP` and where predicted within ``budget``
+    seconds (None: no limit); 4·P gradient evaluations for the central differences.
     """
     wrt = _variables(require_model(model), wrt)
     iterate = progress or (lambda items, **_: items)
@@ -390,10 +390,11 @@ def hessian(model, wrt=None, progress=None) -> Hessian:
     for w in iterate(wrt, total=len(wrt), desc="hessian"):
         row = hessian_vector(p, value, _direction(p, value, w))
         by_dual.append([row[v] for v in wrt])
-    symbolic, exprs = _symbolic_hessian(model, wrt)
+    symbolic, exprs = _symbolic_hessian(model, wrt, budget)
     notes = []
     skipped = diff_skipped(model.output, [(a, b) for a in wrt for b in wrt],
-                           HESSIAN_DIFF_CAP, what="entries")
+                           HESSIAN_DIFF_CAP, what="entries") or \
+        diff_over_budget([model.output, *dag_gradient(model.output, wrt)], wrt, budget)
     if skipped:
         notes.append(f"sympy.diff twice skipped: {skipped}")
         by_diff = None
@@ -420,16 +421,17 @@ def symbolic_hessian_exprs(model, wrt) -> list[list]:
     return [dag_gradient(g, wrt) for g in gradient]
 
 
-def _symbolic_hessian(model, wrt):
+def _symbolic_hessian(model, wrt, budget=None):
     exprs = symbolic_hessian_exprs(model, wrt)
     flat = [e for row in exprs for e in row]
-    return _evaluate(flat, model, len(wrt)), exprs
+    return _evaluate(flat, model, len(wrt), budget), exprs
 
 
-def _evaluate(flat, model, n) -> list[list[float]]:
-    """The P² entries as numbers (summed over the batch), as a P×P list."""
+def _evaluate(flat, model, n, budget=None) -> list[list[float]]:
+    """The P² entries as numbers (summed over the batch), as a P×P list (by generated
+    code where lambdify is predicted over ``budget``)."""
     shape = np.shape(expression_program(model).forward(model.values)[model.output])
-    numbers, _ = codegen.numeric(flat, list(model.values), model.values, shape)
+    numbers, _ = codegen.numeric(flat, list(model.values), model.values, shape, budget)
     return [numbers[i * n:(i + 1) * n] for i in range(n)]
 
 

@@ -31,11 +31,10 @@ import numpy as np
 import sympy
 
 from .charts import pyplot, save
+from .limits import MAX_NODES
 from .printing import loss_name, text_name, to_text
 from .staged import Variable, program, trace
 
-MAX_NODES = 60
-"""Graphs with more nodes fold their middle layers into one node."""
 KEEP_LAYERS = 2
 """Layers kept whole at each end of a folded graph."""
 FONT = 9.0

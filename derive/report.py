@@ -36,6 +36,7 @@ import sympy
 from . import policy
 from .version import __version__
 from .charts import render_all
+from .costs import BUDGET
 from .compare import (DIFF_WORK_CAP, central_difference, check, complex_step, evaluator,
                       forward_difference)
 from .errors import DeriveError
@@ -74,15 +75,16 @@ def formula(expr, cap: int = policy.EXPRESSION_CAP) -> dict:
 
 
 def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
-           max_seconds: float | None = None, progress=None) -> dict:
+           max_seconds: float | None = None, progress=None,
+           budget: float | None = BUDGET) -> dict:
     """Every number the report shows, computed once (data.json, formulas as SymPy).
 
     An implied family sweep stops at its largest member within the limits
     (:func:`derive.families.largest`) and says so under ``"stopped"``.
     """
     t = trace(model)
-    derived = derivatives(model, DIFF_WORK_CAP)
-    result = check(model, derived=derived, progress=progress)
+    derived = derivatives(model, DIFF_WORK_CAP, budget)
+    result = check(model, derived=derived, progress=progress, budget=budget)
     p = program(model)
     gradients = _gradient_section(result)
     return {
@@ -100,10 +102,10 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
         "notes": result.notes,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
                        for k, v in result.tolerances.items()},
-        "modes": _modes_section(model),
+        "modes": _modes_section(model, budget),
         "nightmare": _nightmare(model, derived),
         "growth": [_growth_section(f, depths, seed, max_seconds, progress,
-                                   2 if len(model.wrt) <= policy.PARAMETER_CAP else 1)
+                                   2 if len(model.wrt) <= policy.PARAMETER_CAP else 1, budget)
                    for f in families],
         "layers": _layers_section(p, result, gradients),
         "faults": t.faults,
@@ -114,14 +116,16 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
     }
 
 
-def _growth_section(family, depths, seed, max_seconds=None, progress=None, order=1) -> dict:
+def _growth_section(family, depths, seed, max_seconds=None, progress=None, order=1,
+                    budget=BUDGET) -> dict:
     depths, limited = largest(sweeps(family)[0], depths)
-    result = run_sweep(family, depths, seed, progress, max_seconds=max_seconds, order=order)
+    result = run_sweep(family, depths, seed, progress, max_seconds=max_seconds, order=order,
+                       budget=budget)
     return {"family": result.family, "axis": result.axis, "rows": result.rows,
             "fits": result.fits, "stopped": result.stopped or limited, "words": result.words}
 
 
-def _modes_section(model) -> dict:
+def _modes_section(model, budget=BUDGET) -> dict:
     """Forward or reverse: the Jacobian of a model with several outputs by both modes,
     against its parameters and against its inputs; the Hessian four ways for a model
     of at most PARAMETER_CAP parameters."""
@@ -133,7 +137,7 @@ def _modes_section(model) -> dict:
                                         "passes": j.passes, "ops": j.ops,
                                         "seconds": j.seconds, "agree": j.agree})
     if len(model.wrt) <= policy.PARAMETER_CAP:
-        h = hessian(model)
+        h = hessian(model, budget=budget)
         reference = h.matrices["forward_over_reverse"]
         section["hessian"] = {
             "parameters": h.parameters, "symbols": [sympy.Symbol(n) for n in h.parameters],
@@ -527,7 +531,7 @@ class Report:
 def make_report(spec="toy", depth: str = "1:12", out=None, formats=None,
                 timestamp: str | None = None, seed: int = 0, command: str | None = None,
                 write: bool = True, family=None, max_seconds: float | None = None,
-                force: bool = False, progress=None) -> Report:
+                force: bool = False, progress=None, budget: float | None = BUDGET) -> Report:
     """Gather a report and (unless ``write=False``) write it.
 
     ``spec`` is a model name (its families are swept over ``depth``, see
@@ -537,7 +541,8 @@ def make_report(spec="toy", depth: str = "1:12", out=None, formats=None,
     any work (:func:`derive.output.check_target`: a folder of the user's files
     is refused unless ``force``) and locked for the whole run.  Cost: one
     trace and check of the model, a size sweep per family (linear per depth,
-    plus sympy.diff below its cap), and pdflatex.
+    plus sympy.diff below its cap), and pdflatex; methods predicted over ``budget``
+    seconds are skipped or sampled, saying so (:mod:`derive.costs`).
     """
     if isinstance(formats, (list, tuple)):
         formats = ",".join(formats)
@@ -558,6 +563,6 @@ def make_report(spec="toy", depth: str = "1:12", out=None, formats=None,
     with locked(target) if write else contextlib.nullcontext():
         data = gather(built, families, depths, stamp,
                       command or f"derive report {built.name} --depth {depth}", seed,
-                      max_seconds, progress)
+                      max_seconds, progress, budget)
         paths = write_report(data, target, formats) if write else []
     return Report(data, paths, notes)

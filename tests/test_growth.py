@@ -1,6 +1,7 @@
 """Exact sizes without walking, growth laws, generated code, sizes/bench/code commands."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -203,9 +204,13 @@ def test_bench_json_contract(run):
                                    "lambdify_cse_over_backprop", "forward_mode_over_backprop"}
     assert data["model"] == "toy" and data["batch"] == 100 and "skipped" in data
     assert all(v > 0 for v in data["evaluation"].values())
-    assert set(data) == {"model", "batch", "derivation", "compile", "evaluation", "ratios",
-                         "skipped", "environment", "threads", "peak_bytes", "relative_error",
-                         "against"}
+    assert set(data) == {"model", "batch", "budget", "derivation", "compile", "evaluation",
+                         "ratios", "skipped", "predicted", "environment", "threads",
+                         "peak_bytes", "relative_error", "against"}
+    assert data["budget"] == 20.0
+    for section in ("derivation", "compile", "evaluation"):
+        assert set(data["predicted"][section]) == set(data[section])
+        assert all(s > 0 for s in data["predicted"][section].values())
     assert data["against"] == {"torch_autograd": None, "jax_grad": None,
                                "generated_torch": None, "generated_jax": None}
     assert set(data["peak_bytes"]) == {"forward", "backprop", "lambdify", "lambdify_cse",
@@ -218,8 +223,32 @@ def test_bench_skips_what_would_take_minutes_and_says_why(run):
                        "--json")
     data = json.loads(out)
     assert data["derivation"]["sympy_diff"] is None and "sympy_diff" in data["skipped"]
-    assert data["compile"]["lambdify"] is None and "lambdify" in data["skipped"]
+    assert data["compile"]["lambdify"] is None
+    assert re.fullmatch(r"lambdify: about \d+ (s|min) predicted \(gradient tree [0-9,]+ nodes, "
+                        r"3 runs\), over the 20 s budget; --budget to raise it",
+                        data["skipped"]["lambdify"]), data["skipped"]["lambdify"]
+    assert "predicted" in data["skipped"]["sympy_diff"]
     assert data["compile"]["generated"] > 0
+
+
+def test_bench_budget_decides_what_runs(run):
+    """The budget is compared with the prediction, never with a clock: a tiny budget skips
+    every measurement (each saying its prediction), a large one none."""
+    code, out, _ = run("bench", "toy", "--batch", "10", "--repeat", "1", "--json",
+                       "--budget", "1e-9")
+    data = json.loads(out)
+    assert code == 0 and all(v is None for v in data["evaluation"].values())
+    assert all("predicted" in why and "1e-09 s budget" in why
+               for why in data["skipped"].values()), data["skipped"]
+    code, out, _ = run("bench", "toy", "--batch", "10", "--repeat", "1", "--json",
+                       "--budget", "1000")
+    assert json.loads(out)["skipped"] == {}
+
+
+@pytest.mark.parametrize("budget", ["0", "-1", "nan", "inf", "soon"])
+def test_a_bad_budget_is_refused(run, budget):
+    code, _, err = run("bench", "toy", "--budget", budget)
+    assert code == 2 and err.count("\n") == 1 and "--budget" in err
 
 
 def test_bad_depth_exits_2(run):

@@ -1,0 +1,70 @@
+"""Predicted costs: the formula, and what each command does with a prediction over budget.
+
+Predictions are compared with the clock by `derive bench` (the README's table), never here:
+these tests check the formula and the decisions it drives, which no CPU changes.
+"""
+
+import json
+
+import pytest
+
+from derive import model
+from derive.costs import RATES, predict
+from derive.dag import sizes
+from derive.symbolic import dag_gradient, diff_gradient, diff_tree_nodes
+
+
+def test_the_formula_is_fixed_plus_size_times_batch_rate_plus_overhead():
+    for method, rate in RATES.items():
+        one = predict(method, 1000, batch=10)
+        assert one.seconds == pytest.approx(rate.fixed + 1000 * (rate.per_unit * 10 + rate.per_op))
+        three = predict(method, 1000, batch=10, runs=3)
+        assert three.seconds == pytest.approx(3 * one.seconds) and three.each == one.seconds
+        assert predict(method, 2000, batch=10).seconds > one.seconds
+
+
+def test_over_budget_says_the_method_the_prediction_and_the_size():
+    p = predict("lambdify", 175_000, runs=4)
+    assert p.over(200.0) is None and p.over(None) is None
+    assert p.over(20.0) == ("lambdify: about 105 s predicted (gradient tree 175,000 nodes, "
+                            "4 runs), over the 20 s budget; --budget to raise it")
+
+
+@pytest.mark.parametrize("spec", ["toy", "chain:tanh*6", "logistic:6", "mlp:1-3-3-1"])
+def test_sympy_diffs_trees_are_estimated_within_a_factor_of_three(spec):
+    m = model(spec)
+    built = sizes(diff_gradient(m.output, m.wrt)).tree_nodes
+    assert built / 3 <= diff_tree_nodes(m.output, m.wrt) <= 3 * built
+
+
+def test_the_gradient_tree_is_measured_not_printed():
+    m = model("chain:sin,exp,cos*11")
+    assert sizes(dag_gradient(m.output, m.wrt)).tree_nodes == 145_411
+
+
+def test_check_samples_what_the_budget_affords_and_says_so(run):
+    code, out, _ = run("check", "chain:tanh*20", "--budget", "1e-6", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["agree"] is True
+    compared = [g for g in data["gradients"].values() if g["central_difference"] is not None]
+    assert len(compared) == 1  # the budget affords the least sample: one variable
+    code, out, _ = run("check", "chain:tanh*20", "--budget", "1e-6")
+    assert "seeded sample of 1 of 42 variables" in out and "predicted" in out
+    assert "sympy.diff skipped: sympy.diff: about" in out
+
+
+def test_sizes_stops_before_a_depth_predicted_past_the_budget(run):
+    code, out, _ = run("sizes", "sin,exp,cos", "--depth", "1:6", "--budget", "1e-9", "--json")
+    data = json.loads(out)
+    assert code == 0 and [r["depth"] for r in data["rows"]] == [1]
+    assert data["stopped"].startswith("depth 2: about ") and "1e-09 s budget" in data["stopped"]
+    assert all(r["sympy_diff_tree_nodes"] is None for r in data["rows"])
+
+
+def test_a_report_honours_the_budget(tmp_path, run):
+    code, _, err = run("report", "--budget", "1e-9", "--depth", "1:3", "--format", "html",
+                       "--out", str(tmp_path / "r"))
+    assert code == 0
+    data = json.loads((tmp_path / "r" / "data.json").read_text())
+    assert data["growth"][0]["stopped"] and "budget" in err
+    assert any("sympy.diff skipped" in n for n in data["notes"])
