@@ -53,6 +53,10 @@ RATES = {
     "lambdify": Rate("gradient tree", "nodes", 1.5e-4, fixed=0.05),
     "lambdify_cse": Rate("gradient tree", "nodes", 1.5e-5, fixed=0.03),
     "generated": Rate("gradient graph", "nodes", 5e-5, fixed=0.003),
+    # a row of `derive sizes`: sweeps and counts linear in the loss's graph; order 2 adds
+    # a sweep over the gradient's graph per parameter (sympy.diff is predicted apart)
+    "size_row": Rate("loss graph", "nodes", 1.5e-4, fixed=0.002),
+    "hessian_sizes": Rate("loss graph × parameters", "", 8e-5),
     # evaluation over a batch: operations x elements, plus each operation's call
     "forward": Rate("forward pass", "operations", 8e-9, per_op=1e-5),
     "backprop": Rate("backprop", "operations", 6e-9, per_op=3e-5),

@@ -26,14 +26,15 @@ import sympy
 from sympy.core.cache import clear_cache
 
 from .compare import DIFF_WORK_CAP
-from .costs import BUDGET, seconds_text
+from .costs import BUDGET, Prediction, predict, seconds_text
 from .errors import DeriveError, require_text
 from .families import axis, check_member, member, sweeps
 from .dag import sizes
 from .models import logistic
 from .modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
-from .symbolic import dag_gradient, diff_gradient, diff_over_budget, diff_skipped
+from .symbolic import (dag_gradient, diff_gradient, diff_over_budget, diff_skipped,
+                       diff_tree_nodes)
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
             "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
@@ -126,42 +127,49 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
     ``progress(items, total=, desc=)`` wraps the loop over depths where given
     (the CLI passes a progress bar).  With ``max_seconds``, no new depth starts
     once that much time has passed.  Under ``budget`` seconds, each depth's
-    ``sympy.diff`` is skipped where predicted over it, and no depth starts that is
-    predicted to end the sweep past it (:func:`depth_seconds`).
+    ``sympy.diff`` is skipped where predicted over it, and no depth starts whose
+    predicted seconds (:func:`row_seconds`), added to those of the depths before, pass
+    it: a prediction from sizes, so where a sweep stops is the same on any machine.
     """
     rows, start, depths = [], time.perf_counter(), list(depths)
     iterate = progress or (lambda items, **_: items)
     clear_cache()  # no cached twin from earlier work (the report's own model) mixes in
-    last = None  # (seconds, graph nodes) of the depth before
+    spent = {"rows": 0.0, "diff": 0.0}  # predicted seconds so far: the same on any machine
     for depth in iterate(depths, total=len(depths), desc=f"sizes {family}"):
-        spent = time.perf_counter() - start
-        if max_seconds is not None and rows and spent > max_seconds:
+        if max_seconds is not None and rows and time.perf_counter() - start > max_seconds:
             return rows, (f"--max-seconds {max_seconds:g} reached after depth "
                           f"{rows[-1]['depth']}; depths {depth} to {depths[-1]} not run")
         model = member(family, depth, seed)
-        nodes = sizes(model.output).dag_nodes
-        predicted = depth_seconds(last, nodes)
-        if budget is not None and rows and spent + predicted > budget:
-            return rows, (f"depth {depth}: about {seconds_text(predicted)} predicted (its loss "
-                          f"graph {nodes:,} nodes against depth {rows[-1]['depth']}'s), past "
-                          f"the {budget:g} s budget after {spent:.0f} s; depths {depth} to "
-                          f"{depths[-1]} not run (--budget to raise it)")
-        began = time.perf_counter()
-        row = size_row(model, diff_cap, order, budget)
+        cost, diff = row_seconds(model, order)
+        if budget is not None and rows and spent["rows"] + cost.seconds > budget:
+            return rows, (f"depth {depth}: about {seconds_text(cost.seconds)} predicted "
+                          f"({cost.basis}) after {seconds_text(spent['rows'])} for depths "
+                          f"{depths[0]} to {rows[-1]['depth']}, past the {budget:g} s budget; "
+                          f"depths {depth} to {depths[-1]} not run (--budget to raise it)")
+        spent["rows"] += cost.seconds
+        # sympy.diff, the baseline, has a budget of its own across the sweep
+        by_diff = budget is None or spent["diff"] + diff.seconds <= budget
+        spent["diff"] += diff.seconds if by_diff else 0.0
+        row = size_row(model, diff_cap if by_diff else -1, order, budget)
         row["depth"] = depth
         rows.append(row)
-        last = (time.perf_counter() - began, nodes)
     return rows, None
 
 
-def depth_seconds(last, nodes: int) -> float:
-    """A depth's predicted seconds: the depth before's, scaled by the growth of the loss
-    graph (its sweeps are linear in it; forward mode's counts grow with graph ×
-    variables, hence the square).  0 for the first depth (nothing to scale)."""
-    if last is None:
-        return 0.0
-    seconds, before = last
-    return seconds * (nodes / max(1, before)) ** 2
+def row_seconds(model, order: int = 1) -> tuple[Prediction, Prediction]:
+    """The predicted seconds of :func:`size_row` on ``model`` without ``sympy.diff`` (its
+    passes linear in the graph, and order 2's sweep per parameter), and of
+    ``sympy.diff`` apart (:func:`derive.symbolic.diff_tree_nodes`).
+
+    Cost: linear in the graph (times the variables / 64 for sympy.diff's estimate).
+    """
+    nodes, parameters = sizes(model.output).dag_nodes, len(model.wrt)
+    seconds = predict("size_row", nodes).seconds
+    if order == 2:
+        seconds += predict("hessian_sizes", nodes * parameters).seconds
+    return (Prediction("depth", seconds, f"loss graph {nodes:,} nodes, {parameters:,} "
+                       "parameters"),
+            predict("sympy_diff", diff_tree_nodes(model.output, model.wrt), name="sympy.diff"))
 
 
 @dataclass

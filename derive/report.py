@@ -122,7 +122,8 @@ def _growth_section(family, depths, seed, max_seconds=None, progress=None, order
     result = run_sweep(family, depths, seed, progress, max_seconds=max_seconds, order=order,
                        budget=budget)
     return {"family": result.family, "axis": result.axis, "rows": result.rows,
-            "fits": result.fits, "stopped": result.stopped or limited, "words": result.words}
+            "fits": result.fits, "words": result.words,
+            "stopped": "; ".join(filter(None, [limited, result.stopped])) or None}
 
 
 def _modes_section(model, budget=BUDGET) -> dict:

@@ -1,8 +1,36 @@
 """Shared helpers: run the CLI in-process and capture its streams."""
 
+import contextlib
+import io
+import os
+
 import pytest
 
 from derive.cli import main
+
+
+def call(*argv, cwd=None, env=None) -> tuple[int, str, str]:
+    """derive in this process, as a separate one would run it: (exit code, stdout,
+    stderr), in folder ``cwd`` and environment ``env`` (both restored after).
+
+    A new process costs about a second of imports; tests that are about the process
+    itself (signals, pipes, umask, an installed command) start one instead.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    folder, environment = os.getcwd(), dict(os.environ)
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in argv])
+    finally:
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environment)
+    return code, out.getvalue(), err.getvalue()
 
 pytest_plugins = ["pytester"]  # the derive_check fixture is tested in a temporary project
 

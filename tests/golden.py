@@ -12,6 +12,8 @@ True
 False
 >>> same("rel. error 1.6544e-07", "rel. error 1.6519e-07")
 True
+>>> same("difference 5.8e\u221216", "difference 2.9e\u221216")
+True
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from __future__ import annotations
 import math
 import re
 
-NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)(?:[eE]([-+]?\d+))?(?![\w.])")
-"""An unsigned decimal number (signs and true minus stay in the text)."""
+NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)(?:[eE]([-+\u2212]?\d+))?(?![\w.])")
+"""An unsigned decimal number, its exponent's sign a hyphen or a true minus (a sign in
+front stays in the text)."""
 
 RTOL = 1e-8
 """Relative tolerance for numbers above :data:`NOISE`: a central difference moves by
@@ -41,11 +44,16 @@ def unit(token: str) -> float:
     >>> unit("1.230"), unit("91"), unit("1.7e-07") == 0.5e-08
     (0.0005, 0.0, True)
     """
-    mantissa, _, exponent = token.lower().partition("e")
+    mantissa, _, exponent = value_text(token).lower().partition("e")
     if "." not in mantissa:
         return 0.0
     places = len(mantissa.partition(".")[2])
     return 0.5 * 10.0 ** (int(exponent or 0) - places)
+
+
+def value_text(token: str) -> str:
+    """The token as Python reads a float (a true minus in the exponent as a hyphen)."""
+    return token.replace("\u2212", "-")
 
 
 def numbers_agree(a: float, b: float, slack: float = 0.0) -> bool:
@@ -85,13 +93,15 @@ def differences(fresh: str, committed: str, most: int = 5) -> list[str]:
     if len(numbers_a) != len(numbers_b) or words_a != words_b:
         for i, (a, b) in enumerate(zip(words_a, words_b)):
             if a != b:
-                found.append(f"text differs after number {i}: {a[:80]!r} != {b[:80]!r}")
+                at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                found.append(f"text differs after number {i}: {a[max(0, at - 30):at + 50]!r} "
+                             f"!= {b[max(0, at - 30):at + 50]!r}")
                 break
         else:
             found.append(f"{len(numbers_a)} numbers != {len(numbers_b)}")
         return found
     for i, (a, b) in enumerate(zip(numbers_a, numbers_b)):
-        if not numbers_agree(float(a), float(b), unit(a) + unit(b)):
+        if not numbers_agree(float(value_text(a)), float(value_text(b)), unit(a) + unit(b)):
             found.append(f"number {i} ({words_a[i][-40:]!r}): {a} != {b}")
             if len(found) >= most:
                 break

@@ -54,21 +54,31 @@ NIGHTMARE = """() => { const box = document.querySelector('#nightmare'); if (!bo
             pieces: maths.length}; }"""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def reports(tmp_path_factory):
-    """The five reports, written as a user writes them (HTML only: the browser's part)."""
+    """The five reports, each written on first use as a user writes it (HTML only: the
+    browser's part). Each report's tests form one xdist group, so each report is built
+    once, on one worker, while the other worker builds the rest."""
     root = tmp_path_factory.mktemp("browser")
-    urls = {}
-    for name, argv in REPORTS.items():
-        out = root / name
-        code = main(["report", *argv, "--out", str(out), "--format", "html",
-                     "--timestamp", "t", "--quiet"])
-        assert code == 0, name
-        urls[name] = (out / "index.html").as_uri()
-    return urls
+
+    class Built(dict):
+        def __missing__(self, name):
+            out = root / name
+            code = main(["report", *REPORTS[name], "--out", str(out), "--format", "html",
+                         "--timestamp", "t", "--quiet"])
+            assert code == 0, name
+            self[name] = (out / "index.html").as_uri()
+            return self[name]
+
+    return Built()
 
 
-@pytest.fixture(scope="module")
+def by_report(names):
+    """Parameters, one per report, each in that report's xdist group."""
+    return [pytest.param(n, marks=pytest.mark.xdist_group(f"browser-{n}")) for n in names]
+
+
+@pytest.fixture(scope="session")
 def browser():
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -89,7 +99,7 @@ def opened(browser, url: str, width: int):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", list(REPORTS))
+@pytest.mark.parametrize("name", by_report(REPORTS))
 def test_report_reads_at_any_width(browser, reports, name, width):
     page = opened(browser, reports[name], width)
     assert page.requests == [reports[name]], f"network requests besides the page: {page.requests}"
@@ -113,7 +123,7 @@ def test_report_reads_at_any_width(browser, reports, name, width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", ["toy", "tanh8", "expr"])
+@pytest.mark.parametrize("name", by_report(["toy", "tanh8", "expr"]))
 def test_the_nightmare_is_shown_whole(browser, reports, name, width):
     """Long formulas break at top-level operators and wrap: at 1280 px the whole of
     ∂ℓ/∂ω0 is in view, no scrolling; at 400 px too, for these formulas."""
@@ -125,6 +135,7 @@ def test_the_nightmare_is_shown_whole(browser, reports, name, width):
     page.close()
 
 
+@pytest.mark.xdist_group("browser-toy")
 def test_the_toy_graph_has_a_box_for_each_step(browser, reports):
     page = opened(browser, reports["toy"], 1280)
     for step in ["f0", "h1", "f1", "h2", "f2", "h3", "f3", "l"]:
@@ -135,6 +146,7 @@ def test_the_toy_graph_has_a_box_for_each_step(browser, reports):
     page.close()
 
 
+@pytest.mark.xdist_group("browser-udl72")
 def test_a_networks_report_folds_its_gradients_under_a_summary(browser, reports):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(reports["udl72"], wait_until="load")

@@ -19,18 +19,18 @@ from pathlib import Path
 
 import pytest
 
+from conftest import call
 from derive import families
 from derive.output import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
-QUICK = ["--depth", "1:2", "--format", "html"]
+QUICK = ["--depth", "1:2", "--format", "html", "--budget", "0.001"]
+"""A quick report: these tests are about files and folders, so every method predicted
+over a millisecond (sympy.diff, lambdify, most of the sweep) is skipped."""
 
 
-def cli(*argv, cwd=None, env=None, **kwargs):
-    """derive as a separate process: (exit code, stdout, stderr)."""
-    done = subprocess.run([sys.executable, "-m", "derive.cli", *argv], capture_output=True,
-                          text=True, cwd=cwd, env=env, **kwargs)
-    return done.returncode, done.stdout, done.stderr
+cli = call
+"""derive in this process (conftest.call); the process tests below start their own."""
 
 
 def snapshot(folder: Path) -> dict:
@@ -349,8 +349,8 @@ def test_version_and_debug_anywhere(run):
 
 
 def test_the_internal_error_hint_says_how_to_use_debug(run, monkeypatch):
-    import derive.cli
-    monkeypatch.setattr(derive.cli, "trace", lambda m: 1 / 0)
+    import derive.staged  # the command imports trace from here when it runs
+    monkeypatch.setattr(derive.staged, "trace", lambda m: 1 / 0)
     code, _, err = run("trace")
     assert code == 3 and "add --debug anywhere on the command line" in err
     with pytest.raises(ZeroDivisionError):
@@ -370,7 +370,7 @@ def test_a_sweep_over_the_limits_exits_2_before_building_anything(run, monkeypat
 
 def test_an_implied_sweep_stops_at_its_largest_member_and_says_so(tmp_path):
     code, out, err = cli("report", "mlp:1-1-1", "--depth", "61:66", "--format", "html",
-                         "--out", str(tmp_path / "r"))
+                         "--out", str(tmp_path / "r"), "--budget", "1000")
     assert code == 0, err
     data = json.loads((tmp_path / "r" / "data.json").read_text())
     depth = data["growth"][0]
@@ -420,7 +420,7 @@ def run_on_a_terminal(*argv) -> tuple[int, str]:
 
 
 def test_progress_shows_on_a_terminal_and_nowhere_else():
-    argv = ["sizes", "sin,exp,cos", "--depth", "1:70"]
+    argv = ["sizes", "sin,exp,cos", "--depth", "1:30"]  # seconds of work: the bar shows
     code, screen = run_on_a_terminal(*argv)
     assert code == 0 and "sizes sin,exp,cos" in screen and "it/s" in screen
     code, screen = run_on_a_terminal(*argv, "--quiet")
@@ -430,11 +430,12 @@ def test_progress_shows_on_a_terminal_and_nowhere_else():
 
 
 def test_check_of_many_parameters_prints_a_summary_and_all_on_request(run):
-    code, out, _ = run("check", "mlp:1-8-8-1")
+    # a 5 s budget: the symbolic derivatives by generated code, not a 30 s lambdify
+    code, out, _ = run("check", "mlp:1-8-8-1", "--budget", "5")
     assert code == 0
     assert "97 parameters: 97 agree, 0 disagree" in out and "worst relative error" in out
     assert "Omega1[3,5]" not in out
-    code, out, _ = run("check", "mlp:1-8-8-1", "--all")
+    code, out, _ = run("check", "mlp:1-8-8-1", "--all", "--budget", "5")
     assert code == 0 and "Omega1[3,5]" in out and len(out.splitlines()) > 97
 
 

@@ -19,7 +19,8 @@ def test_the_formula_is_fixed_plus_size_times_batch_rate_plus_overhead():
         one = predict(method, 1000, batch=10)
         assert one.seconds == pytest.approx(rate.fixed + 1000 * (rate.per_unit * 10 + rate.per_op))
         three = predict(method, 1000, batch=10, runs=3)
-        assert three.seconds == pytest.approx(3 * one.seconds) and three.each == one.seconds
+        assert three.seconds == pytest.approx(3 * one.seconds)
+        assert three.each == pytest.approx(one.seconds)
         assert predict(method, 2000, batch=10).seconds > one.seconds
 
 
@@ -59,6 +60,17 @@ def test_sizes_stops_before_a_depth_predicted_past_the_budget(run):
     assert code == 0 and [r["depth"] for r in data["rows"]] == [1]
     assert data["stopped"].startswith("depth 2: about ") and "1e-09 s budget" in data["stopped"]
     assert all(r["sympy_diff_tree_nodes"] is None for r in data["rows"])
+
+
+def test_where_a_sweep_stops_is_predicted_from_sizes_not_the_clock():
+    from derive.growth import row_seconds, sweep_until
+    from derive.families import member
+    rows, stopped = sweep_until("tanh", range(1, 41), budget=0.05)
+    deepest = rows[-1]["depth"]
+    total = sum(row_seconds(member("tanh", d, 0))[0].seconds for d in range(1, deepest + 1))
+    after = row_seconds(member("tanh", deepest + 1, 0))[0].seconds
+    assert total <= 0.05 < total + after and stopped.startswith(f"depth {deepest + 1}:")
+    assert sweep_until("tanh", range(1, 41), budget=0.05) [0][-1]["depth"] == deepest
 
 
 def test_a_report_honours_the_budget(tmp_path, run):
