@@ -57,15 +57,16 @@ NIGHTMARE = """() => { const box = document.querySelector('#nightmare'); if (!bo
 @pytest.fixture(scope="session")
 def reports(tmp_path_factory):
     """The five reports, each written on first use as a user writes it (HTML only: the
-    browser's part). Each report's tests form one xdist group, so each report is built
-    once, on one worker, while the other worker builds the rest."""
+    browser's part; a 5 s budget, as the layout, not the sweep's length, is tested).
+    Each report's tests form one xdist group, so each report is built once, on one
+    worker, while the other worker builds the rest."""
     root = tmp_path_factory.mktemp("browser")
 
     class Built(dict):
         def __missing__(self, name):
             out = root / name
             code = main(["report", *REPORTS[name], "--out", str(out), "--format", "html",
-                         "--timestamp", "t", "--quiet"])
+                         "--timestamp", "t", "--quiet", "--budget", "5"])
             assert code == 0, name
             self[name] = (out / "index.html").as_uri()
             return self[name]

@@ -29,6 +29,7 @@ NOTEBOOK_VALUES = {
     "gradients": {"beta3": "0.745", "omega3": "0.489", "beta2": "-1.683", "omega2": "-8.530",
                   "beta1": "-17.060", "omega1": "-16.079", "beta0": "2.281", "omega0": "5.246"},
 }
+pytestmark = pytest.mark.xdist_group("report")  # one worker builds the toy report once
 OVERFULL_LIMIT_PT = 1.0
 """Overfull boxes wider than this fail the pdflatex test."""
 
