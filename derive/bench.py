@@ -78,7 +78,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
 
     Cost: ``repeat`` + 1 runs of everything not skipped; derivation and
     compile are timed with fewer repeats (at most 3) as they are slow.  Each
-    measurement is predicted first (under "predicted", seconds for all its runs) and
+    measurement is predicted first (under "predicted", the seconds of one run) and
     skipped where the prediction exceeds ``budget`` seconds (None: nothing skipped).
     ``progress(items, desc=)`` wraps the evaluations where given.  ``against``
     names frameworks (:data:`derive.against.LIBRARIES`) timed beside, on
