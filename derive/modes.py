@@ -199,8 +199,18 @@ def forward_mode(p: Program, values: dict, wrt, value: dict | None = None) -> di
     for w in wrt:
         primal = value if value is not None else p.forward(values)
         dot = p.tangents(primal, _direction(p, primal, w)).get(p.output)
-        out[w] = 0.0 if dot is None else float(np.sum(dot))
+        out[w] = _summed(dot, primal[p.output])
     return out
+
+
+def _summed(dot, output) -> float:
+    """A tangent of the output summed as the loss is: over the output's whole (batch)
+    shape. A tangent that never met the batch (a parameter whose path avoids the inputs,
+    sin(b) + w·x in b) is the same for every entry, so it counts once per entry."""
+    if dot is None:
+        return 0.0
+    return float(np.sum(np.broadcast_to(dot, np.broadcast_shapes(np.shape(dot),
+                                                                 np.shape(output)))))
 
 
 def jvp(model, direction: dict) -> float:
@@ -210,6 +220,16 @@ def jvp(model, direction: dict) -> float:
     >>> m = model("toy")
     >>> round(jvp(m, {m.wrt[0]: 1.0, m.wrt[1]: 1.0}), 3)   # ∂ℓ/∂β0 + ∂ℓ/∂ω0
     7.527
+
+    Over a batch, the loss is summed over its entries, and so is the tangent, also of a
+    parameter whose path never meets the batch (f = b + w·x on three inputs: ∂f/∂b = 3):
+
+    >>> from derive.models import from_expression
+    >>> import numpy as np, sympy
+    >>> b, w, x = sympy.symbols("b w x")
+    >>> m = from_expression(b + w * x, {b: 1.0, w: 2.0}, {x: np.array([1.0, 2.0, 3.0])})
+    >>> jvp(m, {b: 1.0})
+    3.0
     """
     p = program(model)
     value = p.forward(model.values)
@@ -217,8 +237,7 @@ def jvp(model, direction: dict) -> float:
     for w, amount in direction.items():
         for leaf, unit in _direction(p, value, w).items():
             tangent[leaf] = tangent.get(leaf, 0.0) + float(amount) * unit
-    dot = p.tangents(value, tangent).get(p.output)
-    return 0.0 if dot is None else float(np.sum(dot))
+    return _summed(p.tangents(value, tangent).get(p.output), value[p.output])
 
 
 # ---- operation counts ----------------------------------------------------------------
@@ -304,7 +323,7 @@ def jacobian(model, wrt=None) -> Jacobian:
     forward = []
     for w in wrt:
         dots = p.tangents(value, _direction(p, value, w))
-        forward.append([float(np.sum(dots[o])) if o in dots else 0.0 for o in outputs])
+        forward.append([_summed(dots.get(o), value[o]) for o in outputs])
     seconds_forward = time.perf_counter() - start
     start = time.perf_counter()
     seeded = [Program(list(zip(p.nodes, p.rules, p.args)), o, wrt, {}) for o in outputs]

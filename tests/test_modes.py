@@ -5,12 +5,14 @@ The second derivatives below are PyTorch 2.13 float64 values
 """
 
 import json
+import math
 
 import numpy as np
 import pytest
+import sympy
 from hypothesis import given, settings, strategies as st
 
-from derive import check, hessian, jacobian, jvp, model, program
+from derive import check, hessian, jacobian, jvp, model, parse, program
 from derive.modes import forward_gradients
 from derive.primitives import ACTIVATIONS
 
@@ -245,3 +247,48 @@ def test_the_report_answers_forward_or_reverse(tmp_path):
     assert t.data["modes"]["hessian"]["agree"] is True
     assert max(v for v in t.data["modes"]["hessian"]["differences"].values()) < 1e-6
     assert "hessian_tree_nodes" in t.data["growth"][0]["rows"][0]
+
+
+OFF_THE_BATCH = ["sin(b) + w*x", "b + w*x", "exp(c)*tanh(w*x + b)", "b*b + c*(w - x)**2"]
+
+
+@pytest.mark.parametrize("batch", [1, 3, 17])
+@pytest.mark.parametrize("text", OFF_THE_BATCH)
+def test_forward_mode_sums_over_the_batch_off_the_inputs_path_too(run, text, batch):
+    """A parameter whose path never meets the inputs (b in sin(b) + w·x) has one tangent
+    for every entry of the batch: forward mode sums it over the batch as backprop does."""
+    from derive.models import from_expression
+    from derive.modes import forward_gradients
+    from derive.staged import program
+    b, c, w, x = sympy.symbols("b c w x")
+    expr = parse(text)
+    inputs = {x: np.linspace(-1.0, 1.0, batch) if batch > 1 else 0.3}
+    m = from_expression(expr, {s: v for s, v in {b: 0.7, c: -0.4, w: 1.3}.items()
+                               if s in expr.free_symbols}, inputs)
+    p = program(m)
+    value = p.forward(m.values)
+    _, expected = p.summed(value, p.backward(value))
+    found = forward_gradients(m)
+    for s in m.wrt:
+        assert found[s] == pytest.approx(expected[s], rel=1e-12, abs=1e-12), (text, s)
+
+
+def test_jvp_of_an_offset_over_a_batch_of_three_counts_it_three_times():
+    from derive.models import from_expression
+    b, w, x = sympy.symbols("b w x")
+    m = from_expression(b + w * x, {b: 1.0, w: 2.0}, {x: np.array([1.0, 2.0, 3.0])})
+    assert jvp(m, {b: 1.0}) == 3.0 and jvp(m, {w: 1.0}) == 6.0
+
+
+def test_check_and_jacobian_agree_off_the_batch_path(run, tmp_path):
+    code, out, _ = run("check", "--expr", "sin(b) + w*x", "--param", "b=1", "--param", "w=2",
+                       "--batch", "4", "--input", "x=1", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["agree"] is True
+    b = data["gradients"]["b"]
+    assert b["backprop"] == pytest.approx(4 * math.cos(1.0), rel=1e-12)  # 4 entries of cos b
+    assert b["forward_mode"] == pytest.approx(b["backprop"], rel=1e-12)
+    (tmp_path / "x.csv").write_text("1\n2\n3\n")
+    code, out, _ = run("jacobian", "--expr", "sin(b) + w*x", "--param", "b=1", "--param", "w=2",
+                       "--input", f"x=@{tmp_path / 'x.csv'}", "--json")
+    assert code == 0 and json.loads(out)["agree"] is True
