@@ -16,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .costs import check_budget
 from .errors import DeriveError
 from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_NODES
 from .version import __version__
@@ -262,8 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _seconds(text: str) -> float:
+    """--budget's value: a positive number of seconds (argparse says so in one line)."""
+    try:
+        return check_budget(float(text))
+    except ValueError as error:  # float()'s, or check_budget's DeriveError
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, got {text!r}") from error
+
+
 def _budget_argument(parser, more: str = ""):
-    parser.add_argument("--budget", type=float, default=BUDGET, metavar="SECONDS",
+    parser.add_argument("--budget", type=_seconds, default=BUDGET, metavar="SECONDS",
                         help="skip, saying why and what was predicted, any method predicted "
                         f"to take longer than this (all its runs together; default {BUDGET:g})"
                         f"{more}; predictions come from exact sizes, before the method runs")
@@ -331,11 +341,9 @@ def _trace(args) -> int:
 def _check(args) -> int:
     from . import text
     from .compare import check
-    from .costs import check_budget
     from .table import json_text
-    budget = check_budget(args.budget)
     result = check(_load(args, args.batch), progress=_progress(args), fd_all=args.fd_all,
-                   seed=args.seed, budget=budget)
+                   seed=args.seed, budget=args.budget)
     if args.json:
         print(json_text(result.to_json(), indent=2))
     elif len(result.rows) > SUMMARY_ABOVE and not args.all:
@@ -347,13 +355,12 @@ def _check(args) -> int:
 
 def _sizes(args) -> int:
     from . import growth, text
-    from .costs import check_budget
     from .table import json_text
     if args.table1:
         return _table1(args.family, growth.parse_depths(args.depth))
-    budget = check_budget(args.budget)
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=_progress(args),
-                               max_seconds=args.max_seconds, order=args.order, budget=budget)
+                               max_seconds=args.max_seconds, order=args.order,
+                               budget=args.budget)
     if args.json:
         print(json_text(result.to_json(), indent=2))
     elif args.csv:
@@ -411,11 +418,10 @@ def _jacobian(args) -> int:
 
 def _hessian(args) -> int:
     from . import modes, text
-    from .costs import check_budget
     from .table import json_text
     built = _load(args)
     result = modes.hessian(built, _variables(args, built), progress=_progress(args),
-                           budget=check_budget(args.budget))
+                           budget=args.budget)
     print(json_text(result.to_json(), indent=2) if args.json else text.format_hessian(result))
     return 0 if result.agree else 1
 
@@ -454,7 +460,6 @@ def _bench(args) -> int:
     from . import against as frameworks
     from . import text
     from .bench import bench
-    from .costs import check_budget
     from .table import json_text
     if not 1 <= args.batch <= MAX_BATCH or not 1 <= args.repeat <= MAX_REPEAT:
         raise DeriveError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} and "
@@ -462,10 +467,9 @@ def _bench(args) -> int:
     if not 1 <= args.threads <= MAX_THREADS:
         raise DeriveError(f"--threads must be a whole number from 1 to {MAX_THREADS}")
     against = frameworks.parse(args.against) if args.against else []
-    budget = check_budget(args.budget)
     result = bench(_load(args), batch=args.batch, repeat=args.repeat, seed=args.seed,
                    progress=_progress(args), against=against, threads=args.threads,
-                   budget=budget)
+                   budget=args.budget)
     print(json_text(result, indent=2) if args.json else text.format_bench(result))
     return 0
 
@@ -498,10 +502,8 @@ def _grade(args) -> int:
 
 def _report(args) -> int:
     from .families import output_name, sweeps
-    from .costs import check_budget
     from .report import formats_for, make_report
     formats, notes = formats_for(args.format)  # a missing pdflatex is said before any work
-    budget = check_budget(args.budget)
     if args.timestamp is not None and not re.fullmatch(r"[ -~]{1,64}", args.timestamp):
         raise DeriveError("bad --timestamp: use 1 to 64 printable ASCII characters")
     if args.out is not None:
@@ -513,7 +515,7 @@ def _report(args) -> int:
     result = make_report(built, args.depth, out, formats, args.timestamp, args.seed,
                          shlex.join(["derive", *args.argv]), family=family,
                          max_seconds=args.max_seconds, force=args.force,
-                         progress=_progress(args), budget=budget)
+                         progress=_progress(args), budget=args.budget)
     for note in notes + [g["stopped"] for g in result.data["growth"] if g["stopped"]]:
         print(f"derive: note: {note}", file=sys.stderr)
     for path in result.paths:

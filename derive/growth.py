@@ -63,14 +63,15 @@ def parse_depths(text: str) -> range:
 
 
 def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1,
-             budget: float | None = BUDGET) -> dict:
+             budget: float | None = BUDGET, diff: bool = True) -> dict:
     """One row of measures for ``model`` (keys :data:`ROW_KEYS`, depth left None;
     with ``order`` 2 also :data:`ORDER2_KEYS`).
 
     Cost: linear in the graph, plus ``sympy.diff`` where the output's tree
     size times the number of variables is at most ``diff_cap`` and it is predicted to
     take at most ``budget`` seconds; order 2 adds P sweeps over the gradient's graph and
-    ``sympy.diff`` twice below its cap and budget.
+    ``sympy.diff`` twice below its cap and budget.  ``diff`` False leaves
+    ``sympy.diff`` out whatever its size (a sweep's own budget for it is spent).
     """
     start = time.perf_counter()
     gradient = dag_gradient(model.output, model.wrt)
@@ -78,8 +79,8 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1,
     seconds_dag = time.perf_counter() - start
     loss = sizes(model.output)
     diff_tree = seconds_diff = None
-    if not (diff_skipped(model.output, model.wrt, diff_cap, loss)
-            or diff_over_budget(model.output, model.wrt, budget)):
+    if diff and not (diff_skipped(model.output, model.wrt, diff_cap, loss)
+                     or diff_over_budget(model.output, model.wrt, budget)):
         start = time.perf_counter()
         by_diff = diff_gradient(model.output, model.wrt)
         seconds_diff = time.perf_counter() - start
@@ -140,7 +141,7 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
             return rows, (f"--max-seconds {max_seconds:g} reached after depth "
                           f"{rows[-1]['depth']}; depths {depth} to {depths[-1]} not run")
         model = member(family, depth, seed)
-        cost, diff = row_seconds(model, order)
+        cost, diff = row_seconds(model, order, diff_cap)
         if budget is not None and rows and spent["rows"] + cost.seconds > budget:
             return rows, (f"depth {depth}: about {seconds_text(cost.seconds)} predicted "
                           f"({cost.basis}) after {seconds_text(spent['rows'])} for depths "
@@ -148,18 +149,21 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
                           f"depths {depth} to {depths[-1]} not run (--budget to raise it)")
         spent["rows"] += cost.seconds
         # sympy.diff, the baseline, has a budget of its own across the sweep
-        by_diff = budget is None or spent["diff"] + diff.seconds <= budget
+        by_diff = diff is not None and (budget is None
+                                        or spent["diff"] + diff.seconds <= budget)
         spent["diff"] += diff.seconds if by_diff else 0.0
-        row = size_row(model, diff_cap if by_diff else -1, order, budget)
+        row = size_row(model, diff_cap, order, budget, diff=by_diff)
         row["depth"] = depth
         rows.append(row)
     return rows, None
 
 
-def row_seconds(model, order: int = 1) -> tuple[Prediction, Prediction]:
+def row_seconds(model, order: int = 1,
+                diff_cap: int = DIFF_WORK_CAP) -> tuple[Prediction, Prediction | None]:
     """The predicted seconds of :func:`size_row` on ``model`` without ``sympy.diff`` (its
     passes linear in the graph, and order 2's sweep per parameter), and of
-    ``sympy.diff`` apart (:func:`derive.symbolic.diff_tree_nodes`).
+    ``sympy.diff`` apart (:func:`derive.symbolic.diff_tree_nodes`; None where its cap
+    skips it anyway).
 
     Cost: linear in the graph (times the variables / 64 for sympy.diff's estimate).
     """
@@ -167,9 +171,11 @@ def row_seconds(model, order: int = 1) -> tuple[Prediction, Prediction]:
     seconds = predict("size_row", nodes).seconds
     if order == 2:
         seconds += predict("hessian_sizes", nodes * parameters).seconds
-    return (Prediction("depth", seconds, f"loss graph {nodes:,} nodes, {parameters:,} "
-                       "parameters"),
-            predict("sympy_diff", diff_tree_nodes(model.output, model.wrt), name="sympy.diff"))
+    rows = Prediction("depth", seconds, f"loss graph {nodes:,} nodes, {parameters:,} parameters")
+    if diff_skipped(model.output, model.wrt, diff_cap):
+        return rows, None
+    return rows, predict("sympy_diff", diff_tree_nodes(model.output, model.wrt),
+                         name="sympy.diff")
 
 
 @dataclass

@@ -409,11 +409,12 @@ def hessian(model, wrt=None, progress=None, budget: float | None = None) -> Hess
     for w in iterate(wrt, total=len(wrt), desc="hessian"):
         row = hessian_vector(p, value, _direction(p, value, w))
         by_dual.append([row[v] for v in wrt])
-    symbolic, exprs = _symbolic_hessian(model, wrt)
+    gradient = dag_gradient(model.output, wrt)
+    symbolic, exprs = _symbolic_hessian(model, wrt, gradient)
     notes = []
     skipped = diff_skipped(model.output, [(a, b) for a in wrt for b in wrt],
                            HESSIAN_DIFF_CAP, what="entries") or \
-        diff_over_budget([model.output, *dag_gradient(model.output, wrt)], wrt, budget)
+        diff_over_budget([model.output, *gradient], wrt, budget)
     if skipped:
         notes.append(f"sympy.diff twice skipped: {skipped}")
         by_diff = None
@@ -433,15 +434,16 @@ def diff_twice(output, wrt) -> list:
     return [sympy.diff(first, b) for first in (sympy.diff(output, a) for a in wrt) for b in wrt]
 
 
-def symbolic_hessian_exprs(model, wrt) -> list[list]:
-    """The Hessian as expressions: the DAG sweep applied to each symbolic derivative,
-    all sharing one graph.  Cost: P sweeps over the gradient's graph."""
-    gradient = dag_gradient(model.output, wrt)
+def symbolic_hessian_exprs(model, wrt, gradient=None) -> list[list]:
+    """The Hessian as expressions: the DAG sweep applied to each symbolic derivative
+    (``gradient``, swept here where not given), all sharing one graph.  Cost: P sweeps
+    over the gradient's graph."""
+    gradient = dag_gradient(model.output, wrt) if gradient is None else gradient
     return [dag_gradient(g, wrt) for g in gradient]
 
 
-def _symbolic_hessian(model, wrt):
-    exprs = symbolic_hessian_exprs(model, wrt)
+def _symbolic_hessian(model, wrt, gradient):
+    exprs = symbolic_hessian_exprs(model, wrt, gradient)
     flat = [e for row in exprs for e in row]
     return _evaluate(flat, model, len(wrt)), exprs
 
