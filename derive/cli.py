@@ -99,6 +99,10 @@ def _model_argument(parser):
     own.add_argument("--title", metavar="TEXT", help="a title for the model (plain text)")
 
 
+FORCE_HELP = ("write through FILE where it is a symbolic link (to the link's target); "
+              "without it a link is refused")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="derive", description=(
         "Symbolic versus numeric derivatives of composed models: notebook 7.1's "
@@ -164,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "assignment per step (arithmetic used once is written inside its user; "
                     "each array is deleted after its last use). The file needs only its "
                     "array library; running it prints the values.", json=False)
-    code.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    code.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout); "
+                      "a regular file or a new name, never a folder, device or FIFO")
+    code.add_argument("--force", action="store_true", help=FORCE_HELP)
     code.add_argument("--backend", choices=list(BACKENDS), default="numpy",
                       help="; ".join(f"{k}: {v}" for k, v in BACKENDS.items()))
 
@@ -198,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "Graphviz is needed.")
     graph.add_argument("-o", "--output", metavar="FILE",
                        help="write FILE.svg or FILE.pdf (default: the SVG on stdout)")
+    graph.add_argument("--force", action="store_true", help=FORCE_HELP)
     graph.add_argument("--values", action="store_true",
                        help="each box also shows its forward value (Step 1)")
     graph.add_argument("--adjoints", action="store_true",
@@ -259,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one or more notebooks (a teacher's folder of submissions)")
     grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds each cell may run before it is interrupted (default 60)")
-    grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page")
+    grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page "
+                       "(never one of the notebooks: that is refused)")
+    grade.add_argument("--force", action="store_true", help=FORCE_HELP)
     return parser
 
 
@@ -426,31 +435,42 @@ def _hessian(args) -> int:
     return 0 if result.agree else 1
 
 
+def _written(args, path: Path) -> None:
+    """Say where a file went: its name, and a note where a link was written through."""
+    if str(path) != str(args.output):
+        print(f"derive: note: {args.output!r} is a symbolic link: wrote its target",
+              file=sys.stderr)
+    print(args.output)
+
+
 def _code(args) -> int:
     from .codegen import model_source
-    from .output import write_text
+    from .output import check_file, write_text
+    if args.output is not None:
+        check_file(args.output, args.force)
     source = model_source(_load(args), args.backend)
-    if args.output:
-        write_text(args.output, source)
-        print(args.output)
+    if args.output is not None:
+        _written(args, write_text(args.output, source, args.force))
     else:
         print(source)
     return 0
 
 
 def _graph(args) -> int:
-    from .output import write_bytes
+    from .output import check_file, write_bytes
     from .picture import graph
     from .table import json_text
     suffix = Path(args.output).suffix.lower() if args.output else ".svg"
     if suffix not in (".svg", ".pdf"):
         raise DeriveError(f"bad --output {args.output!r}: the file must end in .svg or .pdf")
+    if args.output is not None and not args.json:
+        check_file(args.output, args.force)
     picture = graph(_load(args), values=args.values, adjoints=args.adjoints)
     if args.json:
         print(json_text(picture.to_json(), indent=2))
     elif args.output:
-        write_bytes(args.output, picture.pdf() if suffix == ".pdf" else picture.svg().encode())
-        print(args.output)
+        _written(args, write_bytes(args.output, picture.pdf() if suffix == ".pdf"
+                                   else picture.svg().encode(), args.force))
     else:
         print(picture.svg())
     return 0
@@ -476,7 +496,7 @@ def _bench(args) -> int:
 
 def _grade(args) -> int:
     from .grading import grade_all
-    from .output import write_text
+    from .output import check_file, write_text
     from .report import render_grades
     from .table import json_text
     if not 0 < args.timeout <= 3600:
@@ -484,6 +504,11 @@ def _grade(args) -> int:
     paths = [_printable(p, "notebook path") for p in args.notebooks]
     if args.html is not None:
         _printable(args.html, "--html")
+        html = check_file(args.html, args.force, "--html")
+        for notebook in paths:
+            if _same_file(html, notebook):
+                raise DeriveError(f"--html {args.html!r} is one of the notebooks being graded: "
+                                  "choose another file for the page")
     results = grade_all(paths, args.timeout, workers=2)
     if args.json:
         print(json_text({"notebooks": [r.to_json() for r in results],
@@ -496,8 +521,15 @@ def _grade(args) -> int:
         print(f"{len(results)} notebooks: {sum(r.passed for r in results)} passed, "
               f"{sum(not r.passed for r in results)} failed")
     if args.html is not None:
-        write_text(Path(args.html), render_grades(results))
+        write_text(Path(args.html), render_grades(results), args.force, "--html")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _report(args) -> int:
@@ -516,7 +548,8 @@ def _report(args) -> int:
                          shlex.join(["derive", *args.argv]), family=family,
                          max_seconds=args.max_seconds, force=args.force,
                          progress=_progress(args), budget=args.budget)
-    for note in notes + [g["stopped"] for g in result.data["growth"] if g["stopped"]]:
+    stopped = [g["stopped"] for g in result.data["growth"] if g["stopped"]]
+    for note in notes + result.notes + stopped:
         print(f"derive: note: {note}", file=sys.stderr)
     for path in result.paths:
         print(path)

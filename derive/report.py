@@ -439,10 +439,13 @@ def charts(data: dict, kind: str) -> dict:
 # ---- writing -----------------------------------------------------------------
 
 
-def write_report(data: dict, out_dir, formats=FORMATS) -> list[Path]:
+def write_report(data: dict, out_dir, formats=FORMATS, journal=None,
+                 kept: list | None = None) -> list[Path]:
     """Render and write; the folder is marked and swapped in whole at the end.
 
-    Call it inside :func:`derive.output.locked` (as :func:`make_report` does).
+    Call it inside :func:`derive.output.locked`, passing its journal (as
+    :func:`make_report` does); files the user added to an earlier report are
+    kept and named in ``kept``.
     """
     written: list[str] = []
 
@@ -461,7 +464,7 @@ def write_report(data: dict, out_dir, formats=FORMATS) -> list[Path]:
             compile_pdf(staging / "report.tex")
             written.append("report.pdf")
 
-    target = replace_directory(out_dir, build)
+    target = replace_directory(out_dir, build, journal, kept)
     return [target / name for name in written]
 
 
@@ -561,9 +564,13 @@ def make_report(spec="toy", depth: str = "1:12", out=None, formats=None,
         check_target(target, force)
     stamp = timestamp or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%d %H:%M:%S UTC")
-    with locked(target) if write else contextlib.nullcontext():
+    kept: list[str] = []
+    with locked(target) if write else contextlib.nullcontext() as journal:
         data = gather(built, families, depths, stamp,
                       command or f"derive report {built.name} --depth {depth}", seed,
                       max_seconds, progress, budget)
-        paths = write_report(data, target, formats) if write else []
+        paths = write_report(data, target, formats, journal, kept) if write else []
+    if kept:
+        notes.append(f"kept {len(kept)} file(s) in {str(target)!r} that derive did not "
+                     f"write: {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''}")
     return Report(data, paths, notes)

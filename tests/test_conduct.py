@@ -167,20 +167,23 @@ def test_a_killed_report_leaves_no_staging_folder_after_the_next_run(tmp_path):
     out = tmp_path / "toy"
     assert cli("report", "--out", str(out), *QUICK)[0] == 0
     process = subprocess.Popen([sys.executable, "-m", "derive.cli", "report", "--out", str(out),
-                                "--depth", "1:40", "--format", "html"],
+                                "--depth", "1:6", "--format", "html,tex"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while not list(tmp_path.glob(".toy.lock")) and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+    while time.time() < deadline and not any(p.name.startswith(".toy.new.")
+                                             for p in tmp_path.iterdir()):
+        time.sleep(0.02)  # wait until it is writing its new report
     process.send_signal(signal.SIGKILL)
     process.wait()
-    stage = tmp_path / ".toy.new.left-by-a-kill"  # as a kill during the build leaves it
-    stage.mkdir()
-    (stage / "index.html").write_text("half")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert any(name.startswith(".toy.new.") for name in left), left  # the kill left its staging
+    mine = tmp_path / ".toy.new.mine"  # named like a staging folder, but the user's
+    mine.mkdir()
+    (mine / "index.html").write_text("mine")
     code, _, err = cli("report", "--out", str(out), *QUICK)
     assert code == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".toy.new.mine", "toy"]
+    assert (mine / "index.html").read_text() == "mine"
 
 
 def test_two_reports_into_one_folder_give_one_whole_report_and_one_clear_failure(tmp_path):
