@@ -4,7 +4,9 @@ Exit codes: 0 success; 1 ``check`` found a disagreement (or a tool such as
 pdflatex failed on a report); 2 a user error (one line on stderr, nothing run,
 nothing written); 3 an internal error (a short message; ``--debug`` anywhere on
 the command line shows the traceback); 130 interrupted (Ctrl-C); 141 stdout
-closed early (``derive trace | head``), as for SIGPIPE.
+closed early (``derive trace | head``), as for SIGPIPE.  A standard output that
+is closed (``>&-``) or cannot be written (``>/dev/full``), or a deleted current
+folder, is one line and exit 2 (:mod:`derive.streams`).
 """
 
 from __future__ import annotations
@@ -312,7 +314,7 @@ def _load(args, batch: int | None = None):
     from .models import check_seed
     from .usermodels import assignments, from_text, with_values
     check_seed(args.seed)
-    cwd = Path.cwd()
+    cwd = Path(".")  # relative @FILE paths stay relative: no getcwd (the folder may be gone)
     params = assignments(args.param, "--param", cwd)
     inputs = assignments(args.input, "--input", cwd)
     target = assignments([args.target] if args.target else [], "--target", cwd)
@@ -562,7 +564,9 @@ def main(argv=None) -> int:
     debug = "--debug" in argv
     argv = _attach_values([a for a in argv if a != "--debug"])
     parser = build_parser()
+    from . import streams
     try:
+        streams.prepare(svg=argv[:1] == ["graph"])
         try:
             args = parser.parse_args(argv)
         except SystemExit as done:  # --help and --version
@@ -583,17 +587,37 @@ def main(argv=None) -> int:
         if caret and caret():
             print(caret(), file=sys.stderr)
         return getattr(error, "exit_code", 2)
+    except FileNotFoundError as error:
+        if _cwd_exists():
+            return _internal(error, debug)
+        print("derive: error: the current folder no longer exists (it was deleted or moved): "
+              "cd to a folder that exists", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         if "derive.text" in sys.modules:
             sys.modules["derive.text"].end_progress()
         print("derive: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # an internal error: short, with the way to see more
-        if debug:
-            raise
-        print(f"derive: internal error: {type(error).__name__}: {error} "
-              "(add --debug anywhere on the command line for the traceback)", file=sys.stderr)
-        return 3
+        return _internal(error, debug)
+    finally:
+        streams.restore()
+
+
+def _internal(error: Exception, debug: bool) -> int:
+    if debug:
+        raise error
+    print(f"derive: internal error: {type(error).__name__}: {error} "
+          "(add --debug anywhere on the command line for the traceback)", file=sys.stderr)
+    return 3
+
+
+def _cwd_exists() -> bool:
+    try:
+        os.getcwd()
+        return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -59,6 +59,10 @@ def _umask() -> int:
 
 def _cannot(shown: str, error: OSError) -> DeriveError:
     reason = error.strerror or type(error).__name__
+    try:
+        os.getcwd()
+    except OSError:
+        reason = "the current folder no longer exists (it was deleted or moved)"
     return DeriveError(f"cannot write {shown}: {reason}")
 
 

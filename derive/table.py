@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .streams import spelled
+
 
 class Table:
     """Rows (dicts) with ordered columns; ``table[name]`` or ``table[i]`` gives a row."""
@@ -41,8 +43,8 @@ class Table:
         return len(self.rows)
 
     def __str__(self) -> str:
-        cells = [[cell(row.get(c)) for c in self.columns] for row in self.rows]
-        header = [self.headers[c] for c in self.columns]
+        cells = [[spelled(cell(row.get(c))) for c in self.columns] for row in self.rows]
+        header = [spelled(self.headers[c]) for c in self.columns]
         width = [max(len(x) for x in col) for col in zip(header, *cells)]
         numeric = [all(_is_number(row.get(c)) for row in self.rows) for c in self.columns]
 
