@@ -27,6 +27,7 @@ def g(w, b, x):
 
 from __future__ import annotations
 
+import builtins
 import functools
 import keyword
 import re
@@ -43,16 +44,62 @@ from .costs import predict
 from .limits import BACKENDS
 
 
+RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+"""Python's keywords and builtins: never a name in generated code (a parameter named
+``map`` or ``float`` would shadow what the code calls)."""
+
+
 def identifier(name: str) -> str:
-    """A safe Python identifier for a symbol or step name ('Omega0[1,2]' -> 'Omega0_1_2')."""
+    """A Python identifier for a symbol or step name, never a keyword or builtin
+    ('Omega0[1,2]' -> 'Omega0_1_2', 'lambda' -> 'lambda_').  Not injective by itself:
+    :func:`identifiers` makes a model's names distinct."""
     ident = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "v"
-    if ident[0].isdigit() or keyword.iskeyword(ident):
+    if ident[0].isdigit():
         ident = "v_" + ident
+    while ident in RESERVED:
+        ident += "_"
     return ident
 
 
+def _plain(name: str) -> bool:
+    """A name that is already a safe identifier of the user's namespace (it starts with a
+    letter: every name derive itself introduces at module level starts with ``_`` or is
+    chosen around the user's)."""
+    return (name.isascii() and name.isidentifier() and name[:1].isalpha()
+            and name not in RESERVED)
+
+
+def identifiers(names) -> dict[str, str]:
+    """Each of ``names`` mapped to a distinct Python identifier (injective): a plain name
+    keeps itself; the others (keywords, builtins, network entries) take
+    :func:`identifier`'s spelling, with ``_`` appended until it is free.  Sorted, so the
+    same names always get the same identifiers.  Cost: linear in the names.
+
+    >>> identifiers(["lambda", "lambda_", "a", "np", "map", "Omega0[1,2]", "Omega0_1_2"])
+    {'lambda_': 'lambda_', 'a': 'a', 'np': 'np', 'Omega0_1_2': 'Omega0_1_2', \
+'Omega0[1,2]': 'Omega0_1_2_', 'lambda': 'lambda__', 'map': 'map_'}
+    """
+    names = list(dict.fromkeys(names))
+    label = {n: n for n in names if _plain(n)}
+    used = set(label.values())
+    for name in sorted(n for n in names if n not in label):
+        ident = identifier(name)
+        while ident in used:
+            ident += "_"
+        label[name] = ident
+        used.add(ident)
+    return label
+
+
+def _free(name: str, taken) -> str:
+    """``name``, or ``name`` with ``_`` appended until it is not ``taken``."""
+    while name in taken:
+        name += "_"
+    return name
+
+
 def source(outputs, arguments, names: dict | None = None, name: str = "gradient",
-           doc: str = "", batch=None, backend: str = "numpy") -> str:
+           doc: str = "", batch=None, backend: str = "numpy", tail: str = "") -> str:
     """Python source of ``def name(*arguments)`` returning the outputs as a tuple.
 
     One line per step: a node that is named (``names``: steps, adjoints), returned,
@@ -65,7 +112,11 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     named like a module the code uses (``np``, ``math``) keeps its name; the module is
     imported under another (``np_``).  ``backend`` writes the same program for
     PyTorch tensors ("torch") or as a jitted JAX function ("jax"): see
-    :data:`BACKENDS`.  Cost: linear in the distinct nodes of all outputs together.
+    :data:`BACKENDS`.  Argument names are made distinct Python identifiers by
+    :func:`identifiers`; every name the code introduces (temporaries, step and
+    adjoint names, module aliases, the function itself) is chosen around them.
+    ``tail`` is module code put after the function (``{function}`` in it is the
+    function's final name).  Cost: linear in the distinct nodes of all outputs together.
 
     >>> x, w = sympy.symbols("x w")
     >>> print(source([sympy.tanh(w * x) ** 2], [w, x], backend="torch"))
@@ -99,14 +150,17 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     for fname, rule in helpers.items():
         head += ["", f"def {fname}({', '.join(rule.params)}):", f"    return {rule.code}", ""]
     label = plan.label
+    name = _free(name, plan.taken)
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
     body = ([f'    """{doc}"""'] if doc else []) + lines
     result = ", ".join(_text(o, plan, helpers)[0] for o in outputs)
     if backend != "numpy":
         return _for_backend(backend, head, signature, body, result,
-                            [label[a] for a in arguments])
+                            [label[a] for a in arguments], plan.taken,
+                            tail.format(function=name))
     code = head + ["", signature, *body, f"    return ({result},)"]
-    return "\n".join(_rename_modules(code, set(label[a] for a in arguments)))
+    code += tail.format(function=name).split("\n") if tail else []
+    return "\n".join(_rename_modules(code, plan.taken))
 
 
 def check_backend(backend: str) -> None:
@@ -123,7 +177,7 @@ _HEADS = {
 }
 
 
-def _for_backend(backend, head, signature, body, result, arguments) -> str:
+def _for_backend(backend, head, signature, body, result, arguments, taken, tail="") -> str:
     """The numpy program's lines written for another array library: each ``np.f(...)``
     call (and the erf helper) spelled as that library spells it; torch converts the
     arguments to tensors first, jax compiles the function."""
@@ -134,11 +188,11 @@ def _for_backend(backend, head, signature, body, result, arguments) -> str:
         documented = bool(body) and body[0].lstrip().startswith('"""')
         body = body[:documented] + [f"    {names} = map(_t, ({names}))"] + body[documented:]
     text = _translate("\n".join([*helpers, "", *decorator, signature, *body,
-                                 f"    return ({result},)"]), backend)
+                                 f"    return ({result},)"]), backend) + tail
     for helper, definition in LIBRARY_SUPPORT.get(backend, {}).items():
         if f"{helper}(" in text:
             top += ["", *definition, ""]
-    text = "\n".join(_rename_modules(top + text.split("\n"), set(arguments), _MODULES[backend]))
+    text = "\n".join(_rename_modules(top + text.split("\n"), taken, _MODULES[backend]))
     return re.sub(r"\n{4,}", "\n\n\n", text)
 
 
@@ -213,7 +267,8 @@ class _Plan:
     def __init__(self, outputs, arguments, names: dict, batch):
         order = topological_order(outputs)
         batch = set(arguments) if batch is None else set(batch)
-        self.label = {a: identifier(str(a)) for a in arguments}
+        mangled = identifiers(str(a) for a in arguments)
+        self.label = {a: mangled[str(a)] for a in arguments}
         self.arguments, self.outputs = set(arguments), set(outputs)
         self.batched = {}
         uses: dict = {}
@@ -260,6 +315,8 @@ class _Plan:
                 self.label[node] = f"t{count}"
             used.add(self.label[node])
             labels.add(self.label[node])
+        self.taken = labels
+        """Every name the function binds: its arguments, steps and temporaries."""
 
     def reads(self, node) -> list:
         """The lined nodes and arguments a lined node's line reads."""
@@ -578,6 +635,9 @@ def model_source(model, backend: str = "numpy") -> str:
     inputs, target) and returns (loss, dl/d<first>, dl/d<second>, ...);
     forward nodes carry the staged program's names (f0, h1, ...) and adjoints
     are named dl_d<step>.  Running the file prints both at the model's values.
+    Names that Python reserves are spelled with a ``_`` appended (a parameter
+    ``lambda`` is the argument ``lambda_``: :func:`identifiers`), and the function
+    is ``loss_and_gradient_`` if a parameter takes its name.
     ``backend`` is one of :data:`BACKENDS`.  Cost: linear in the graph of the loss
     and its DAG-sweep gradient.
     """
@@ -589,25 +649,25 @@ def model_source(model, backend: str = "numpy") -> str:
         if node in names and bar.args:
             names.setdefault(bar, f"dl_d{names[node]}")
     arguments = list(model.values)
+    label = identifiers(str(a) for a in arguments)
     outputs = [model.output] + [adjoint.get(w, sympy.S.Zero) for w in model.wrt]
-    returned = ", ".join(["loss"] + [f"dl_d{identifier(str(w))}" for w in model.wrt])
+    returned = ", ".join(["loss"] + [f"dl_d{label[str(w)]}" for w in model.wrt])
+    values = ", ".join(f"{label[str(a)]}={_literal(model.values[a], backend)}"
+                       for a in arguments)
+    main = ("\n\n\nif __name__ == \"__main__\":\n"
+            f"    _results = {{function}}({values})\n"
+            f"    for _name, _value in zip({returned.split(', ')!r}, _results):\n"
+            "        _total = _value.sum() if hasattr(_value, \"sum\") else _value\n"
+            "        print(f\"{{_name:>12}} {{float(_total): .12g}}\")\n")
     text = source(outputs, arguments, names, name="loss_and_gradient",
                   batch=model.inputs + model.targets, backend=backend,
-                  doc=f"Forward pass, then backward pass. Returns ({returned}).")
-    values = ", ".join(f"{identifier(str(a))}={_literal(model.values[a], backend)}"
-                       for a in arguments)
+                  doc=f"Forward pass, then backward pass. Returns ({returned}).", tail=main)
     header = (f'"""Loss and gradient of {model.name}, generated by `derive code`.\n\n'
               "Straight-line code from the expression graph: one assignment per step\n"
               "(arithmetic used once is written inside its user), the forward pass first,\n"
               "then the backward pass (dl_d*). Arrays are deleted after their last use.\n"
               '"""\n')
-    main = ("\n\n\nif __name__ == \"__main__\":\n"
-            f"    results = loss_and_gradient({values})\n"
-            f"    for name, value in zip({returned.split(', ')!r}, results):\n"
-            "        total = value.sum() if hasattr(value, \"sum\") else value\n"
-            "        print(f\"{name:>12} {float(total): .12g}\")\n")
-    taken = {identifier(str(a)) for a in arguments}
-    return header + text + "\n".join(_rename_modules(main.split("\n"), taken, _MODULES[backend]))
+    return header + text
 
 
 def _literal(value, backend: str = "numpy") -> str:

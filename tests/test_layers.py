@@ -114,5 +114,7 @@ def string_literals(path: Path):
                                          if p.name != "primitives.py"), ids=lambda p: p.name)
 def test_no_primitive_is_named_outside_the_rule_table(path):
     names = set(PRIMITIVES)
-    found = [(line, text) for line, text in string_literals(path) if text in names]
+    glyphs = {"streams.py": {"sqrt"}}  # the ASCII spelling of the glyph √, not a row's use
+    found = [(line, text) for line, text in string_literals(path)
+             if text in names - glyphs.get(path.name, set())]
     assert not found, f"{path.name} names primitives: {found}"
