@@ -142,8 +142,9 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     head = ["import numpy as np", ""]
-    support = [name for name in SUPPORT if any(name in line for line in lines)
-               or any(name in rule.code for rule in helpers.values())]
+    support = [name for name in SUPPORT
+               if any(re.search(rf"\b{name}\(", line) for line in lines)
+               or any(re.search(rf"\b{name}\(", rule.code) for rule in helpers.values())]
     if support:
         head = ["import math", "", "import numpy as np", ""]
         head += [f"{name} = {SUPPORT[name]}" for name in support] + [""]
@@ -181,7 +182,8 @@ def _for_backend(backend, head, signature, body, result, arguments, taken, tail=
     """The numpy program's lines written for another array library: each ``np.f(...)``
     call (and the erf helper) spelled as that library spells it; torch converts the
     arguments to tensors first, jax compiles the function."""
-    helpers = [line for line in head if not line.startswith(("import", "_erf ="))]
+    helpers = [line for line in head
+               if not line.startswith(("import", *(f"{name} =" for name in SUPPORT)))]
     top, decorator = list(_HEADS[backend]), ["@jax.jit"] if backend == "jax" else []
     if backend == "torch":
         names = ", ".join(arguments) + ("," if len(arguments) == 1 else "")
@@ -196,7 +198,7 @@ def _for_backend(backend, head, signature, body, result, arguments, taken, tail=
     return re.sub(r"\n{4,}", "\n\n\n", text)
 
 
-_CALL = re.compile(r"\bnp\.(\w+)(\()?|\b(_erf)\(")
+_CALL = re.compile(rf"\bnp\.(\w+)(\()?|\b({'|'.join(sorted(SUPPORT, reverse=True))})\(")
 _NUMBER = r"\(?-?[0-9.]+(?:e[-+]?[0-9]+)?\)?"
 _LITERAL = re.compile(rf"{_NUMBER}|\({_NUMBER} / {_NUMBER}\)")
 

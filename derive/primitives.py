@@ -302,13 +302,16 @@ _ROOT_HALF = math.sqrt(0.5)
 _ONE_OVER_ROOT_TWO_PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-SUPPORT = {"_erf": "np.vectorize(math.erf, otypes=[float])"}
+SUPPORT = {"_erf": "np.vectorize(math.erf, otypes=[float])",
+           "_erfc": "np.vectorize(math.erfc, otypes=[float])"}
 """Helpers a row's code may call besides numpy, as source (generated code defines the
-ones it uses): erf on arrays, since numpy has none and SciPy is not a dependency."""
+ones it uses): erf and erfc on arrays, since numpy has none and SciPy is not a
+dependency (erfc is its own function: 1 - erf(x) cancels to 0 for x past 6)."""
 # How other array libraries spell what the rows' code calls (np.NAME is torch.NAME or
 # jnp.NAME unless listed), and the helpers a spelling needs: generated code's backends.
-SPELLINGS = {"torch": {"cbrt": "_cbrt", "_erf": "torch.special.erf"},
-             "jax": {"_erf": "jax.scipy.special.erf"}}
+SPELLINGS = {"torch": {"cbrt": "_cbrt", "_erf": "torch.special.erf",
+                       "_erfc": "torch.special.erfc"},
+             "jax": {"_erf": "jax.scipy.special.erf", "_erfc": "jax.scipy.special.erfc"}}
 LIBRARY_SUPPORT = {"torch": {"_cbrt": ["def _cbrt(x):",
                                        "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)"]}}
 NAMESPACE = {"np": np, "math": math}
@@ -331,7 +334,9 @@ _ROWS = [
     # ---- squashing activations: rules reuse the output ------------------------
     primitive("tanh", "np.tanh(x)", lambda m, a, out, i: 1 - out**2,
               r"\tanh\left[{}\right]", sympy.tanh),
-    primitive("sigmoid", "1.0 / (1.0 + np.exp(-x))", lambda m, a, out, i: out * (1 - out),
+    # sig' = sig(x)·sig(-x), not out·(1 - out), which is 0 past x = 37 (1 - out cancels)
+    primitive("sigmoid", "1.0 / (1.0 + np.exp(-x))",
+              lambda m, a, out, i: out * m.sigmoid(-a[0]),
               r"\operatorname{{sig}}\left[{}\right]"),
     # both branches are evaluated; each is exact where it is chosen
     primitive("softplus",
@@ -378,7 +383,7 @@ _ROWS += [
     # analytic, but their numpy forwards take no complex argument: no complex step
     primitive("erf", "_erf(x)", lambda m, a, out, i: _TWO_OVER_ROOT_PI * m.exp(-a[0]**2),
               r"\operatorname{{erf}}\left[{}\right]", analytic=False),
-    primitive("erfc", "1.0 - _erf(x)", lambda m, a, out, i: -_TWO_OVER_ROOT_PI * m.exp(-a[0]**2),
+    primitive("erfc", "_erfc(x)", lambda m, a, out, i: -_TWO_OVER_ROOT_PI * m.exp(-a[0]**2),
               r"\operatorname{{erfc}}\left[{}\right]", analytic=False),
     primitive("log2", "np.log2(x)", lambda m, a, out, i: 1 / (a[0] * _LN2),
               r"\log_{{2}}\left[{}\right]", centre=1.5, domain=(0.2, 3.0), fault=_log_fault),
@@ -388,7 +393,7 @@ _ROWS += [
     primitive("log1p", "np.log1p(x)", lambda m, a, out, i: 1 / (1 + a[0]),
               r"\log\left[1 + {}\right]", domain=(-0.5, 2.0),
               fault=lambda x: _log_fault(1 + x)),
-    primitive("expm1", "np.expm1(x)", lambda m, a, out, i: out + 1,
+    primitive("expm1", "np.expm1(x)", lambda m, a, out, i: m.exp(a[0]),  # out + 1 cancels
               r"\left(\exp\left[{}\right] - 1\right)"),
     primitive("exp2", "np.exp2(x)", lambda m, a, out, i: out * _LN2, r"2^{{{}}}"),
     primitive("cbrt", "np.cbrt(x)", lambda m, a, out, i: 1 / (3 * out**2),
@@ -397,24 +402,27 @@ _ROWS += [
     primitive("silu", "x / (1.0 + np.exp(-x))",
               lambda m, a, out, i: m.sigmoid(a[0]) * (1 + a[0] * (1 - m.sigmoid(a[0]))),
               r"\operatorname{{SiLU}}\left[{}\right]"),
-    primitive("gelu", "0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))",
-              lambda m, a, out, i: (0.5 * (1 + m.erf(a[0] * _ROOT_HALF))
+    # Φ(x) = erfc(-x/√2)/2, not (1 + erf(x/√2))/2, which cancels to 0 past x = -6
+    primitive("gelu", "0.5 * x * _erfc(-x / np.sqrt(2.0))",
+              lambda m, a, out, i: (0.5 * m.erfc(-a[0] * _ROOT_HALF)
                                     + a[0] * _ONE_OVER_ROOT_TWO_PI * m.exp(-a[0]**2 / 2)),
               r"\operatorname{{GELU}}\left[{}\right]", analytic=False),
     primitive("elu", "np.where(np.real(x) > 0, x, np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
-              lambda m, a, out, i: m.indicator(a[0]) + (1 - m.indicator(a[0])) * (out + 1),
+              lambda m, a, out, i: m.indicator(a[0])
+              + (1 - m.indicator(a[0])) * m.exp(-m.relu(-a[0])),  # exp(min(x, 0)): out + 1
+              # would cancel to 0 past x = -37
               r"\operatorname{{ELU}}\left[{}\right]", analytic=False, kink=_at_zero,
               domain=(0.05, 2.0)),
     primitive("selu", f"{_SELU_SCALE!r} * np.where(np.real(x) > 0, x, "
               f"{_SELU_ALPHA!r} * np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
               lambda m, a, out, i: _SELU_SCALE * m.indicator(a[0])
-              + (1 - m.indicator(a[0])) * (out + _SELU_SCALE * _SELU_ALPHA),
+              + (1 - m.indicator(a[0])) * _SELU_SCALE * _SELU_ALPHA * m.exp(-m.relu(-a[0])),
               r"\operatorname{{SELU}}\left[{}\right]", analytic=False, kink=_at_zero,
               domain=(0.05, 2.0)),
     primitive("softsign", "x / (1.0 + np.abs(x))", lambda m, a, out, i: 1 / (1 + m.abs(a[0]))**2,
               r"\operatorname{{softsign}}\left[{}\right]", analytic=False, kink=_at_zero,
               centre=0.5, domain=(0.05, 2.0)),
-    primitive("logsigmoid", "-np.logaddexp(0.0, -x)", lambda m, a, out, i: 1 - m.sigmoid(a[0]),
+    primitive("logsigmoid", "-np.logaddexp(0.0, -x)", lambda m, a, out, i: m.sigmoid(-a[0]),
               r"\log\operatorname{{sig}}\left[{}\right]", analytic=False),
     # ---- kinks: abs'(0) = 0, sign' = 0 everywhere ------------------------------------
     primitive("abs", "np.abs(x)", lambda m, a, out, i: m.sign(a[0]),

@@ -69,8 +69,9 @@ def test_the_chain_rule_column_is_the_rule_the_program_runs():
     t = trace(model("chain:tanh,sigmoid"))
     rule = {r["name"]: to_latex(r["rule"]) for r in t.backward}
     assert rule["f0"] == r"\left(1 - h_{1}^{2}\right) \frac{\partial \ell}{\partial h_{1}}"
-    assert rule["f1"] == (r"h_{2} \left(1 - h_{2}\right) \frac{\partial \ell}"
-                          r"{\partial h_{2}}")
+    # sig' = h·sig[−f], not h·(1 − h), which cancels to 0 past f = 37 (test_precision)
+    assert rule["f1"] == (r"h_{2} \operatorname{sig}\left[- f_{1}\right] \frac{\partial "
+                          r"\ell}{\partial h_{2}}")
     assert rule["h1"] == r"\omega_{1} \frac{\partial \ell}{\partial f_{1}}"
     assert rule["f2"] == r"2 \left(f_{2} - y\right)"
 
@@ -90,7 +91,7 @@ def test_the_report_shows_the_rules_tanh_and_sigmoid_run(run, tmp_path):
     data = json.loads((tmp_path / "r" / "data.json").read_text())
     chain = {r["name"]: r["chain"] for r in data["backward"]}
     assert chain["f0"].startswith(r"\left(1 - h_{1}^{2}\right)")
-    assert chain["f1"].startswith(r"h_{2} \left(1 - h_{2}\right)")
+    assert chain["f1"].startswith(r"h_{2} \operatorname{sig}\left[- f_{1}\right]")
     assert "mathml" not in json.dumps(data) and "<math" not in json.dumps(data)
     html = (tmp_path / "r" / "index.html").read_text()
     backward = html[html.index('id="backward"'):html.index("Step 3")]
