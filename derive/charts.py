@@ -39,8 +39,42 @@ def pyplot():
     return matplotlib.pyplot
 
 
+def _tick(value, _position=None) -> str:
+    """A log axis's label as plain text (no mathtext): 1, 20, 500 or 0.01 where short,
+    1e5 or 2e-7 otherwise; only at 1, 2 and 5 times a power of ten."""
+    if not value > 0:
+        return ""
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = round(value / 10.0**exponent, 6)
+    if mantissa not in (1.0, 2.0, 5.0):
+        return ""
+    if -2 <= exponent <= 3:
+        return f"{value:.{max(0, -exponent)}f}"
+    return f"{mantissa:g}e{exponent}"
+
+
+def _plain_log_axes(fig) -> None:
+    """Log axes labelled in plain text at 1, 2 and 5 per decade (only 1 where an axis
+    spans more than two decades), ticked at those points alone: matplotlib's default
+    (a mathtext label per tick, nine minor ticks a decade) drew each chart in about
+    0.6 s here, this in about 0.25 s."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    for ax in fig.axes:
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() != "log":
+                continue
+            low, high = sorted(limits)
+            narrow = low > 0 and math.log10(high / low) <= 2
+            axis.set_major_locator(LogLocator(base=10, numticks=12))
+            axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0) if narrow else (),
+                                              numticks=12))
+            axis.set_major_formatter(FuncFormatter(_tick))
+            axis.set_minor_formatter(FuncFormatter(_tick) if narrow else NullFormatter())
+
+
 def save(fig, kind: str):
     """A figure as inline SVG text (no XML prolog) or PDF bytes, dated nowhere; closes it."""
+    _plain_log_axes(fig)
     buffer = io.BytesIO()
     metadata = {"Date": None} if kind == "svg" else {"CreationDate": None}
     fig.savefig(buffer, format=kind, metadata=metadata, bbox_inches="tight")
@@ -134,9 +168,10 @@ def _modes_chart(rows, kind, axis="depth"):
             ax.set_ylabel("operations")
         fig.legend(*panels[0].get_legend_handles_labels(), loc="lower center", ncol=2,
                    frameon=False)
-        fig.subplots_adjust(bottom=0.28)
+        # fixed margins, not tight_layout (one more draw of the whole figure); the saved
+        # picture is cropped to its contents anyway (bbox_inches="tight")
+        fig.subplots_adjust(bottom=0.3, top=0.86, left=0.1, right=0.98, wspace=0.32)
         fig.suptitle("the whole gradient: forward mode against reverse mode", fontsize=9)
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
         return save(fig, kind)
 
 

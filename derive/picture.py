@@ -120,7 +120,8 @@ def graph(model, values: bool = False, adjoints: bool = False, traced=None) -> P
         value[str(model.target)] = t.target
     adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
     adjoint.update(t.gradients)
-    adjoint[p.names.get(p.output, str(p.output))] = 1.0
+    output = p.names[p.output] if p.output in p.names else str(p.output)  # never the tree
+    adjoint[output] = 1.0
     kinds = {**{str(s): "parameter" for s in model.parameters},
              **{str(s): "input" for s in model.inputs}}
     if model.target is not None:
