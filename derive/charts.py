@@ -58,10 +58,11 @@ def _plain_log_axes(fig) -> None:
     spans more than two decades), ticked at those points alone: matplotlib's default
     (a mathtext label per tick, nine minor ticks a decade) drew each chart in about
     0.6 s here, this in about 0.25 s."""
+    from matplotlib.scale import LogScale
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     for ax in fig.axes:
         for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-            if axis.get_scale() != "log":
+            if axis.get_scale() != LogScale.name:
                 continue
             low, high = sorted(limits)
             narrow = low > 0 and math.log10(high / low) <= 2
