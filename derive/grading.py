@@ -146,7 +146,8 @@ def which(nb) -> str | None:
 
 def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2) -> list[Graded]:
     """Grade several notebooks, ``workers`` at a time (each in its own kernel), in the
-    order given."""
+    order given.  One notebook's failure, however it fails, is its own grade: the
+    others are graded all the same."""
     from concurrent.futures import ThreadPoolExecutor
     if len(paths) == 1:
         return [grade(paths[0], timeout)]
@@ -155,7 +156,17 @@ def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2) -> list[Graded]
 
 
 def grade(path, timeout: float = TIMEOUT) -> Graded:
-    """Run a copy of the notebook at ``path`` and grade it (see the module docstring)."""
+    """Run a copy of the notebook at ``path`` and grade it (see the module docstring).
+    Whatever the notebook does, the answer is a :class:`Graded` (a failure of the run
+    itself is its ``problem``), never an exception."""
+    try:
+        return _grade(path, timeout)
+    except Exception as error:  # the notebook's doing (a kernel it broke, output it forged)
+        return Graded(str(path), None, problem=f"could not be graded: {type(error).__name__}: "
+                                               f"{str(error)[:200]}")
+
+
+def _grade(path, timeout: float) -> Graded:
     import nbformat
     start = time.perf_counter()
     path = Path(path)
@@ -172,8 +183,9 @@ def grade(path, timeout: float = TIMEOUT) -> Graded:
                                            "network defined in its code)")
     result = Graded(shown, kind, stubs=_stubs(nb, kind))
     values = _run(nb, kind, timeout, result)
-    with _DERIVE:  # kernels run side by side; SymPy's lambdify is not thread-safe
-        _compare(kind, values, result)
+    if not result.problem:
+        with _DERIVE:  # kernels run side by side; SymPy's lambdify is not thread-safe
+            _compare(kind, values, result)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
 
@@ -192,11 +204,18 @@ def _stubs(nb, kind) -> list[int]:
 
 
 def _run(nb, kind, timeout, result) -> dict:
-    """Execute every cell (errors recorded, not fatal), then read the graded variables."""
+    """Execute every cell (errors recorded, not fatal), then read the graded variables:
+    from our own last cell's output alone, on the one line that carries this run's fresh
+    random token.  A line printed by the notebook's code (an IPython hook, a printed
+    copy) cannot carry a token it never saw before our cell ran; a second marked line in
+    our cell's output means something else printed there, and nothing is read."""
+    import secrets
+
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    nb.cells.append(nbformat.v4.new_code_cell(_reader(READ[kind])))
+    mark = f"{MARK}{secrets.token_hex(16)}:"
+    nb.cells.append(nbformat.v4.new_code_cell(_reader(READ[kind], mark)))
     client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=True,
                             interrupt_on_timeout=True, record_timing=False)
     try:
@@ -215,16 +234,23 @@ def _run(nb, kind, timeout, result) -> dict:
                     result.timed_out = True
                 result.errors.append({"cell": number, "error": f"{output.get('ename')}: "
                                       f"{str(output.get('evalue'))[:200]}"})
-            text = output.get("text", "") if output.get("output_type") == "stream" else ""
-            for line in text.splitlines():
-                if line.startswith(MARK):
-                    values = json.loads(line[len(MARK):])
+    ours = nb.cells[-1].get("outputs", [])
+    text = "".join(o.get("text", "") for o in ours if o.get("output_type") == "stream")
+    lines = [line for line in text.splitlines() if MARK in line]
     result.errors = [e for e in result.errors if e["cell"] != number]  # our reader's own
-    return values
+    if len(lines) > 1 or (lines and not lines[0].startswith(mark)):
+        result.problem = ("the grader's own output was written over (a hook or patched "
+                          "print in the notebook): nothing read")
+        return {}
+    try:
+        values = json.loads(lines[0][len(mark):]) if lines else {}
+    except ValueError:
+        values = {}
+    return values if isinstance(values, dict) else {}
 
 
-def _reader(names) -> str:
-    """Our last cell: the graded variables as JSON on one marked line."""
+def _reader(names, mark: str = MARK) -> str:
+    """Our last cell: the graded variables as JSON on one line marked ``mark``."""
     return "\n".join([
         "import json as _derive_json, numpy as _derive_np",
         "def _derive_read(value):",
@@ -238,7 +264,7 @@ def _reader(names) -> str:
         "            _derive_out[_derive_name] = _derive_read(globals()[_derive_name])",
         "        except Exception:",
         "            _derive_out[_derive_name] = 'unreadable'",
-        f"print({MARK!r} + _derive_json.dumps(_derive_out))"])
+        f"print({mark!r} + _derive_json.dumps(_derive_out))"])
 
 
 def _model(kind, values):

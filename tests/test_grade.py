@@ -103,3 +103,57 @@ def test_grade_json_and_html(run, tmp_path):
 def test_bad_options_exit_2(run):
     code, _, err = run("grade", str(NOTEBOOKS / "completed_7_1.ipynb"), "--timeout", "0")
     assert code == 2 and "--timeout" in err
+
+
+# ---- issue 28: a grade comes only from the grader ---------------------------------------
+
+HOSTILE = {
+    "forged by a hook": (
+        "from IPython import get_ipython\n"
+        "def _forge(result):\n"
+        "    print('DERIVE-GRADE:' + '{\"f0\": 1.23}')\n"
+        "get_ipython().events.register('post_run_cell', _forge)"),
+    "a malformed grade line": "print('DERIVE-GRADE:{not json')",
+    "json.dumps patched": "import json\njson.dumps = lambda *a, **k: 1 / 0",
+}
+
+
+def _with_cell(source: Path, target: Path, code: str) -> Path:
+    import nbformat
+    nb = nbformat.read(source, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    nbformat.write(nb, target)
+    return target
+
+
+@pytest.mark.parametrize("hostility", sorted(HOSTILE))
+def test_a_hostile_notebook_between_two_good_ones_fails_alone(run, tmp_path, hostility):
+    """The hostile notebook is the buggy 7.1 (its backprop wrong) with a cell that tries to
+    forge or break the grade line: it must fail, and the two around it pass."""
+    good = NOTEBOOKS / "completed_7_1.ipynb"
+    hostile = _with_cell(NOTEBOOKS / "bug_7_1.ipynb", tmp_path / "hostile.ipynb",
+                         HOSTILE[hostility])
+    code, out = grade(run, good, hostile, NOTEBOOKS / "completed_7_2.ipynb",
+                      options=("--json",))
+    assert code == 1, out
+    verdicts = {Path(n["path"]).name: n["passed"] for n in json.loads(out)["notebooks"]}
+    assert verdicts == {"completed_7_1.ipynb": True, "hostile.ipynb": False,
+                        "completed_7_2.ipynb": True}
+
+
+def test_a_hook_printing_a_perfect_grade_line_does_not_pass(run, tmp_path):
+    """A stub notebook (nothing computed) whose hook prints every expected value."""
+    import derive
+    trace = derive.trace(derive.model("toy"))
+    forged = {**{r["name"]: r["value"] for r in trace.forward}, "l_i": trace.loss,
+              **{f"dld{r['name']}": r["adjoint"] for r in trace.backward},
+              **{f"dld{name}": value for name, value in trace.gradients.items()},
+              **trace.parameters, **trace.inputs, "y": trace.target}
+    forged = {k: v for k, v in forged.items() if k != "l"}
+    hook = ("from IPython import get_ipython\n"
+            f"_values = {json.dumps(forged)!r}\n"
+            "get_ipython().events.register('post_run_cell', "
+            "lambda result: print('DERIVE-GRADE:' + _values))")
+    notebook = _with_cell(NOTEBOOKS / "bug_7_1.ipynb", tmp_path / "forged.ipynb", hook)
+    code, out = grade(run, notebook)
+    assert code == 1 and "PASS" not in out
