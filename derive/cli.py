@@ -77,7 +77,7 @@ def _model_argument(parser):
                         help=MODEL_HELP + ", or a model file FILE.toml (default toy)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar (one is shown on a terminal for work past a second)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=_seed, default=0,
                         help="seed for chain parameters and batch draws (default 0)")
     parser.add_argument("--allow-path", metavar="DIR",
                         help="let a model file's @FILE values come from DIR too (by default "
@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "or mlp-width:K[:ACT] (depth = the width of K hidden layers)")
     sizes.add_argument("--depth", default="1:12", metavar="A:B",
                        help="depths to sweep, inclusive (default 1:12)")
-    sizes.add_argument("--seed", type=int, default=0, help="seed for chain parameters")
+    sizes.add_argument("--seed", type=_seed, default=0, help="seed for chain parameters "
+                       "(default 0)")
     sizes.add_argument("--max-seconds", type=float, metavar="S",
                        help="start no new depth after S seconds; keep the rows finished")
     sizes.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -272,6 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "(never one of the notebooks: that is refused)")
     grade.add_argument("--force", action="store_true", help=FORCE_HELP)
     return parser
+
+
+def _seed(text: str) -> int:
+    """--seed's value: a whole number from 0 to MAX_SEED (argparse says so in one line)."""
+    from .models import check_seed
+    try:
+        return check_seed(int(text))
+    except (ValueError, DeriveError) as error:
+        raise argparse.ArgumentTypeError(str(error) if isinstance(error, DeriveError) else
+                                         f"--seed must be a whole number, got {text!r}")
 
 
 def _seconds(text: str) -> float:

@@ -451,8 +451,10 @@ _ROWS += [
               r"\min\left[{}, {}\right]", params=("a", "b"), analytic=False,
               kink=_difference),
     # numpy's arctan2 and hypot take no complex argument: no complex step
+    # at (0, 0), where atan2 has no derivative, 0 in both arguments, as PyTorch (JAX: NaN)
     primitive("arctan2", "np.arctan2(y, x)",
-              lambda m, a, out, i: (a[1] if i == 0 else -a[0]) / (a[0]**2 + a[1]**2),
+              lambda m, a, out, i: m.where(m.is_zero(a[0]**2 + a[1]**2), 0,
+                                           (a[1] if i == 0 else -a[0]) / (a[0]**2 + a[1]**2)),
               r"\operatorname{{atan2}}\left[{}, {}\right]", params=("y", "x"),
               analytic=False, domain=(0.3, 2.0)),
     primitive("hypot", "np.hypot(a, b)", lambda m, a, out, i: a[i] / out,
