@@ -171,10 +171,13 @@ def _grade(path, timeout: float) -> Graded:
     start = time.perf_counter()
     path = Path(path)
     shown = str(path)
+    from .files import NOTEBOOK_BYTES, read_bytes
     try:
-        nb = nbformat.read(path, as_version=4)
-    except FileNotFoundError:
-        return Graded(shown, None, problem="no such file")
+        text = read_bytes(path, "notebook", NOTEBOOK_BYTES)  # a FIFO, /dev/zero, 3 GB
+    except DeriveError as error:
+        return Graded(shown, None, problem=str(error).split(": ", 1)[-1])
+    try:
+        nb = nbformat.reads(text.decode("utf-8"), as_version=4)
     except Exception as error:  # nbformat raises many kinds for a file that is not JSON
         return Graded(shown, None, problem=f"not a notebook ({type(error).__name__})")
     kind = which(nb)

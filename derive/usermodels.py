@@ -25,6 +25,7 @@ come from a model: only from ``--out``.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from dataclasses import replace
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 
+from . import files
 from .errors import DeriveError
 from .dag import topological_order
 from .models import MAX_BATCH, Model, from_expression
@@ -63,8 +65,9 @@ def load_values(path: Path, what: str) -> np.ndarray:
     """A 1-D float batch from a .csv or .npy file; its size is checked before the values
     are held (an .npy's header shape, a CSV's entries as they are read), and errors
     never quote the file's content."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise DeriveError(f"bad value for {what}: no file {str(path)!r}")
+    files.check(path, f"value for {what}:", files.BATCH_FILE_BYTES)  # a FIFO, /dev/zero
     try:
         if path.suffix == ".npy":
             array = _load_npy(path, what)
@@ -106,19 +109,19 @@ def _load_npy(path: Path, what: str) -> np.ndarray:
 def _load_csv(path: Path, what: str) -> np.ndarray:
     """A CSV's numbers, counted as they are read: more than MAX_BATCH stops the reading."""
     values = []
-    with open(path, encoding="utf-8", errors="strict") as stream:
-        for line_number, line in enumerate(stream, 1):
-            for item in re.split(r"[,\s]+", line):
-                if not item:
-                    continue
-                if not _NUMBER.fullmatch(item):
-                    raise DeriveError(f"bad value for {what}: line {line_number} of "
-                                      f"{path.name} holds something that is not a decimal "
-                                      "number")
-                values.append(float(item))
-                if len(values) > MAX_BATCH:
-                    raise DeriveError(f"bad value for {what}: {path.name} must hold 1 to "
-                                      f"{MAX_BATCH:,} numbers")
+    text = files.read_bytes(path, f"value for {what}:", files.BATCH_FILE_BYTES).decode("utf-8")
+    for line_number, line in enumerate(text.splitlines(), 1):
+        for item in re.split(r"[,\s]+", line):
+            if not item:
+                continue
+            if not _NUMBER.fullmatch(item):
+                raise DeriveError(f"bad value for {what}: line {line_number} of "
+                                  f"{path.name} holds something that is not a decimal "
+                                  "number")
+            values.append(float(item))
+            if len(values) > MAX_BATCH:
+                raise DeriveError(f"bad value for {what}: {path.name} must hold 1 to "
+                                  f"{MAX_BATCH:,} numbers")
     return np.array(values, dtype=float)
 
 
@@ -221,11 +224,18 @@ def from_toml(path, allow_path=None) -> Model:
     """A model from a TOML model file (see the module docstring).  Its ``@FILE`` values
     must lie in the file's own folder, or in ``allow_path``."""
     path = Path(path)
+    if not os.path.lexists(path):
+        raise DeriveError(f"no model file {str(path)!r}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeriveError(f"no model file {str(path)!r}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, ValueError) as error:
+        text = files.read_bytes(path, "model file", files.MODEL_FILE_BYTES).decode("utf-8")
+        if files.nesting(text) > files.MAX_NESTING:
+            raise DeriveError(f"bad model file {path.name}: brackets nest deeper than "
+                              f"{files.MAX_NESTING}")
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError, ValueError,
+            RecursionError) as error:
+        if isinstance(error, DeriveError):
+            raise
         raise DeriveError(f"bad model file {path.name}: {str(error)[:200]}") from None
     extra = sorted(set(data) - FILE_KEYS)
     if extra:

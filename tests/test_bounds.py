@@ -1,0 +1,73 @@
+"""Issue 28, "reads within bounds": model files, batch files and notebooks that are FIFOs,
+devices, huge or deeply nested are refused in one line, exit 2 (a notebook: graded as a
+problem, exit 1), in a real process under a 4 GB address-space cap and a 120 s timeout:
+no hang, no MemoryError, no RecursionError, no exit 3."""
+
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+DERIVE = [sys.executable, "-m", "derive.cli"]
+FOUR_GB = 4 * 1024**3
+
+
+def capped(*argv, cwd=None) -> subprocess.CompletedProcess:
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (FOUR_GB, FOUR_GB))
+    return subprocess.run([*DERIVE, *argv], capture_output=True, text=True, timeout=120,
+                          preexec_fn=limit, cwd=cwd)
+
+
+def hostile_file(folder, kind: str, suffix: str):
+    path = folder / f"{kind}{suffix}"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "huge":
+        with open(path, "wb") as stream:
+            stream.truncate(3 * 1024**3)  # sparse: 3 GB of nothing on disk
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "nested":
+        path.write_text('expr = "w*x"\nparams = ' + "[" * 5000 + "]" * 5000 + "\n")
+    return path
+
+
+def one_error(err: str) -> bool:
+    return err.count("\n") == 1 and err.startswith("derive: error: ")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge", "folder", "nested"])
+def test_a_hostile_model_file_is_one_line_exit_2(tmp_path, kind):
+    path = hostile_file(tmp_path, kind, ".toml")
+    done = capped("check", str(path))
+    assert done.returncode == 2 and one_error(done.stderr), done.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge", "folder"])
+@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+def test_a_hostile_batch_file_is_one_line_exit_2(tmp_path, kind, suffix):
+    path = hostile_file(tmp_path, kind, suffix)
+    done = capped("trace", "--expr", "w*x", "--param", "w=1", "--input", f"x=@{path}")
+    assert done.returncode == 2 and one_error(done.stderr), done.stderr
+
+
+def test_a_csv_of_one_huge_line_is_refused_before_reading(tmp_path):
+    path = tmp_path / "line.csv"
+    with open(path, "wb") as stream:  # one line of 3 GB (sparse: zero bytes, no newline)
+        stream.truncate(3 * 1024**3)
+    done = capped("trace", "--expr", "w*x", "--param", "w=1", "--input", f"x=@{path}")
+    assert done.returncode == 2 and "over the limit" in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+def test_a_hostile_notebook_is_a_problem_graded_not_a_hang(tmp_path, kind):
+    pytest.importorskip("nbclient", reason="nbclient not installed: pip install -e '.[test]'")
+    path = hostile_file(tmp_path, kind, ".ipynb")
+    done = capped("grade", str(path))
+    assert done.returncode == 1, done.stderr
+    assert "internal error" not in done.stderr and str(path) in done.stdout
