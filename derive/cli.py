@@ -342,7 +342,30 @@ def _load(args, batch: int | None = None):
         built = load(spec, seed=args.seed, allow_path=args.allow_path)
         if params or inputs or target:
             built = with_values(built, {**params, **inputs, **target})
-    return built if batch is None else built.batch(batch, args.seed)
+    if batch is None:
+        return built
+    _check_memory(built, batch)
+    return built.batch(batch, args.seed)
+
+
+def _check_memory(built, batch: int) -> None:
+    """Refuse, before work, a batch whose check is predicted to hold more than MEMORY
+    bytes: the values one forward pass keeps per example, from passes over batches of 1
+    and 2 (cheap), times the batch and MEMORY_FACTOR."""
+    import numpy as np
+    from .limits import MEMORY, MEMORY_FACTOR
+    from .staged import program
+    kept = []
+    for n in (1, 2):
+        small = built.batch(n, 0)
+        with np.errstate(all="ignore"):
+            value = program(small).forward(small.values)
+        kept.append(sum(int(np.size(v)) for v in value.values()))
+    predicted = 8 * MEMORY_FACTOR * (kept[0] + (kept[1] - kept[0]) * (batch - 1))
+    if predicted > MEMORY:
+        raise DeriveError(f"--batch {batch:,} would need about {predicted / 1e9:,.1f} GB "
+                          f"(predicted from {kept[1] - kept[0]:,} values kept per example), "
+                          f"over the {MEMORY / 1e9:.1f} GB limit: use a smaller --batch")
 
 
 def _progress(args):

@@ -30,3 +30,13 @@ BACKENDS = {
 BUDGET = 20.0
 """Seconds a single method may be predicted to take before ``bench``, ``check``,
 ``sizes`` and ``report`` skip it, saying why (``--budget`` changes it)."""
+
+MEMORY = 4 * 1024**3
+"""Bytes a check over a batch may be predicted to hold at its peak (measured: about 12
+times the float64 values one forward pass keeps per example, times the batch); above it
+the check is refused before work, with its prediction (chain:tanh*512 at a batch of
+1,000,000: about 150 GB)."""
+MEMORY_FACTOR = 12
+"""Peak bytes of a check over 8 bytes times the values a forward pass keeps, as measured
+here (/usr/bin/time -f %M derive check ... --batch N): toy 2.7, chain:tanh*64 3.7,
+mlp:udl72 11, rounded up."""

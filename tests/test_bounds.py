@@ -71,3 +71,14 @@ def test_a_hostile_notebook_is_a_problem_graded_not_a_hang(tmp_path, kind):
     done = capped("grade", str(path))
     assert done.returncode == 1, done.stderr
     assert "internal error" not in done.stderr and str(path) in done.stdout
+
+
+def test_a_batch_predicted_past_the_memory_limit_is_refused_before_work():
+    done = capped("check", "chain:tanh*512", "--batch", "1000000")
+    assert done.returncode == 2 and one_error(done.stderr), done.stderr
+    assert "GB" in done.stderr and "limit" in done.stderr
+
+
+def test_a_batch_within_the_limit_runs_under_the_cap():
+    done = capped("check", "chain:tanh*8", "--batch", "100000")
+    assert done.returncode == 0, done.stderr
