@@ -344,7 +344,8 @@ def _load(args, batch: int | None = None):
             built = with_values(built, {**params, **inputs, **target})
     if batch is None:
         return built
-    _check_memory(built, batch)
+    if 1 <= batch <= MAX_BATCH:  # outside, batch() says the limit in its own words
+        _check_memory(built, batch)
     return built.batch(batch, args.seed)
 
 
