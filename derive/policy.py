@@ -44,6 +44,11 @@ PARAMETER_CAP = 40
 EXPRESSION_CAP = 400
 """Tree nodes above which a formula is shown as its measures and a preview."""
 
+PRINT_DEPTH_CAP = 100
+"""Nesting (in operations) above which a formula is shown as its measures too: SymPy's
+printers recurse several Python frames per level, and a named chain 250 steps deep
+would pass Python's recursion limit (RecursionError) though it has few nodes."""
+
 PREVIEW_CHARS = 600
 """Characters of a summarised formula's preview."""
 

@@ -68,9 +68,11 @@ def formula(expr, cap: int = policy.EXPRESSION_CAP) -> dict:
     """
     s = sizes(expr)
     entry = {"tree_nodes": s.tree_nodes, "dag_nodes": s.dag_nodes, "ops": s.ops}
-    if s.tree_nodes <= cap:
+    shallow = s.depth <= policy.PRINT_DEPTH_CAP  # printers recurse: never past this depth
+    if s.tree_nodes <= cap and shallow:
         return {**entry, "latex": expr, "preview": None}
-    preview = sympy.sstr(expr)[:policy.PREVIEW_CHARS] if s.tree_nodes <= 50 * cap else None
+    preview = sympy.sstr(expr)[:policy.PREVIEW_CHARS] if s.tree_nodes <= 50 * cap and \
+        shallow else None
     return {**entry, "latex": None, "preview": preview}
 
 
