@@ -474,7 +474,7 @@ def _hessian(args) -> int:
 
 def _written(args, path: Path) -> None:
     """Say where a file went: its name, and a note where a link was written through."""
-    if str(path) != str(args.output):
+    if os.path.islink(args.output):
         print(f"derive: note: {args.output!r} is a symbolic link: wrote its target",
               file=sys.stderr)
     print(args.output)
