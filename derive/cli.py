@@ -322,9 +322,7 @@ MAX_THREADS = 256
 def _load(args, batch: int | None = None):
     """The model the options describe, validated before any work."""
     from .families import load
-    from .models import check_seed
     from .usermodels import assignments, from_text, with_values
-    check_seed(args.seed)
     cwd = Path(".")  # relative @FILE paths stay relative: no getcwd (the folder may be gone)
     params = assignments(args.param, "--param", cwd)
     inputs = assignments(args.input, "--input", cwd)
@@ -472,7 +470,7 @@ def _hessian(args) -> int:
     return 0 if result.agree else 1
 
 
-def _written(args, path: Path) -> None:
+def _written(args) -> None:
     """Say where a file went: its name, and a note where a link was written through."""
     if os.path.islink(args.output):
         print(f"derive: note: {args.output!r} is a symbolic link: wrote its target",
@@ -487,7 +485,8 @@ def _code(args) -> int:
         check_file(args.output, args.force)
     source = model_source(_load(args), args.backend)
     if args.output is not None:
-        _written(args, write_text(args.output, source, args.force))
+        write_text(args.output, source, args.force)
+        _written(args)
     else:
         print(source)
     return 0
@@ -506,8 +505,9 @@ def _graph(args) -> int:
     if args.json:
         print(json_text(picture.to_json(), indent=2))
     elif args.output:
-        _written(args, write_bytes(args.output, picture.pdf() if suffix == ".pdf"
-                                   else picture.svg().encode(), args.force))
+        write_bytes(args.output, picture.pdf() if suffix == ".pdf" else picture.svg().encode(),
+                    args.force)
+        _written(args)
     else:
         print(picture.svg())
     return 0

@@ -56,9 +56,7 @@ def identifier(name: str) -> str:
     ident = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "v"
     if ident[0].isdigit():
         ident = "v_" + ident
-    while ident in RESERVED:
-        ident += "_"
-    return ident
+    return _free(ident, RESERVED)
 
 
 def _plain(name: str) -> bool:
@@ -83,11 +81,8 @@ def identifiers(names) -> dict[str, str]:
     label = {n: n for n in names if _plain(n)}
     used = set(label.values())
     for name in sorted(n for n in names if n not in label):
-        ident = identifier(name)
-        while ident in used:
-            ident += "_"
-        label[name] = ident
-        used.add(ident)
+        label[name] = _free(identifier(name), used)
+        used.add(label[name])
     return label
 
 
@@ -355,9 +350,7 @@ def _rename_modules(lines: list[str], taken: set, modules=_MODULES["numpy"]) -> 
     for module in modules:
         if module not in taken:
             continue
-        alias = module + "_"
-        while alias in taken:
-            alias += "_"
+        alias = _free(module + "_", taken)
         lines = [_renamed_import(line, module, alias) if line.startswith("import ")
                  else re.sub(rf"\b{module}\.", f"{alias}.", line) for line in lines]
     return lines

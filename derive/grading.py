@@ -168,10 +168,11 @@ def grade(path, timeout: float = TIMEOUT) -> Graded:
 
 def _grade(path, timeout: float) -> Graded:
     import nbformat
+
+    from .files import NOTEBOOK_BYTES, read_bytes
     start = time.perf_counter()
     path = Path(path)
     shown = str(path)
-    from .files import NOTEBOOK_BYTES, read_bytes
     try:
         text = read_bytes(path, "notebook", NOTEBOOK_BYTES)  # a FIFO, /dev/zero, 3 GB
     except DeriveError as error:
@@ -226,7 +227,7 @@ def _run(nb, kind, timeout, result) -> dict:
     except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
         result.timed_out = True
         result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
-    values, number = {}, 0
+    number = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

@@ -76,17 +76,16 @@ class _Guarded:
         self._stream = stream
 
     def write(self, text):
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as error:
-            raise _failed(error) from None
+        return self._guarded(self._stream.write, text)
 
     def flush(self):
+        return self._guarded(self._stream.flush)
+
+    @staticmethod
+    def _guarded(call, *args):
         try:
-            return self._stream.flush()
-        except BrokenPipeError:
+            return call(*args)
+        except BrokenPipeError:  # the CLI's own answer: quietly, exit 141
             raise
         except OSError as error:
             raise _failed(error) from None
