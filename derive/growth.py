@@ -33,8 +33,7 @@ from .dag import sizes
 from .models import logistic
 from .modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
-from .symbolic import (dag_gradient, diff_gradient, diff_over_budget, diff_skipped,
-                       diff_tree_nodes)
+from .symbolic import dag_gradient, diff_gradient, diff_skipped, diff_tree_nodes
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
             "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
@@ -73,14 +72,35 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1,
     ``sympy.diff`` twice below its cap and budget.  ``diff`` False leaves
     ``sympy.diff`` out whatever its size (a sweep's own budget for it is spent).
     """
+    return _measured_row(model, diff_cap, order, budget, budget if diff else 0.0)[0]
+
+
+def _measured_row(model, diff_cap: int, order: int, budget: float | None,
+                 diff_left: float | None) -> tuple[dict, float]:
+    """:func:`size_row`, with ``sympy.diff`` (first and, for order 2, second
+    derivatives) run only while its predicted seconds fit in ``diff_left`` (None: no
+    limit) as well as the budget; returns the row and the predicted seconds of the
+    ``sympy.diff`` it ran, which a sweep charges to its budget."""
+    limit = min((b for b in (budget, diff_left) if b is not None), default=None)
+    charged = [0.0]
+
+    def affordable(outputs) -> bool:
+        outputs = [outputs] if isinstance(outputs, sympy.Basic) else outputs
+        seconds = predict("sympy_diff", sum(diff_tree_nodes(e, model.wrt)
+                                            for e in outputs)).seconds
+        if limit is not None and charged[0] + seconds > limit:
+            return False
+        charged[0] += seconds
+        return True
+
     start = time.perf_counter()
     gradient = dag_gradient(model.output, model.wrt)
     grad = sizes(gradient)
     seconds_dag = time.perf_counter() - start
     loss = sizes(model.output)
     diff_tree = seconds_diff = None
-    if diff and not (diff_skipped(model.output, model.wrt, diff_cap, loss)
-                     or diff_over_budget(model.output, model.wrt, budget)):
+    if not diff_skipped(model.output, model.wrt, diff_cap, loss) and \
+            affordable(model.output):
         start = time.perf_counter()
         by_diff = diff_gradient(model.output, model.wrt)
         seconds_diff = time.perf_counter() - start
@@ -94,18 +114,19 @@ def size_row(model, diff_cap: int = DIFF_WORK_CAP, order: int = 1,
            "gradient_cse_ops": grad.cse_ops, "backprop_ops": backprop,
            "forward_mode_ops": forward_mode_ops(p), "reverse_mode_ops": backprop,
            "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
-    return row if order == 1 else {**row, **_order2(model, gradient, loss.tree_nodes, p,
-                                                    diff_cap, budget)}
+    if order == 2:
+        row.update(_order2(model, gradient, loss.tree_nodes, p, diff_cap, affordable))
+    return row, charged[0]
 
 
-def _order2(model, gradient, loss_tree: int, p, diff_cap: int, budget=None) -> dict:
+def _order2(model, gradient, loss_tree: int, p, diff_cap: int, affordable) -> dict:
     """The Hessian's sizes: by the DAG sweep over the gradient, by sympy.diff twice
-    (while the loss's tree × P² is within ``diff_cap``), and forward-over-reverse's ops."""
+    (while the loss's tree × P² is within ``diff_cap`` and ``affordable(gradient)``
+    says its predicted seconds are), and forward-over-reverse's ops."""
     hessian = [e for g in gradient for e in dag_gradient(g, model.wrt)]
     measured = sizes(hessian)
     by_diff = None
-    if loss_tree * len(model.wrt) ** 2 <= diff_cap and \
-            not diff_over_budget(gradient, model.wrt, budget):
+    if loss_tree * len(model.wrt) ** 2 <= diff_cap and affordable(gradient):
         by_diff = sizes(diff_twice(model.output, model.wrt)).tree_nodes
     return {"hessian_tree_nodes": measured.tree_nodes, "hessian_dag_nodes": measured.dag_nodes,
             "sympy_diff_hessian_tree_nodes": by_diff,
@@ -127,10 +148,12 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
 
     ``progress(items, total=, desc=)`` wraps the loop over depths where given
     (the CLI passes a progress bar).  With ``max_seconds``, no new depth starts
-    once that much time has passed.  Under ``budget`` seconds, each depth's
-    ``sympy.diff`` is skipped where predicted over it, and no depth starts whose
+    once that much time has passed.  Under ``budget`` seconds, no depth starts whose
     predicted seconds (:func:`row_seconds`), added to those of the depths before, pass
-    it: a prediction from sizes, so where a sweep stops is the same on any machine.
+    it, and ``sympy.diff`` (first derivatives, and second for order 2) has a budget of
+    its own across the sweep: each depth's runs only while its predicted seconds, added
+    to those it ran at earlier depths, stay within it.  Predictions come from sizes, so
+    where a sweep stops is the same on any machine.
     """
     rows, start, depths = [], time.perf_counter(), list(depths)
     iterate = progress or (lambda items, **_: items)
@@ -141,18 +164,18 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
             return rows, (f"--max-seconds {max_seconds:g} reached after depth "
                           f"{rows[-1]['depth']}; depths {depth} to {depths[-1]} not run")
         model = member(family, depth, seed)
-        cost, diff = row_seconds(model, order, diff_cap)
+        cost, _ = row_seconds(model, order, diff_cap)
         if budget is not None and rows and spent["rows"] + cost.seconds > budget:
             return rows, (f"depth {depth}: about {seconds_text(cost.seconds)} predicted "
                           f"({cost.basis}) after {seconds_text(spent['rows'])} for depths "
                           f"{depths[0]} to {rows[-1]['depth']}, past the {budget:g} s budget; "
                           f"depths {depth} to {depths[-1]} not run (--budget to raise it)")
         spent["rows"] += cost.seconds
-        # sympy.diff, the baseline, has a budget of its own across the sweep
-        by_diff = diff is not None and (budget is None
-                                        or spent["diff"] + diff.seconds <= budget)
-        spent["diff"] += diff.seconds if by_diff else 0.0
-        row = size_row(model, diff_cap, order, budget, diff=by_diff)
+        # sympy.diff, the baseline, has a budget of its own across the sweep (its first
+        # derivatives and, for order 2, its second)
+        row, charged = _measured_row(model, diff_cap, order, budget, None if budget is None
+                                    else budget - spent["diff"])
+        spent["diff"] += charged
         row["depth"] = depth
         rows.append(row)
     return rows, None

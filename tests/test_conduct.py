@@ -1,6 +1,7 @@
 """Nothing lost, nothing surprising: output safety and command-line conduct, through the
 CLI as a user runs it."""
 
+import contextlib
 import fcntl
 import json
 import os
@@ -268,10 +269,23 @@ def test_a_closed_pipe_ends_quietly(command):
     assert re.search(r"status=(0|141)$", done.stdout.strip())
 
 
+@contextlib.contextmanager
+def ctrl_c_reaches_children():
+    """Children start with SIGINT at its default, as a command in a terminal's foreground
+    does; a suite started as a shell's background job (``pytest &``) ignores SIGINT, and
+    its children would inherit that and never see the Ctrl-C these tests send."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_prints_one_line_and_exits_130():
-    process = subprocess.Popen([sys.executable, "-m", "derive.cli", "sizes", "sin,exp,cos",
-                                "--depth", "1:400"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen([sys.executable, "-m", "derive.cli", "sizes", "sin,exp,cos",
+                                    "--depth", "1:400"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -398,8 +412,9 @@ def on_a_terminal(*argv):
     """derive with stderr on a 24x100 pseudo-terminal: (process, the terminal's end)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    process = subprocess.Popen([sys.executable, "-m", "derive.cli", *argv],
-                               stdout=subprocess.DEVNULL, stderr=slave)
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen([sys.executable, "-m", "derive.cli", *argv],
+                                   stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
     return process, master
 
