@@ -235,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "the four-way gradient check, the closed form beside its shared "
                       "intermediates, a growth sweep of the model's family with charts and "
                       "fitted laws, and a finite-difference step chart. Files: index.html, "
-                      "report.tex, report.pdf (when pdflatex is present), data.json and the "
-                      "charts. The directory is replaced whole at the end, so a failed run "
+                      "report.tex, charts.pdf (its charts and graph, a page each), report.pdf "
+                      "(when pdflatex is present) and data.json. The directory is replaced whole at the end, so a failed run "
                       "leaves an earlier report intact.", json=False)
     report.add_argument("--depth", default="1:12", metavar="A:B",
                         help="depths of the family sweep (default 1:12)")

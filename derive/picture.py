@@ -287,7 +287,8 @@ def _layout(picture: Picture) -> None:
 
 
 def draw(picture: Picture, kind: str, wrap: float = WRAP):
-    """SVG text or PDF bytes of a laid-out picture (matplotlib, Agg): rows of columns
+    """SVG text, PDF bytes or the figure (``kind`` "svg", "pdf", "figure") of a laid-out
+    picture (matplotlib, Agg): rows of columns
     at most ``wrap`` points wide, the forward pass continuing from the end of one row
     to the start of the next."""
     plt = pyplot()

@@ -35,7 +35,7 @@ import sympy
 
 from . import policy
 from .version import __version__
-from .charts import render_all
+from .charts import pdf_pages, render_all
 from .costs import BUDGET
 from .compare import (DIFF_WORK_CAP, central_difference, check, complex_step, evaluator,
                       forward_difference)
@@ -46,7 +46,7 @@ from .growth import SIMPLER_BY, TIMING_R2, parse_depths, run_sweep
 from .modes import hessian, jacobian
 from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
-from .picture import Picture, graph
+from .picture import Picture, draw, graph
 from .printing import Adjoint, mathml, mathml_flow, to_latex
 from .staged import Variable, program, trace
 from .symbolic import DIFF_DEPTH_CAP, derivatives, diff_gradient
@@ -419,22 +419,25 @@ def render_grades(results) -> str:
     return html_environment().get_template("grade.html.j2").render(results=results)
 
 
-def render_tex(data: dict) -> str:
-    return tex_environment().get_template("report.tex.j2").render(d=data)
+def render_tex(data: dict, pages: dict) -> str:
+    """The LaTeX report; ``pages``: each chart's page in charts.pdf."""
+    return tex_environment().get_template("report.tex.j2").render(d=data, pages=pages)
 
 
 # ---- charts ------------------------------------------------------------------
 
 
 def charts(data: dict, kind: str) -> dict:
-    """The growth, timing and step-size charts as SVG text or PDF bytes (deterministic).
+    """The growth, timing and step-size charts and the graph as SVG text or matplotlib
+    figures (``kind`` "svg" or "figure", for :func:`derive.charts.pdf_pages`), drawn
+    deterministically.
     Infinite or huge values are drawn as matplotlib can; its warnings stay quiet."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         drawn = render_all(data, kind)
     picture = Picture.from_json(data["graph"])
     drawn["graph"] = picture.svg(policy.GRAPH_WRAP) if kind == "svg" else \
-        picture.pdf(policy.GRAPH_WRAP)
+        draw(picture, kind, policy.GRAPH_WRAP)
     return drawn
 
 
@@ -458,9 +461,9 @@ def write_report(data: dict, out_dir, formats=FORMATS, journal=None,
             (staging / "index.html").write_text(render_html(data, charts(data, "svg")))
             written.append("index.html")
         if "tex" in formats or "pdf" in formats:
-            for name, content in charts(data, "pdf").items():
-                (staging / f"{name}.pdf").write_bytes(content)
-            (staging / "report.tex").write_text(render_tex(data))
+            content, pages = pdf_pages(charts(data, "figure"))
+            (staging / "charts.pdf").write_bytes(content)
+            (staging / "report.tex").write_text(render_tex(data, pages))
             written.append("report.tex")
         if "pdf" in formats:
             compile_pdf(staging / "report.tex")
