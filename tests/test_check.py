@@ -62,8 +62,10 @@ def test_batch_loss_and_gradients_are_sums_over_the_batch():
 def test_dag_and_diff_gradients_are_symbolically_equal_on_the_toy():
     import sympy
     m = model("toy")
+    # expanded, the difference is a polynomial in the same sin, exp and cos terms on both
+    # sides: zero as it stands is the proof (simplify says the same in 40 times the time)
     for a, b in zip(dag_gradient(m.output, m.wrt), diff_gradient(m.output, m.wrt)):
-        assert sympy.simplify(a - b) == 0
+        assert sympy.expand(a - b) == 0
 
 
 def test_complex_step_is_not_applicable_through_relu():
