@@ -53,3 +53,16 @@ from hypothesis import settings  # noqa: E402
 
 settings.register_profile("derive", derandomize=True, print_blob=True)
 settings.load_profile("derive")
+
+
+LONGEST = ("tests/test_names.py::", "tests/test_properties.py::",
+           "tests/test_conduct.py::test_an_implied_sweep",
+           "tests/test_conduct.py::test_the_main_job_in_a_fresh_clone",
+           "tests/test_user_models.py::test_a_report_killed_midway",
+           "tests/test_packaging.py::", "tests/test_language.py::test_random_programs")
+"""Tests of 15 to 50 s each (the suite's --durations): started first, so that neither of
+xdist's two workers is left running one of them alone at the end of the run."""
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST))
