@@ -236,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "intermediates, a growth sweep of the model's family with charts and "
                       "fitted laws, and a finite-difference step chart. Files: index.html, "
                       "report.tex, charts.pdf (its charts and graph, a page each), report.pdf "
-                      "(when pdflatex is present) and data.json. The directory is replaced whole at the end, so a failed run "
-                      "leaves an earlier report intact.", json=False)
+                      "(when pdflatex is present) and data.json. The directory is replaced "
+                      "whole at the end, so a failed run leaves an earlier report intact.",
+                      json=False)
     report.add_argument("--depth", default="1:12", metavar="A:B",
                         help="depths of the family sweep (default 1:12)")
     report.add_argument("--out", metavar="DIR",

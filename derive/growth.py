@@ -33,7 +33,7 @@ from .dag import sizes
 from .models import logistic
 from .modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
 from .staged import expression_program
-from .symbolic import dag_gradient, diff_gradient, diff_skipped, diff_tree_nodes
+from .symbolic import dag_gradient, diff_gradient, diff_seconds, diff_skipped
 
 ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
             "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
@@ -82,15 +82,14 @@ def _measured_row(model, diff_cap: int, order: int, budget: float | None,
     limit) as well as the budget; returns the row and the predicted seconds of the
     ``sympy.diff`` it ran, which a sweep charges to its budget."""
     limit = min((b for b in (budget, diff_left) if b is not None), default=None)
-    charged = [0.0]
+    charged = 0.0
 
     def affordable(outputs) -> bool:
-        outputs = [outputs] if isinstance(outputs, sympy.Basic) else outputs
-        seconds = predict("sympy_diff", sum(diff_tree_nodes(e, model.wrt)
-                                            for e in outputs)).seconds
-        if limit is not None and charged[0] + seconds > limit:
+        nonlocal charged
+        seconds = diff_seconds(outputs, model.wrt).seconds
+        if limit is not None and charged + seconds > limit:
             return False
-        charged[0] += seconds
+        charged += seconds
         return True
 
     start = time.perf_counter()
@@ -116,7 +115,7 @@ def _measured_row(model, diff_cap: int, order: int, budget: float | None,
            "seconds_sympy_diff": seconds_diff, "seconds_dag_gradient": seconds_dag}
     if order == 2:
         row.update(_order2(model, gradient, loss.tree_nodes, p, diff_cap, affordable))
-    return row, charged[0]
+    return row, charged
 
 
 def _order2(model, gradient, loss_tree: int, p, diff_cap: int, affordable) -> dict:
@@ -164,7 +163,7 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
             return rows, (f"--max-seconds {max_seconds:g} reached after depth "
                           f"{rows[-1]['depth']}; depths {depth} to {depths[-1]} not run")
         model = member(family, depth, seed)
-        cost, _ = row_seconds(model, order, diff_cap)
+        cost = row_seconds(model, order)
         if budget is not None and rows and spent["rows"] + cost.seconds > budget:
             return rows, (f"depth {depth}: about {seconds_text(cost.seconds)} predicted "
                           f"({cost.basis}) after {seconds_text(spent['rows'])} for depths "
@@ -181,24 +180,18 @@ def sweep_until(family: str, depths, seed: int = 0, diff_cap: int = DIFF_WORK_CA
     return rows, None
 
 
-def row_seconds(model, order: int = 1,
-                diff_cap: int = DIFF_WORK_CAP) -> tuple[Prediction, Prediction | None]:
+def row_seconds(model, order: int = 1) -> Prediction:
     """The predicted seconds of :func:`size_row` on ``model`` without ``sympy.diff`` (its
-    passes linear in the graph, and order 2's sweep per parameter), and of
-    ``sympy.diff`` apart (:func:`derive.symbolic.diff_tree_nodes`; None where its cap
-    skips it anyway).
+    passes linear in the graph, and order 2's sweep per parameter; sympy.diff is
+    predicted apart, by :func:`derive.symbolic.diff_seconds`, as each row runs).
 
-    Cost: linear in the graph (times the variables / 64 for sympy.diff's estimate).
+    Cost: linear in the graph.
     """
     nodes, parameters = sizes(model.output).dag_nodes, len(model.wrt)
     seconds = predict("size_row", nodes).seconds
     if order == 2:
         seconds += predict("hessian_sizes", nodes * parameters).seconds
-    rows = Prediction("depth", seconds, f"loss graph {nodes:,} nodes, {parameters:,} parameters")
-    if diff_skipped(model.output, model.wrt, diff_cap):
-        return rows, None
-    return rows, predict("sympy_diff", diff_tree_nodes(model.output, model.wrt),
-                         name="sympy.diff")
+    return Prediction("depth", seconds, f"loss graph {nodes:,} nodes, {parameters:,} parameters")
 
 
 @dataclass

@@ -436,8 +436,7 @@ def charts(data: dict, kind: str) -> dict:
         warnings.simplefilter("ignore", RuntimeWarning)
         drawn = render_all(data, kind)
     picture = Picture.from_json(data["graph"])
-    drawn["graph"] = picture.svg(policy.GRAPH_WRAP) if kind == "svg" else \
-        draw(picture, kind, policy.GRAPH_WRAP)
+    drawn["graph"] = draw(picture, kind, policy.GRAPH_WRAP)
     return drawn
 
 

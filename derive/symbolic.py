@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import sympy
 from sympy import S
 
-from .costs import predict
+from .costs import Prediction, predict
 from .dag import depends_on, sizes, topological_order
 from .primitives import SYMBOLIC, rule_for
 
@@ -95,13 +95,17 @@ def derivatives(model, diff_cap: int, budget: float | None = None) -> Derivative
 
 def diff_over_budget(outputs, wrt, budget: float | None) -> str | None:
     """Why ``sympy.diff`` of each of ``outputs`` (one expression or a list) by each of
-    ``wrt`` is not run under ``budget`` seconds (None where it is): its time follows the
-    trees it builds (:func:`diff_tree_nodes`)."""
-    if budget is None:
-        return None
+    ``wrt`` is not run under ``budget`` seconds (None where it is)."""
+    return None if budget is None else diff_seconds(outputs, wrt).over(budget)
+
+
+def diff_seconds(outputs, wrt) -> Prediction:
+    """The predicted seconds of ``sympy.diff`` of each of ``outputs`` (one expression or
+    a list) by each of ``wrt``: its time follows the trees it builds
+    (:func:`diff_tree_nodes`)."""
     outputs = [outputs] if isinstance(outputs, sympy.Basic) else outputs
     built = sum(diff_tree_nodes(e, wrt) for e in outputs)
-    return predict("sympy_diff", built, name="sympy.diff").over(budget)
+    return predict("sympy_diff", built, name="sympy.diff")
 
 
 def dag_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:

@@ -493,8 +493,8 @@ def test_ctrl_c_on_a_terminal_clears_the_bar_before_its_line():
 def test_a_pdflatex_failure_is_one_line_with_its_log_and_exit_1(run, tmp_path, monkeypatch):
     import derive.report
     monkeypatch.setattr(derive.report, "render_tex",
-                        lambda data, pages: "\\documentclass{article}\\begin{document}\\nosuchcommand"
-                                     "\\end{document}\n")
+                        lambda data, pages: "\\documentclass{article}\\begin{document}"
+                                            "\\nosuchcommand\\end{document}\n")
     code, _, err = run("report", "--depth", "1:2", "--format", "pdf", "--out",
                        str(tmp_path / "r"))
     assert code == 1 and one_line(err) and "pdflatex failed" in err

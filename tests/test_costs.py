@@ -70,8 +70,8 @@ def test_where_a_sweep_stops_is_predicted_from_sizes_not_the_clock():
     from derive.families import member
     rows, stopped = sweep_until("tanh", range(1, 41), budget=0.05)
     deepest = rows[-1]["depth"]
-    total = sum(row_seconds(member("tanh", d, 0))[0].seconds for d in range(1, deepest + 1))
-    after = row_seconds(member("tanh", deepest + 1, 0))[0].seconds
+    total = sum(row_seconds(member("tanh", d, 0)).seconds for d in range(1, deepest + 1))
+    after = row_seconds(member("tanh", deepest + 1, 0)).seconds
     assert total <= 0.05 < total + after and stopped.startswith(f"depth {deepest + 1}:")
     assert sweep_until("tanh", range(1, 41), budget=0.05) [0][-1]["depth"] == deepest
 
