@@ -73,6 +73,23 @@ def _plain_log_axes(fig) -> None:
             axis.set_minor_formatter(FuncFormatter(_tick) if narrow else NullFormatter())
 
 
+def tight(fig, kind: str):
+    """The box that ``bbox_inches="tight"`` would crop ``fig`` to, in ``kind``'s
+    renderer, measured without drawing: matplotlib draws the whole figure once to find it
+    and once more to save, and the first draw was a fifth of the charts' time.  The same
+    bytes as "tight" (compared on every chart of the toy's and a network's report); on a
+    matplotlib without these internals, "tight" itself."""
+    import matplotlib
+    try:
+        from matplotlib.backend_bases import _get_renderer
+        with fig.canvas._switch_canvas_and_return_print_method(kind) as print_method:
+            renderer = _get_renderer(fig, functools.partial(print_method,
+                                                            orientation="portrait"))
+    except (ImportError, AttributeError, TypeError):
+        return "tight"
+    return fig.get_tightbbox(renderer).padded(matplotlib.rcParams["savefig.pad_inches"])
+
+
 def save(fig, kind: str):
     """A figure as inline SVG text (no XML prolog) or PDF bytes, dated nowhere, closing
     it; or, for ``kind`` "figure", the figure itself, for :func:`pdf_pages`."""
@@ -81,7 +98,7 @@ def save(fig, kind: str):
         return fig
     buffer = io.BytesIO()
     metadata = {"Date": None} if kind == "svg" else {"CreationDate": None}
-    fig.savefig(buffer, format=kind, metadata=metadata, bbox_inches="tight")
+    fig.savefig(buffer, format=kind, metadata=metadata, bbox_inches=tight(fig, kind))
     pyplot().close(fig)
     data = buffer.getvalue()
     if kind == "svg":
@@ -101,7 +118,7 @@ def pdf_pages(figures: dict) -> tuple[bytes, dict]:
     plt, buffer = pyplot(), io.BytesIO()
     with plt.rc_context(STYLE), PdfPages(buffer, metadata={"CreationDate": None}) as pdf:
         for fig in figures.values():
-            pdf.savefig(fig, bbox_inches="tight")
+            pdf.savefig(fig, bbox_inches=tight(fig, "pdf"))
             plt.close(fig)
     return buffer.getvalue(), {name: page for page, name in enumerate(figures, start=1)}
 

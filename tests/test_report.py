@@ -115,10 +115,21 @@ def normalise(text: str, kind: str):
         text = re.sub(r'<figure class="seconds">.*?</figure>', "<figure/>", text, flags=re.S)
         text = re.sub(r'<figure id="steps">.*?</figure>', "<figure/>", text, flags=re.S)
         text = re.sub(r'<p class="note">derive .*?</p>', "<p/>", text, flags=re.S)
+        text = renumbered_svg_ids(text)
     else:
         text = re.sub(r"\\seconds\{[^}]*\}", r"\\seconds{}", text)
         text = re.sub(r"derive [^\n]*generated [^\n]*", "", text)
     return text
+
+
+def renumbered_svg_ids(text: str) -> str:
+    """matplotlib names each clip path and marker by a hash of its coordinates' digits
+    ("p" or "m" and ten hex digits), which differ in their last bits between CPUs: each
+    such name becomes its order of first appearance, so that the comparison still sees
+    which element refers to which."""
+    order: dict[str, str] = {}
+    return re.sub(r"\b([pm][0-9a-f]{10})\b",
+                  lambda m: order.setdefault(m.group(1), f"{m.group(1)[0]}{len(order)}"), text)
 
 
 EPS = 2.0 ** -52
