@@ -45,7 +45,7 @@ from .errors import DeriveError, require_model
 from .dag import topological_order
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
-from .symbolic import dag_gradient, diff_over_budget, diff_skipped
+from .symbolic import dag_gradient, deep, diff_over_budget, diff_skipped
 
 HESSIAN_DIFF_CAP = 20_000
 """sympy.diff twice runs while the loss's tree size × P² is at most this."""
@@ -430,8 +430,10 @@ def hessian(model, wrt=None, progress=None, budget: float | None = None) -> Hess
 
 def diff_twice(output, wrt) -> list:
     """The Hessian's entries by ``sympy.diff``, row by row: each first derivative once,
-    then its derivative by every variable.  Cost: P + P² tree walks."""
-    return [sympy.diff(first, b) for first in (sympy.diff(output, a) for a in wrt) for b in wrt]
+    then its derivative by every variable, in :func:`derive.symbolic.deep`.  Cost: P + P²
+    tree walks."""
+    return deep(lambda: [sympy.diff(first, b) for first in (sympy.diff(output, a) for a in wrt)
+                         for b in wrt])
 
 
 def symbolic_hessian_exprs(model, wrt, gradient=None) -> list[list]:

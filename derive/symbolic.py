@@ -22,6 +22,8 @@ equivalence of automatic and symbolic differentiation").
 
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass
 
 import sympy
@@ -36,14 +38,55 @@ def diff_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
     """Per-variable ``sympy.diff``: the textbook derivatives.
 
     Cost: a tree walk per variable; on swollen expressions (logistic map
-    beyond N = 12 or so) seconds to minutes.  Callers guard it by size.
+    beyond N = 12 or so) seconds to minutes.  Callers guard it by size.  It runs in
+    :func:`deep`, as sympy.diff recurses several Python frames per level.
     """
-    return [sympy.diff(output, w) for w in wrt]
+    return deep(lambda: [sympy.diff(output, w) for w in wrt])
 
 
-DIFF_DEPTH_CAP = 100
-"""sympy.diff recurses once per level, several Python frames deep: it runs on
-expressions at most this deep (in operations)."""
+DIFF_DEPTH_CAP = 2000
+"""sympy.diff runs (in :func:`deep`) on expressions at most this deep, in operations:
+at Python's default recursion limit it failed from 185 levels of gelu and 374 of
+sin, exp, cos, in a thread of :func:`deep` it ran 305 levels of gelu (chain:gelu*100);
+deeper expressions are also far past any budget there."""
+
+DEEP_STACK = 1 << 30
+"""The stack of :func:`deep`'s thread, in bytes (reserved, used as touched)."""
+DEEP_RECURSION = 100_000
+
+
+def deep(work):
+    """``work()``, in a thread with a :data:`DEEP_STACK` stack and Python's recursion
+    limit raised to :data:`DEEP_RECURSION` while it runs: SymPy's own recursive walks
+    (sympy.diff, several frames per level of the expression) of deep expressions.
+    Its exception is raised here; Ctrl-C interrupts the wait (the thread is a daemon).
+
+    >>> deep(lambda: 6 * 7)
+    42
+    """
+    result = {}
+
+    def run():
+        try:
+            result["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller
+            result["error"] = error
+
+    limit, size = sys.getrecursionlimit(), threading.stack_size()
+    thread = threading.Thread(target=run, name="derive-deep", daemon=True)
+    sys.setrecursionlimit(max(limit, DEEP_RECURSION))
+    try:
+        threading.stack_size(DEEP_STACK)
+        try:
+            thread.start()
+        finally:
+            threading.stack_size(size)
+        thread.join()
+    finally:
+        sys.setrecursionlimit(limit)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def diff_skipped(output: sympy.Expr, wrt, cap: int, measured=None,

@@ -74,3 +74,20 @@ def test_a_model_files_nesting_at_and_past_its_limit_is_one_line(tmp_path, comma
         done = derive(command, str(model_file(tmp_path, depth)), cwd=tmp_path)
         assert refused(done), done.stderr[-300:]  # a nested list is not a number, either way
         assert ("deeper than 32" in done.stderr) == (depth > 31)
+
+
+def test_sympy_diff_runs_past_the_default_recursion_limit():
+    """sympy.diff recurses several frames per level: at Python's default limit it failed
+    from 374 levels of sin, exp, cos (chain:sin,exp,cos*42); run in derive's deep thread
+    (symbolic.deep) it answers 455 levels, and as the DAG sweep does."""
+    import sympy
+    from derive.dag import sizes
+    from derive.families import model
+    from derive.symbolic import dag_gradient, deep, diff_gradient
+    m = model("chain:sin,exp,cos*50")
+    assert sizes(m.output).depth == 455
+    [by_diff] = diff_gradient(m.output, m.wrt[-1:])
+    [by_dag] = dag_gradient(m.output, m.wrt[-1:])
+    values = {s: sympy.Float(v) for s, v in m.values.items()}
+    a, b = deep(lambda: (float(by_diff.xreplace(values)), float(by_dag.xreplace(values))))
+    assert by_diff.has(m.wrt[-1]) and abs(a - b) <= 1e-9 * max(1.0, abs(b)), (a, b)
