@@ -13,7 +13,6 @@ from hypothesis import assume, given, settings, strategies as st
 from derive import codegen, model, program
 from derive.dag import own_ops, sizes
 from derive.growth import TIMING_R2, describe, fit, fits, sweep, table1
-from derive.primitives import lambdify_modules
 from derive.symbolic import dag_gradient
 
 x, y, z = sympy.symbols("x y z")
@@ -126,7 +125,7 @@ def test_fit_recovers_known_laws():
         {"law": "linear", "a": 4.0, "b": 3.0, "r2": 1.0, "from_depth": 10})
 
 
-@pytest.mark.parametrize("spec", ["toy", "chain:tanh,relu,softplus*3", "logistic:9",
+@pytest.mark.parametrize("spec", ["toy", "chain:tanh,relu,softplus*3", "logistic:8",
                                   "chain:log,sqrt,sigmoid,square"])
 def test_generated_code_lambdify_and_backprop_agree_on_random_inputs(spec):
     m = model(spec).batch(200, seed=7)
@@ -134,8 +133,8 @@ def test_generated_code_lambdify_and_backprop_agree_on_random_inputs(spec):
     arguments = list(m.values)
     shape = np.shape(m.values[m.inputs[0]])
     generated = codegen.evaluate(gradient, arguments, m.values, shape)
-    lambdified = sympy.lambdify(arguments, gradient, modules=lambdify_modules())
-    by_lambdify = codegen.batch_sums(lambdified, arguments, m.values, shape)
+    by_lambdify, fallback = codegen.numeric(gradient, arguments, m.values, shape)  # check's
+    assert fallback is None  # lambdify ran (its unsorted printer: 3 times as fast)
     _, backprop = program(m).gradients(m.values)
     for w, g, lam in zip(m.wrt, generated, by_lambdify):
         b = backprop[w]
