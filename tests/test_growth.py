@@ -270,3 +270,20 @@ def test_latex_chars_below_and_above_its_cap():
 def test_staged_program_counts():
     counts = program(model("chain:tanh*5")).counts()
     assert counts["forward_steps"] < counts["backprop_ops"] <= 3 * counts["forward_steps"] + 5
+
+
+def test_peak_memory_is_measured_on_the_same_code_without_its_line_table():
+    """bench's peak memory runs each function with its line table emptied (tracemalloc
+    scans it at every allocation: quadratic on a lambdified gradient): the same values
+    and the same peak, and no line table left."""
+    from derive.bench import peak_bytes, without_lines
+    m = model("chain:sin,exp,cos*2").batch(500, seed=3)
+    gradient = dag_gradient(m.output, m.wrt)
+    arguments = list(m.values)
+    f = sympy.lambdify(arguments, gradient, modules="numpy")
+    g = without_lines(f)
+    values = [m.values[a] for a in arguments]
+    assert g.__code__.co_linetable == b"" and f.__code__.co_linetable != b""
+    assert all(np.array_equal(a, b) for a, b in zip(f(*values), g(*values)))
+    assert peak_bytes(lambda: g(*values)) == peak_bytes(lambda: f(*values)) > 500 * 8
+    assert without_lines(len) is len
