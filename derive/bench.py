@@ -30,7 +30,7 @@ from .dag import sizes
 from .primitives import lambdify_modules
 from .modes import forward_mode, forward_mode_ops, forward_ops
 from .staged import programs
-from .symbolic import DIFF_DEPTH_CAP, dag_gradient, diff_gradient, diff_tree_nodes
+from .symbolic import DIFF_DEPTH_CAP, dag_gradient, diff_gradient, diff_seconds
 THREAD_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "OPENBLAS_CORETYPE"]
 
@@ -120,8 +120,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     deep = (f"output {loss.depth} operations deep exceeds {DIFF_DEPTH_CAP}"
             if loss.depth > DIFF_DEPTH_CAP else None)
     measure("derivation", "sympy_diff", lambda: diff_gradient(model.output, model.wrt),
-            lambda n: predict("sympy_diff", diff_tree_nodes(model.output, model.wrt), runs=n + 1,
-                              name="sympy.diff"),
+            lambda n: diff_seconds(model.output, model.wrt, runs=n + 1),
             slow, clear_cache, deep)
     arguments = list(model.values)
     batched = model.batch(batch, seed) if batch > 1 and model.batch_size is None else model

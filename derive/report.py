@@ -50,7 +50,7 @@ from .primitives import LOSSES
 from .picture import Picture, draw, graph
 from .printing import Adjoint, mathml, mathml_flow, to_latex
 from .staged import Variable, program, trace
-from .symbolic import DIFF_DEPTH_CAP, derivatives, diff_gradient
+from .symbolic import DIFF_DEEP_FROM, derivatives, diff_gradient
 from .table import brief, json_text
 
 FORMATS = ("html", "tex", "pdf")
@@ -233,7 +233,8 @@ def _nightmare(model, derived) -> dict:
     """One parameter's closed form as sympy.diff prints it, and as shared intermediates."""
     i = 1 if len(model.wrt) > 1 else 0  # omega0 for toy
     w = model.wrt[i]
-    if derived.output.tree_nodes > policy.EXPRESSION_CAP or derived.output.depth > DIFF_DEPTH_CAP:
+    # a closed form printed only where it is short and shallow (DIFF_DEEP_FROM levels)
+    if derived.output.tree_nodes > policy.EXPRESSION_CAP or derived.output.depth > DIFF_DEEP_FROM:
         return {"parameter": str(w), "symbol": w, "closed": None, "cse": []}
     [closed] = [derived.diff[i]] if derived.diff else diff_gradient(model.output, [w])
     names = sympy.numbered_symbols("t", exclude=closed.free_symbols)  # t0, t1, ... not taken

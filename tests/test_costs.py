@@ -83,3 +83,22 @@ def test_a_report_honours_the_budget(tmp_path, run):
     data = json.loads((tmp_path / "r" / "data.json").read_text())
     assert data["growth"][0]["stopped"] and "budget" in err
     assert any("sympy.diff skipped" in n for n in data["notes"])
+
+
+def test_sympy_diffs_prediction_grows_with_depth_past_100_levels():
+    """Past DIFF_DEEP_FROM levels the trees' prediction is multiplied by (depth / 100)²
+    and says so; at most 100 deep it is the trees' alone."""
+    import sympy
+    from derive.symbolic import DIFF_DEEP_FROM, diff_seconds
+    w, x = sympy.symbols("w x")
+    deep_chain = w * x
+    for _ in range(199):
+        deep_chain = sympy.sin(deep_chain)
+    for output, wrt in ((deep_chain, [w]), (model("toy").output, model("toy").wrt)):
+        depth = sizes(output).depth
+        trees = predict("sympy_diff", diff_tree_nodes(output, wrt), runs=3)
+        factor = max(1.0, depth / DIFF_DEEP_FROM) ** 2
+        found = diff_seconds(output, wrt, runs=3)
+        assert found.seconds == pytest.approx(trees.seconds * factor) and found.runs == 3
+        assert (f"for {depth} levels" in found.basis) == (depth > DIFF_DEEP_FROM)
+    assert sizes(deep_chain).depth == 201
