@@ -50,9 +50,11 @@ at Python's default recursion limit it failed from 185 levels of gelu and 374 of
 sin, exp, cos, in a thread of :func:`deep` it ran 305 levels of gelu (chain:gelu*100);
 deeper expressions are also far past any budget there."""
 
-DEEP_STACK = 1 << 30
-"""The stack of :func:`deep`'s thread, in bytes (reserved, used as touched)."""
-DEEP_RECURSION = 100_000
+DEEP_STACK = 1 << 29
+"""The stack of :func:`deep`'s thread, in bytes (reserved, used as touched): about 17 kB
+for each of :data:`DEEP_RECURSION` frames, so that Python's RecursionError, not the
+stack's end, stops a walk; 2,000 levels of sympy.diff take about 12,000 frames."""
+DEEP_RECURSION = 30_000
 
 
 def deep(work):
@@ -60,6 +62,8 @@ def deep(work):
     limit raised to :data:`DEEP_RECURSION` while it runs: SymPy's own recursive walks
     (sympy.diff, several frames per level of the expression) of deep expressions.
     Its exception is raised here; Ctrl-C interrupts the wait (the thread is a daemon).
+    Where no such thread can start (an address-space limit, ``ulimit -v``), it runs
+    here, at the current limits.
 
     >>> deep(lambda: 6 * 7)
     42
@@ -79,6 +83,9 @@ def deep(work):
         threading.stack_size(DEEP_STACK)
         try:
             thread.start()
+        except RuntimeError:  # "can't start new thread": no room for its stack
+            sys.setrecursionlimit(limit)
+            return work()
         finally:
             threading.stack_size(size)
         thread.join()

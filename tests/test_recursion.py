@@ -94,3 +94,21 @@ def test_sympy_diff_runs_past_the_default_recursion_limit():
     values = {s: sympy.Float(v) for s, v in m.values.items()}
     a, b = deep(lambda: (float(by_diff.xreplace(values)), float(by_dag.xreplace(values))))
     assert by_diff.has(m.wrt[-1]) and abs(a - b) <= 1e-9 * max(1.0, abs(b)), (a, b)
+
+
+def test_sympy_diff_under_an_address_space_limit_runs_in_place():
+    """Where deep()'s thread cannot reserve its stack (ulimit -v), sympy.diff still runs,
+    in the calling thread at the current limits."""
+    code = """if True:
+    import re, resource, threading, sympy
+    from derive import symbolic
+    size = int(re.search(r"VmSize:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+    room = size * 1024 + symbolic.DEEP_STACK // 2
+    resource.setrlimit(resource.RLIMIT_AS, (room, room))
+    x = sympy.Symbol("x")
+    print(symbolic.deep(lambda: (threading.current_thread().name, sympy.diff(sympy.sin(x)**2, x))))
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "('MainThread', 2*sin(x)*cos(x))"
