@@ -87,7 +87,7 @@ def _sum(value) -> float:
           suppress_health_check=[HealthCheck.too_slow])
 @given(m=named_models(), lot=st.integers(0, 24))
 def test_generated_code_runs_on_every_backend_whatever_the_names(m, lot):
-    p = program(m)  # trace's numbers without its printed equations (a third of the time)
+    p = program(m)  # trace's numbers without its printed equations (a sixth of the time)
     value = p.forward(m.values)
     reference_loss, reference = p.summed(value, p.backward(value))
     backends = ["numpy"] + [b for b in ("torch", "jax") if _present(b)]
