@@ -30,7 +30,7 @@ from .dag import sizes
 from .primitives import lambdify_modules
 from .modes import forward_mode, forward_mode_ops, forward_ops
 from .staged import programs
-from .symbolic import DIFF_DEPTH_CAP, dag_gradient, diff_gradient, diff_seconds
+from .symbolic import dag_gradient, diff_gradient, diff_seconds, too_deep
 THREAD_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "OPENBLAS_CORETYPE"]
 
@@ -117,11 +117,9 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     derivation = result["derivation"]
     measure("derivation", "dag", lambda: dag_gradient(model.output, model.wrt),
             lambda n: predict("dag", loss.dag_nodes, runs=n + 1), slow, clear_cache)
-    deep = (f"output {loss.depth} operations deep exceeds {DIFF_DEPTH_CAP}"
-            if loss.depth > DIFF_DEPTH_CAP else None)
     measure("derivation", "sympy_diff", lambda: diff_gradient(model.output, model.wrt),
             lambda n: diff_seconds(model.output, model.wrt, runs=n + 1),
-            slow, clear_cache, deep)
+            slow, clear_cache, too_deep(loss.depth))
     arguments = list(model.values)
     batched = model.batch(batch, seed) if batch > 1 and model.batch_size is None else model
     values = [batched.values[a] for a in arguments]

@@ -50,6 +50,13 @@ at Python's default recursion limit it failed from 185 levels of gelu and 374 of
 sin, exp, cos, in a thread of :func:`deep` it ran 305 levels of gelu (chain:gelu*100);
 deeper expressions are also far past any budget there."""
 
+def too_deep(depth: int) -> str | None:
+    """Why ``sympy.diff`` is not run on an output ``depth`` operations deep (None where
+    it is): past :data:`DIFF_DEPTH_CAP`."""
+    return f"output {depth} operations deep exceeds {DIFF_DEPTH_CAP}" \
+        if depth > DIFF_DEPTH_CAP else None
+
+
 DEEP_STACK = 1 << 29
 """The stack of :func:`deep`'s thread, in bytes (reserved, used as touched): about 17 kB
 for each of :data:`DEEP_RECURSION` frames, so that Python's RecursionError, not the
@@ -106,10 +113,9 @@ def diff_skipped(output: sympy.Expr, wrt, cap: int, measured=None,
     """
     measured = sizes(output) if measured is None else measured
     tree = measured.tree_nodes
-    if measured.depth > DIFF_DEPTH_CAP:
-        return f"output {measured.depth} operations deep exceeds {DIFF_DEPTH_CAP}"
-    if tree * len(wrt) <= cap:
-        return None
+    deep_reason = too_deep(measured.depth)
+    if deep_reason or tree * len(wrt) <= cap:
+        return deep_reason
     return f"output tree {tree:,} nodes x {len(wrt):,} {what} exceeds {cap:,}"
 
 
@@ -168,7 +174,7 @@ def diff_seconds(outputs, wrt, runs: int = 1) -> Prediction:
     outputs = [outputs] if isinstance(outputs, sympy.Basic) else outputs
     built = sum(diff_tree_nodes(e, wrt) for e in outputs)
     prediction = predict("sympy_diff", built, runs=runs, name="sympy.diff")
-    depth = max((sizes(e).depth for e in outputs), default=0)
+    depth = sizes(outputs).depth  # one pass over the outputs' shared graph
     if depth <= DIFF_DEEP_FROM:
         return prediction
     factor = (depth / DIFF_DEEP_FROM) ** 2
