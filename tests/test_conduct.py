@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import call
+from conftest import call, fresh_venv
 from derive import families
 from derive.output import MARKER
 
@@ -140,20 +140,6 @@ def test_default_folders_are_distinct_per_model(tmp_path):
 
 
 # ---- the README's commands leave the clone clean ------------------------------------
-
-
-def fresh_venv(where: Path) -> Path:
-    """A virtual environment that sees this interpreter's packages (so the test measures
-    the README's commands, not downloads of SymPy and matplotlib), with a ``pip`` that
-    is this interpreter's pip run by the venv's Python, so it installs into the venv.
-    (``venv``'s own ensurepip would copy the same pip in for 12 s.)"""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
-                    str(where)], check=True)
-    pip = where / "bin" / "pip"
-    pip.write_text(f"#!{where / 'bin' / 'python'}\nimport sys\n"
-                   "from pip._internal.cli.main import main\nsys.exit(main())\n")
-    pip.chmod(0o755)
-    return where
 
 
 def test_the_main_job_in_a_fresh_clone_leaves_git_status_empty(tmp_path):

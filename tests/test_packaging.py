@@ -2,8 +2,9 @@
 
 import subprocess
 import sys
-import venv
 from pathlib import Path
+
+from conftest import fresh_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,10 +17,7 @@ def test_report_runs_from_a_wheel_in_a_fresh_venv(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-w", str(dist), str(ROOT)], check=True, capture_output=True)
     [wheel] = dist.glob("derive-*.whl")
-    env_dir = tmp_path / "venv"
-    # no ensurepip (12 s): this interpreter's pip, seen through the system site packages,
-    # installs into the venv when the venv's Python runs it
-    venv.EnvBuilder(with_pip=False, system_site_packages=True).create(env_dir)
+    env_dir = fresh_venv(tmp_path / "venv")
     python = env_dir / "bin" / "python"
     install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
                               "--ignore-installed", str(wheel)], capture_output=True, text=True)
