@@ -38,6 +38,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import secrets
 import stat
 import sys
 import tempfile
@@ -244,11 +245,14 @@ class Journal:
         """Clear what a killed run left; put back a previous report that a kill left
         aside with no report in its place.  Returns a note when it did."""
         self.handle.seek(0)
-        restored = None
+        restored, noted = None, {}
         for line in self.handle.read().splitlines():
             kind, _, name = line.partition(" ")
-            if kind not in ("new", "old") or not name or "/" in name or name in (".", ".."):
-                continue
+            if kind == "drop":
+                noted.pop(name, None)
+            elif kind in ("new", "old") and name and "/" not in name and name not in (".", ".."):
+                noted[name] = kind
+        for name, kind in noted.items():
             path = self.target.parent / name
             if not path.is_dir() or path.is_symlink():
                 continue
@@ -324,6 +328,24 @@ def _files(folder: Path) -> list[str]:
     return sorted(name for name in found if name != MARKER)
 
 
+def _new_folder(target: Path, journal: Journal | None) -> Path:
+    """A new private staging folder ``.NAME.new.XXXXXXXX`` beside ``target``, its name
+    journaled before it exists, so that a kill at any instant leaves nothing the next
+    run cannot clear (``tempfile.mkdtemp`` would create it before the journal names it)."""
+    while True:
+        staging = target.parent / f".{target.name[:200]}.new.{secrets.token_hex(4)}"
+        if os.path.lexists(staging):
+            continue
+        if journal is not None:
+            journal.note("new", staging)
+        try:
+            os.mkdir(staging, 0o700)
+            return staging
+        except FileExistsError:  # made in between by someone else: not ours to clear
+            if journal is not None:
+                journal.note("drop", staging)
+
+
 def replace_directory(target, build, journal: Journal | None = None,
                       kept: list | None = None) -> Path:
     """Build a folder with ``build(tmpdir)`` beside ``target``, mark it, then swap it in.
@@ -338,13 +360,11 @@ def replace_directory(target, build, journal: Journal | None = None,
     shown = f"--out {str(target)!r}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:200]}.new.", dir=target.parent))
+        staging = _new_folder(target, journal)
     except OSError as error:
         raise _cannot(shown, error) from None
-    if journal is not None:
-        journal.note("new", staging)
     try:
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report is for reading
+        staging.chmod(0o777 & ~_umask())  # made private; a report is for reading
         build(staging)
         written = _files(staging)
         (staging / MARKER).write_text("\n".join([_MARKER_HEAD, *written]) + "\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import call
+from derive import output
 from derive.output import MARKER, locked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +129,38 @@ def test_a_kill_between_the_renames_loses_neither_report(tmp_path):
     with locked(out):  # what the next run does first
         assert checksums(out) == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
+
+
+def test_a_staging_folder_is_journaled_before_it_exists(tmp_path, monkeypatch):
+    """A kill at the instant the staging folder is made (the race that once left
+    ``.toy.new.XXXXXXXX`` behind): its name is in the journal already, so the next run
+    clears it; a folder of that name made by someone else in between is left alone."""
+    out, made = tmp_path / "toy", []
+    real = os.mkdir
+
+    def mkdir(path, mode=0o777, **kw):
+        if ".new." not in str(path):
+            return real(path, mode, **kw)
+        journal = (tmp_path / ".toy.lock").read_text()
+        if not made:  # someone else takes the first name in between
+            real(path)
+            (Path(path) / "theirs.txt").write_text("theirs")
+        made.append((Path(path).name, journal))
+        real(path, mode)
+
+    monkeypatch.setattr(output.os, "mkdir", mkdir)
+    with locked(out) as journal:
+        staging = output._new_folder(out, journal)
+        left = (tmp_path / ".toy.lock").read_text()  # what a kill here leaves
+    monkeypatch.undo()
+    (tmp_path / ".toy.lock").write_text(left)
+    (theirs, first), (ours, second) = made
+    assert f"new {theirs}\n" in first and f"new {ours}\n" in second
+    assert f"drop {theirs}\n" in second and staging.name == ours
+    with locked(out):  # what the next run does first, after a kill here
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [theirs]
+    assert (tmp_path / theirs / "theirs.txt").read_text() == "theirs"
 
 
 def test_the_run_after_such_a_kill_says_it_put_the_report_back(tmp_path):
