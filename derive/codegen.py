@@ -128,7 +128,22 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
         t1 = torch.tanh(w * x) ** 2
         return (t1,)
     """
-    check_backend(backend)
+    return sources(outputs, arguments, names, name, doc, batch, [backend], tail)[backend]
+
+
+def sources(outputs, arguments, names: dict | None = None, name: str = "gradient",
+            doc: str = "", batch=None, backends=("numpy",), tail: str = "") -> dict:
+    """:func:`source` for each of ``backends`` at once ({backend: text}): the plan and
+    the numpy lines, which cost the most, are made once for all.  ``tail`` may be a
+    {backend: text} dict.
+
+    >>> x, w = sympy.symbols("x w")
+    >>> texts = sources([sympy.tanh(w * x)], [w, x], backends=BACKENDS)
+    >>> [line for line in texts["jax"].splitlines() if "tanh" in line]
+    ['    t1 = jnp.tanh(w * x)']
+    """
+    for backend in backends:
+        check_backend(backend)
     plan = _Plan(outputs, arguments, names or {}, batch)
     lines, helpers = [], {}
     for node in plan.bound:
@@ -150,13 +165,17 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
     body = ([f'    """{doc}"""'] if doc else []) + lines
     result = ", ".join(_text(o, plan, helpers)[0] for o in outputs)
-    if backend != "numpy":
-        return _for_backend(backend, head, signature, body, result,
-                            [label[a] for a in arguments], plan.taken,
-                            tail.format(function=name))
-    code = head + ["", signature, *body, f"    return ({result},)"]
-    code += tail.format(function=name).split("\n") if tail else []
-    return "\n".join(_rename_modules(code, plan.taken))
+    texts = {}
+    for backend in backends:
+        end = (tail.get(backend, "") if isinstance(tail, dict) else tail).format(function=name)
+        if backend != "numpy":
+            texts[backend] = _for_backend(backend, head, signature, body, result,
+                                          [label[a] for a in arguments], plan.taken, end)
+            continue
+        code = head + ["", signature, *body, f"    return ({result},)"]
+        code += end.split("\n") if end else []
+        texts[backend] = "\n".join(_rename_modules(code, plan.taken))
+    return texts
 
 
 def check_backend(backend: str) -> None:
@@ -626,6 +645,11 @@ def _real(value):
 
 
 def model_source(model, backend: str = "numpy") -> str:
+    """The module of :func:`model_sources` for one ``backend``: what `derive code` writes."""
+    return model_sources(model, [backend])[backend]
+
+
+def model_sources(model, backends=("numpy",)) -> dict:
     """A standalone module computing the model's loss and gradient, forward then backward.
 
     ``loss_and_gradient(...)`` takes every symbol of the model (parameters,
@@ -635,10 +659,16 @@ def model_source(model, backend: str = "numpy") -> str:
     Names that Python reserves are spelled with a ``_`` appended (a parameter
     ``lambda`` is the argument ``lambda_``: :func:`identifiers`), and the function
     is ``loss_and_gradient_`` if a parameter takes its name.
-    ``backend`` is one of :data:`BACKENDS`.  Cost: linear in the graph of the loss
-    and its DAG-sweep gradient.
+    Returns {backend: text} for each of ``backends`` (of :data:`BACKENDS`; the
+    costly part, the plan of the lines, is made once for all).  Cost: linear in the
+    graph of the loss and its DAG-sweep gradient.
+
+    >>> from derive.families import model
+    >>> texts = model_sources(model("toy"), ["numpy", "torch"])
+    >>> [text.count("dl_dh3 =") for text in texts.values()]
+    [1, 1]
     """
-    adjoint = adjoints(model.output, model.wrt)
+    adjoint = adjoints(model.output, model.wrt)  # one plan, one set of lines for all
     names = {step.node: step.name for step in expression_program(model).steps}
     for node in model.wrt:
         names.setdefault(node, str(node))
@@ -649,22 +679,24 @@ def model_source(model, backend: str = "numpy") -> str:
     label = identifiers(str(a) for a in arguments)
     outputs = [model.output] + [adjoint.get(w, sympy.S.Zero) for w in model.wrt]
     returned = ", ".join(["loss"] + [f"dl_d{label[str(w)]}" for w in model.wrt])
-    values = ", ".join(f"{label[str(a)]}={_literal(model.values[a], backend)}"
-                       for a in arguments)
-    main = ("\n\n\nif __name__ == \"__main__\":\n"
-            f"    _results = {{function}}({values})\n"
-            f"    for _name, _value in zip({returned.split(', ')!r}, _results):\n"
-            "        _total = _value.sum() if hasattr(_value, \"sum\") else _value\n"
-            "        print(f\"{{_name:>12}} {{float(_total): .12g}}\")\n")
-    text = source(outputs, arguments, names, name="loss_and_gradient",
-                  batch=model.inputs + model.targets, backend=backend,
-                  doc=f"Forward pass, then backward pass. Returns ({returned}).", tail=main)
+    main = {}
+    for backend in backends:
+        values = ", ".join(f"{label[str(a)]}={_literal(model.values[a], backend)}"
+                           for a in arguments)
+        main[backend] = ("\n\n\nif __name__ == \"__main__\":\n"
+                         f"    _results = {{function}}({values})\n"
+                         f"    for _name, _value in zip({returned.split(', ')!r}, _results):\n"
+                         "        _total = _value.sum() if hasattr(_value, \"sum\") else _value\n"
+                         "        print(f\"{{_name:>12}} {{float(_total): .12g}}\")\n")
+    texts = sources(outputs, arguments, names, name="loss_and_gradient",
+                    batch=model.inputs + model.targets, backends=backends, tail=main,
+                    doc=f"Forward pass, then backward pass. Returns ({returned}).")
     header = (f'"""Loss and gradient of {model.name}, generated by `derive code`.\n\n'
               "Straight-line code from the expression graph: one assignment per step\n"
               "(arithmetic used once is written inside its user), the forward pass first,\n"
               "then the backward pass (dl_d*). Arrays are deleted after their last use.\n"
               '"""\n')
-    return header + text
+    return {backend: header + text for backend, text in texts.items()}
 
 
 def _literal(value, backend: str = "numpy") -> str:
