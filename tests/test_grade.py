@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import call
+
 pytest.importorskip("nbclient", reason="nbclient not installed: pip install -e '.[test]'")
 
 NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
@@ -126,19 +128,27 @@ def _with_cell(source: Path, target: Path, code: str) -> Path:
     return target
 
 
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    """One class run: the good 7.1, each hostile notebook, the good 7.2 (each notebook in
+    a fresh kernel, as always); the hostile ones are the buggy 7.1 (its backprop wrong)
+    with a cell that tries to forge or break the grade line."""
+    folder = tmp_path_factory.mktemp("hostile")
+    hostile = [_with_cell(NOTEBOOKS / "bug_7_1.ipynb", folder / f"{name}.ipynb", HOSTILE[name])
+               for name in sorted(HOSTILE)]
+    code, out, err = call("grade", NOTEBOOKS / "completed_7_1.ipynb", *hostile,
+                          NOTEBOOKS / "completed_7_2.ipynb", "--json")
+    assert "internal error" not in err, err
+    return code, {Path(n["path"]).stem: n["passed"] for n in json.loads(out)["notebooks"]}
+
+
+@pytest.mark.xdist_group("grade-hostile")
 @pytest.mark.parametrize("hostility", sorted(HOSTILE))
-def test_a_hostile_notebook_between_two_good_ones_fails_alone(run, tmp_path, hostility):
-    """The hostile notebook is the buggy 7.1 (its backprop wrong) with a cell that tries to
-    forge or break the grade line: it must fail, and the two around it pass."""
-    good = NOTEBOOKS / "completed_7_1.ipynb"
-    hostile = _with_cell(NOTEBOOKS / "bug_7_1.ipynb", tmp_path / "hostile.ipynb",
-                         HOSTILE[hostility])
-    code, out = grade(run, good, hostile, NOTEBOOKS / "completed_7_2.ipynb",
-                      options=("--json",))
-    assert code == 1, out
-    verdicts = {Path(n["path"]).name: n["passed"] for n in json.loads(out)["notebooks"]}
-    assert verdicts == {"completed_7_1.ipynb": True, "hostile.ipynb": False,
-                        "completed_7_2.ipynb": True}
+def test_a_hostile_notebook_between_two_good_ones_fails_alone(hostile_class, hostility):
+    code, verdicts = hostile_class
+    assert code == 1
+    assert verdicts[hostility] is False
+    assert verdicts["completed_7_1"] and verdicts["completed_7_2"]  # the good ones pass
 
 
 def test_a_hook_printing_a_perfect_grade_line_does_not_pass(run, tmp_path):
