@@ -72,7 +72,7 @@ settings.register_profile("derive", derandomize=True, print_blob=True)
 settings.load_profile("derive")
 
 
-LONGEST = ("tests/test_names.py::", "tests/test_properties.py::",
+LONGEST = ("tests/test_names.py::",
            "tests/test_conduct.py::test_an_implied_sweep",
            "tests/test_conduct.py::test_the_main_job_in_a_fresh_clone",
            "tests/test_user_models.py::test_a_report_killed_midway",
