@@ -132,7 +132,7 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
 
 
 def sources(outputs, arguments, names: dict | None = None, name: str = "gradient",
-            doc: str = "", batch=None, backends=("numpy",), tail: str = "") -> dict:
+            doc: str = "", batch=None, backends=("numpy",), tail: str | dict = "") -> dict:
     """:func:`source` for each of ``backends`` at once ({backend: text}): the plan and
     the numpy lines, which cost the most, are made once for all.  ``tail`` may be a
     {backend: text} dict.
@@ -668,7 +668,7 @@ def model_sources(model, backends=("numpy",)) -> dict:
     >>> [text.count("dl_dh3 =") for text in texts.values()]
     [1, 1]
     """
-    adjoint = adjoints(model.output, model.wrt)  # one plan, one set of lines for all
+    adjoint = adjoints(model.output, model.wrt)
     names = {step.node: step.name for step in expression_program(model).steps}
     for node in model.wrt:
         names.setdefault(node, str(node))

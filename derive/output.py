@@ -37,8 +37,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import secrets
+import shutil
 import stat
 import sys
 import tempfile
