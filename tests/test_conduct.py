@@ -166,7 +166,7 @@ def test_a_killed_report_leaves_no_staging_folder_after_the_next_run(tmp_path):
     out = tmp_path / "toy"
     assert cli("report", "--out", str(out), *QUICK)[0] == 0
     process = subprocess.Popen([sys.executable, "-m", "derive.cli", "report", "--out", str(out),
-                                "--depth", "1:6", "--format", "html,tex"],
+                                "--depth", "1:2", "--format", "html,tex", "--budget", "0.001"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".toy.new.")
