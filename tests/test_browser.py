@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 REPORTS = {
     "toy": ["toy", "--depth", "1:12"],
-    "tanh8": ["chain:tanh*8", "--depth", "1:40"],
+    "tanh8": ["chain:tanh*8", "--depth", "1:16"],
     "udl72": ["mlp:udl72", "--depth", "1:6"],
     "logistic10": ["logistic:10", "--depth", "1:10"],
     "expr": ["--expr", "b1 + w1*tanh(b0 + w0*sin(b2 + w2*x))", "--param", "b0=0.1",
