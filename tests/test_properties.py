@@ -4,8 +4,8 @@ Backprop equals both symbolic forms (the DAG sweep and ``sympy.diff``) on every 
 Parameters come from the documented seeded initialisation, which keeps every layer in
 its primitive's safe range (see derive.models.chain_values).  The symbolic gradients are
 evaluated by code generated from their graph (codegen.evaluate), which is linear in it:
-lambdify prints each as a tree, five sixths of this test's time when it went through
-``check``, and is compared with generated code in tests/test_fast.py.
+lambdify prints each as a tree (two thirds of this test's time when it went through
+``check``), and it is compared with generated code and backprop in tests/test_growth.py.
 
 Tolerance: each within 1e-10 relative (max(1, |g|)) of backprop's; every draw is
 Hypothesis's, derandomized.
