@@ -35,6 +35,7 @@ def call(*argv, cwd=None, env=None) -> tuple[int, str, str]:
         os.environ.update(environment)
     return code, out.getvalue(), err.getvalue()
 
+
 def fresh_venv(where: Path) -> Path:
     """A virtual environment that sees this interpreter's packages (so a test measures
     derive's install, not downloads of SymPy and matplotlib), with a ``pip`` that
