@@ -278,3 +278,45 @@ def _heatmaps(layers, kind):
         fig.suptitle("the weights' gradients: row i, column j is ∂ℓ/∂Ω[i,j], one colour scale",
                      fontsize=9)
         return save(fig, kind)
+
+
+def values_chart(runs, kind):
+    """Notebook 7.3's growth of values: the std of h_k (forward) and of ∂ℓ/∂f_k (backward)
+    against the layer, one series per run (σ²_Ω), on log axes; where the theory predicts
+    a factor per layer, its line dashed, through the run's first forward and last backward
+    value.  ``runs`` are :meth:`derive.initialization.Initialization.to_json` objects."""
+    plt = pyplot()
+    with plt.rc_context(STYLE):
+        fig, panels = plt.subplots(1, 2, figsize=(7.5, 3.3))
+        for i, run in enumerate(runs):
+            colour = f"C{i % 10}"
+            label = rf"$\sigma^2_\Omega$ = {run['sigma2']:.4g}"
+            for ax, key in ((panels[0], "forward"), (panels[1], "backward")):
+                points = [(k, s) for k, s in zip(run["layers"], run[f"{key}_std"])
+                          if s is not None and math.isfinite(s) and s > 0]
+                if not points:
+                    continue
+                ax.semilogy(*zip(*points), marker=MARKERS[i % len(MARKERS)], markersize=2.5,
+                            color=colour, linestyle="none", label=label, alpha=0.8)
+                factor = run["predicted_factor"][key]
+                if factor:
+                    k0, s0 = points[0] if key == "forward" else points[-1]
+                    sign = 1 if key == "forward" else -1
+                    ks = [k for k, _ in points]
+                    ax.semilogy(ks, [s0 * factor ** (sign * (k - k0)) for k in ks],
+                                color=colour, linestyle="--", linewidth=1, zorder=3)
+        panels[0].set_title("forward: std of $h_k$", fontsize=9)
+        panels[1].set_title(r"backward: std of $\partial\ell/\partial f_k$", fontsize=9)
+        for ax in panels:
+            ax.set_xlabel("layer k")
+        panels[0].set_ylabel("standard deviation")
+        handles, labels = panels[0].get_legend_handles_labels()
+        if any(r["predicted_factor"]["forward"] for r in runs):
+            from matplotlib.lines import Line2D
+            handles.append(Line2D([], [], color="k", linestyle="--", linewidth=1))
+            labels.append(r"theory: $\times\sqrt{D\sigma^2_\Omega/2}$ per layer")
+        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), frameon=False)
+        fig.subplots_adjust(bottom=0.3, top=0.84, left=0.1, right=0.98, wspace=0.3)
+        fig.suptitle(f"growth of values with depth (K = {runs[0]['K']}, D = {runs[0]['D']}, "
+                     f"{runs[0]['activation']})", fontsize=9)
+        return save(fig, kind)

@@ -257,6 +257,32 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--timestamp", metavar="TEXT",
                         help="the timestamp printed in the report (default: now, UTC)")
 
+    init = _command(sub, "init", _init, "notebook 7.3: growth of values at initialization",
+                    "Notebook 7.3's experiment for K hidden ReLU layers of width D, weights "
+                    "drawn N(0, sigma2) with legacy np.random.seed(SEED), zero biases: the std "
+                    "of the hidden units h_k layer by layer on 1000 inputs (forward), and of "
+                    "dl/df_k on 100 inputs with y = 0 (backward), printed as the notebook "
+                    "prints them; then each std's factor per layer, fitted, beside the "
+                    "theory's sqrt(D*sigma2/2) (ReLU) and the sigma2 that makes it 1 (He's "
+                    "2/D). Several --sigma2 values run one after another (a sweep); --chart "
+                    "draws them with the theory as lines.", model=False)
+    init.add_argument("--K", type=int, default=5, metavar="K",
+                      help="hidden layers (default 5, the notebook's; its TODO asks for 50)")
+    init.add_argument("--D", type=int, default=8, metavar="D",
+                      help="units per hidden layer (default 8; the TODO asks for 80)")
+    init.add_argument("--sigma2", default="1", metavar="LIST",
+                      help="comma-separated weight variances: numbers, he (2/D) or glorot "
+                      "(1/D) (default 1, the notebook's)")
+    init.add_argument("--activation", default="relu", metavar="ACT",
+                      help="the hidden layers' activation, any of the rule table's (default "
+                      "relu, with the notebook's derivative 1[f >= 0]); only ReLU has a "
+                      "one-line theory")
+    init.add_argument("--seed", type=_seed, default=0,
+                      help="np.random.seed of the draws (default 0, the notebook's)")
+    init.add_argument("--chart", metavar="FILE", help="also draw FILE.svg or FILE.pdf: the "
+                      "stds against the layer, one series per --sigma2, theory dashed")
+    init.add_argument("--force", action="store_true", help=FORCE_HELP)
+
     grade = _command(sub, "grade", _grade, "grade completed notebooks 7.1 and 7.2",
                      "Run a copy of each notebook (the file is never modified) in a fresh "
                      "Jupyter kernel, every cell even when one raises, and grade the values "
@@ -529,6 +555,41 @@ def _bench(args) -> int:
                    progress=_progress(args), against=against, threads=args.threads,
                    budget=args.budget)
     print(json_text(result, indent=2) if args.json else text.format_bench(result))
+    return 0
+
+
+MAX_SIGMA2_RUNS = 12
+"""init's --sigma2 values at most."""
+
+
+def _init(args) -> int:
+    from . import initialization, text
+    from .table import json_text
+    initialization.check_shape(args.K, args.D)
+    words = [w for w in args.sigma2.split(",")]
+    if not 1 <= len(words) <= MAX_SIGMA2_RUNS:
+        raise DeriveError(f"bad --sigma2 {args.sigma2!r}: 1 to {MAX_SIGMA2_RUNS} values")
+    variances = [initialization.sigma2_value(w, args.D) for w in words]
+    suffix = Path(args.chart).suffix.lower() if args.chart else None
+    if args.chart is not None:
+        from .output import check_file
+        if suffix not in (".svg", ".pdf"):
+            raise DeriveError(f"bad --chart {args.chart!r}: the file must end in .svg or .pdf")
+        check_file(args.chart, args.force, "--chart")
+    runs = [initialization.experiment(args.K, args.D, v, args.activation, args.seed)
+            for v in variances]
+    if args.json:
+        objects = [r.to_json() for r in runs]
+        print(json_text(objects[0] if len(objects) == 1 else objects, indent=2))
+    else:
+        print(text.format_init(runs))
+    if args.chart is not None:
+        from .charts import values_chart
+        from .output import write_bytes
+        picture = values_chart([r.to_json() for r in runs], suffix[1:])
+        write_bytes(args.chart, picture.encode() if suffix == ".svg" else picture, args.force,
+                    "--chart")
+        print(f"derive: chart: {args.chart}", file=sys.stderr)
     return 0
 
 

@@ -35,7 +35,7 @@ from sympy import Add, Symbol
 
 from .errors import DeriveError
 from .models import Model
-from .primitives import AFFINE, DEFAULT_ACTIVATION, LOSSES, PRIMITIVES, activations
+from .primitives import AFFINE, DEFAULT_ACTIVATION, LOSSES, PRIMITIVES, Rule, activations
 from .staged import Program, Variable
 
 MAX_WIDTH = 256
@@ -145,14 +145,18 @@ def build(dims, act, W, b, x, y, name) -> Model:
     prediction = f[0] if len(f) == 1 else None
     return Model(name, output, tuple(parameters), values, tuple(parameters), xs, ys,
                  prediction, names, loss="least_squares",
-                 lowerings=(layers(omegas, betas, xs, ys, act),), predictions=tuple(f))
+                 lowerings=(layers(omegas, betas, xs, ys, PRIMITIVES[act]),), predictions=tuple(f))
 
 
-def layers(omegas, betas, xs, ys, act: str) -> Program:
-    """The matrix program: f_k = affine(β_k, Ω_k, h_k), h_{k+1} = act(f_k), ℓ = loss(f_K, y).
+def layers(omegas, betas, xs, ys, activation: Rule) -> Program:
+    """The matrix program: f_k = affine(β_k, Ω_k, h_k), h_{k+1} = a(f_k), ℓ = loss(f_K, y),
+    with ``activation`` the row a.
 
     Values are matrices with one column per example; the program's variables
-    are the grids Ω_k and β_k (a column), the input x and the target y.
+    are the grids Ω_k and β_k (a column), the input x and the target y.  Grids may
+    be empty (``((),) * (K + 1)`` and ``()``) where no symbol per weight is wanted
+    (notebook 7.3's networks have 300,000 weights): the program then runs on arrays
+    given to :meth:`Program.run`.
     """
     K = len(omegas) - 1
     h = Variable("x", tuple((s,) for s in xs), batch=True)
@@ -163,7 +167,7 @@ def layers(omegas, betas, xs, ys, act: str) -> Program:
         wrt += [omega, beta]
         ops.append((f"f{k}", AFFINE, (beta, omega, h)))
         if k < K:
-            ops.append((f"h{k + 1}", PRIMITIVES[act], (f"f{k}",)))
+            ops.append((f"h{k + 1}", activation, (f"f{k}",)))
             h = f"h{k + 1}"
     target = Variable("y", tuple((s,) for s in ys), batch=True)
     ops.append(("l", LOSSES["least_squares"], (f"f{K}", target)))

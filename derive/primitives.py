@@ -39,7 +39,7 @@ import functools
 import math
 import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -558,6 +558,13 @@ RELATIONS: dict[str, Any] = {op: relation for _, relation, _, op in _RELATIONS}
 
 PRIMITIVES: dict[str, Rule] = {r.name: r for r in _ROWS}
 """The function rows, by name; the activations are the unary ones users may write."""
+
+RELU_73 = replace(PRIMITIVES["relu"], partial=lambda m, a, out, i: 1 - m.indicator(-a[0]),
+                  latex=r"\operatorname{{ReLU}}_{{7.3}}\left[{}\right]")
+"""Notebook 7.3's ReLU: the same forward, but the derivative 𝕀[x ≥ 0] (1 − 𝕀[−x > 0]):
+7.3's ``indicator_function`` counts x = 0 as active, where 7.2's and the relu row's
+(𝕀[x > 0]) do not.  Not a row users write: :mod:`derive.initialization` runs it so that
+7.3's experiment is the notebook's to the last bit, a dead layer included."""
 
 sigmoid, relu, softplus, square, sqrt, indicator = (
     PRIMITIVES[n].sympy for n in ("sigmoid", "relu", "softplus", "square", "sqrt",

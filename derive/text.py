@@ -227,3 +227,18 @@ def format_bench(result: dict) -> str:
     for name, why in result["skipped"].items():
         lines.append(f"skipped {name}: {why}")
     return "\n".join(lines)
+
+
+def format_init(runs) -> str:
+    """``derive init``: per run, its settings, the notebook's printout, the fitted and
+    predicted factors per layer."""
+    blocks = []
+    for run in runs:
+        lines = [f"K = {run.K} hidden layers of width D = {run.D}, σ²_Ω = {run.sigma2:.6g}, "
+                 f"{run.activation}, seed {run.seed} (notebook 7.3)"]
+        lines += run.lines()
+        laws = run.laws()
+        lines += [f"forward (std of h_k):       {laws['forward']}",
+                  f"backward (std of ∂ℓ/∂f_k):  {laws['backward']}", run.theory()]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
