@@ -183,6 +183,10 @@ def render_all(data: dict, kind: str) -> dict:
         charts["jacobian"] = _jacobian_chart(data["modes"]["jacobian"], kind)
     if data["modes"]["hessian"]:
         charts["hessian"] = _hessian_chart(data["modes"]["hessian"], kind)
+    if data.get("values"):
+        v = data["values"]
+        charts["values"] = values_chart(v["runs"], kind, "growth of values with depth: "
+                                        f"{v['K']} hidden layers, {v['activation']}")
     return charts
 
 
@@ -280,17 +284,28 @@ def _heatmaps(layers, kind):
         return save(fig, kind)
 
 
-def values_chart(runs, kind):
+def _run_label(run) -> str:
+    """A run of 7.3's experiment in a legend: its σ²_Ω, and whose weights (the report's)."""
+    if run.get("name") == "own":
+        return ("its own weights" if run["sigma2"] is None else
+                rf"its own weights ($\sigma^2_\Omega \approx$ {run['sigma2']:.3g})")
+    if run.get("name") == "he":
+        return rf"He: $\sigma^2_\Omega = 2/D$ = {run['sigma2']:.4g}"
+    return rf"$\sigma^2_\Omega$ = {run['sigma2']:.4g}"
+
+
+def values_chart(runs, kind, title: str):
     """Notebook 7.3's growth of values: the std of h_k (forward) and of ∂ℓ/∂f_k (backward)
     against the layer, one series per run (σ²_Ω), on log axes; where the theory predicts
     a factor per layer, its line dashed, through the run's first forward and last backward
-    value.  ``runs`` are :meth:`derive.initialization.Initialization.to_json` objects."""
+    value.  ``runs`` are :meth:`derive.initialization.Initialization.to_json` objects or
+    the report's (each with its ``name``, own or he)."""
     plt = pyplot()
     with plt.rc_context(STYLE):
         fig, panels = plt.subplots(1, 2, figsize=(7.5, 3.3))
         for i, run in enumerate(runs):
             colour = f"C{i % 10}"
-            label = rf"$\sigma^2_\Omega$ = {run['sigma2']:.4g}"
+            label = _run_label(run)
             for ax, key in ((panels[0], "forward"), (panels[1], "backward")):
                 points = [(k, s) for k, s in zip(run["layers"], run[f"{key}_std"])
                           if s is not None and math.isfinite(s) and s > 0]
@@ -307,16 +322,17 @@ def values_chart(runs, kind):
                                 color=colour, linestyle="--", linewidth=1, zorder=3)
         panels[0].set_title("forward: std of $h_k$", fontsize=9)
         panels[1].set_title(r"backward: std of $\partial\ell/\partial f_k$", fontsize=9)
+        from matplotlib.ticker import MaxNLocator
         for ax in panels:
             ax.set_xlabel("layer k")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         panels[0].set_ylabel("standard deviation")
         handles, labels = panels[0].get_legend_handles_labels()
-        if any(r["predicted_factor"]["forward"] for r in runs):
+        if any(r["predicted_factor"]["forward"] for r in runs):  # one legend entry for all
             from matplotlib.lines import Line2D
             handles.append(Line2D([], [], color="k", linestyle="--", linewidth=1))
             labels.append(r"theory: $\times\sqrt{D\sigma^2_\Omega/2}$ per layer")
         fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), frameon=False)
         fig.subplots_adjust(bottom=0.3, top=0.84, left=0.1, right=0.98, wspace=0.3)
-        fig.suptitle(f"growth of values with depth (K = {runs[0]['K']}, D = {runs[0]['D']}, "
-                     f"{runs[0]['activation']})", fontsize=9)
+        fig.suptitle(title, fontsize=9)
         return save(fig, kind)

@@ -283,12 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
                       "stds against the layer, one series per --sigma2, theory dashed")
     init.add_argument("--force", action="store_true", help=FORCE_HELP)
 
-    grade = _command(sub, "grade", _grade, "grade completed notebooks 7.1 and 7.2",
+    grade = _command(sub, "grade", _grade, "grade completed notebooks 7.1, 7.2 and 7.3",
                      "Run a copy of each notebook (the file is never modified) in a fresh "
                      "Jupyter kernel, every cell even when one raises, and grade the values "
                      "it computed (7.1: f0 ... l_i, dldf3 ... dldf0, dldbeta0 ... dldomega3; "
                      "7.2: all_f, all_h, all_dl_dweights, all_dl_dbiases) against derive's "
-                     "for the notebook's own parameters or weights. Names the first wrong "
+                     "for the notebook's own parameters or weights; 7.3: both experiments at "
+                     "K = 50, D = 80, their stds as derive computes them for the notebook's "
+                     "sigma_sq_omega, each std within 10x of its first layer's at every layer "
+                     "(the exploding layer named), and init_params, compute_network_output "
+                     "and backward_pass against derive's program. Names the first wrong "
                      "step and its suspect rule; a TODO cell still holding the published "
                      "stub is 'not completed'. Exit 0 when every notebook passes, 1 when "
                      "any quantity is wrong or missing, 2 on bad input.", model=False)
@@ -586,7 +590,9 @@ def _init(args) -> int:
     if args.chart is not None:
         from .charts import values_chart
         from .output import write_bytes
-        picture = values_chart([r.to_json() for r in runs], suffix[1:])
+        title = (f"growth of values with depth (K = {args.K}, D = {args.D}, "
+                 f"{args.activation})")
+        picture = values_chart([r.to_json() for r in runs], suffix[1:], title)
         write_bytes(args.chart, picture.encode() if suffix == ".svg" else picture, args.force,
                     "--chart")
         print(f"derive: chart: {args.chart}", file=sys.stderr)

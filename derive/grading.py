@@ -1,5 +1,6 @@
-"""Grade the book's notebooks 7.1 and 7.2: run a completed copy, read its variables,
-compare each with derive's numbers for the notebook's own values.
+"""Grade the book's notebooks 7.1, 7.2 and 7.3: run a completed copy, read its variables,
+compare each with derive's numbers for the notebook's own values (7.3's checks are
+:mod:`derive.grading73`).
 
 :func:`grade` executes a copy of the notebook with nbclient in a fresh kernel (the
 notebook's own code runs: that is what grading is; the file itself is never
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import grading73
 from .errors import DeriveError
 from .families import model as family_model
 from .network import build
@@ -44,7 +46,12 @@ GRADED = {
 }
 """The quantities graded in each notebook, as the notebook names them."""
 READ = {"7.1": GRADED["7.1"] + TOY_PARAMETERS + ["x", "y"],
-        "7.2": GRADED["7.2"] + ["all_weights", "all_biases", "net_input", "y"]}
+        "7.2": GRADED["7.2"] + ["all_weights", "all_biases", "net_input", "y"],
+        "7.3": ["_derive_seen"]}
+READ_FIRST = {"7.3": grading73.reader_code()}
+"""Code our last cell runs before reading (7.3: the student's functions on a small net)."""
+OURS = "derive_grader"
+"""Metadata key of the cells the grader adds."""
 STUBS = {
     "7.1": {"f0 = 0", "h1 = 0", "f1 = 0", "h2 = 0", "f2 = 0", "h3 = 0", "f3 = 0",
             "l_i = 0", "dldf2 = 1", "dldh2 = 1", "dldf1 = 1", "dldh1 = 1", "dldf0 = 1",
@@ -135,8 +142,10 @@ class Graded:
 
 
 def which(nb) -> str | None:
-    """'7.1' or '7.2' from the code the notebook defines, None if neither."""
+    """'7.1', '7.2' or '7.3' from the code the notebook defines, None if none."""
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    if re.search(r"def\s+init_params\s*\(", code) and "sigma_sq_omega" in code:
+        return "7.3"
     if re.search(r"def\s+compute_network_output\s*\(", code) or "all_weights" in code:
         return "7.2"
     if re.search(r"def\s+fn\s*\(\s*x\s*,\s*beta0", code) and "omega3" in code:
@@ -183,13 +192,18 @@ def _grade(path, timeout: float) -> Graded:
         return Graded(shown, None, problem=f"not a notebook ({type(error).__name__})")
     kind = which(nb)
     if kind is None:
-        return Graded(shown, None, problem="neither notebook 7.1 nor 7.2 (no toy model or "
-                                           "network defined in its code)")
+        return Graded(shown, None, problem="none of notebooks 7.1, 7.2 and 7.3 (no toy "
+                                           "model, network or initialization defined in "
+                                           "its code)")
     result = Graded(shown, kind, stubs=_stubs(nb, kind))
     values = _run(nb, kind, timeout, result)
     if not result.problem:
         with _DERIVE:  # kernels run side by side; SymPy's lambdify is not thread-safe
-            _compare(kind, values, result)
+            if kind == "7.3":
+                seen = values.get("_derive_seen")
+                grading73.compare(seen if isinstance(seen, dict) else {}, result)
+            else:
+                _compare(kind, values, result)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
 
@@ -202,7 +216,10 @@ def _stubs(nb, kind) -> list[int]:
             continue
         number += 1
         lines = {line.strip() for line in cell.source.splitlines()}
-        if "TODO" in cell.source and lines & STUBS[kind]:
+        if kind == "7.3":  # its TODOs are comments: the experiment cells hold the stubs
+            if grading73.experiment_cell(cell.source) and lines & grading73.STUBS:
+                found.append(number)
+        elif "TODO" in cell.source and lines & STUBS[kind]:
             found.append(number)
     return found
 
@@ -219,7 +236,15 @@ def _run(nb, kind, timeout, result) -> dict:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     mark = f"{MARK}{secrets.token_hex(16)}:"
-    nb.cells.append(nbformat.v4.new_code_cell(_reader(READ[kind], mark)))
+    if kind == "7.3":  # a cell of ours after each experiment reads what it computed
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            experiment = cell.cell_type == "code" and grading73.experiment_cell(cell.source)
+            if experiment:
+                cells.append(_ours(grading73.after(experiment)))
+        nb.cells = cells
+    nb.cells.append(_ours(_reader(READ[kind], mark, READ_FIRST.get(kind, ""))))
     client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=True,
                             interrupt_on_timeout=True, record_timing=False)
     try:
@@ -229,7 +254,7 @@ def _run(nb, kind, timeout, result) -> dict:
         result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
     number = 0
     for cell in nb.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or cell.metadata.get(OURS):
             continue
         number += 1
         for output in cell.get("outputs", []):
@@ -241,7 +266,6 @@ def _run(nb, kind, timeout, result) -> dict:
     ours = nb.cells[-1].get("outputs", [])
     text = "".join(o.get("text", "") for o in ours if o.get("output_type") == "stream")
     lines = [line for line in text.splitlines() if MARK in line]
-    result.errors = [e for e in result.errors if e["cell"] != number]  # our reader's own
     if len(lines) > 1 or (lines and not lines[0].startswith(mark)):
         result.problem = ("the grader's own output was written over (a hook or patched "
                           "print in the notebook): nothing read")
@@ -253,11 +277,23 @@ def _run(nb, kind, timeout, result) -> dict:
     return values if isinstance(values, dict) else {}
 
 
-def _reader(names, mark: str = MARK) -> str:
-    """Our last cell: the graded variables as JSON on one line marked ``mark``."""
+def _ours(source: str):
+    """A cell of the grader's (numbered with no cell of the notebook's)."""
+    import nbformat
+    return nbformat.v4.new_code_cell(source, metadata={OURS: True})
+
+
+def _reader(names, mark: str = MARK, first: str = "") -> str:
+    """Our last cell: ``first``, then the graded variables as JSON on one line marked
+    ``mark``."""
     return "\n".join([
         "import json as _derive_json, numpy as _derive_np",
+        first,
         "def _derive_read(value):",
+        "    if isinstance(value, dict):",
+        "        return {str(k): _derive_read(v) for k, v in value.items()}",
+        "    if isinstance(value, str):",
+        "        return value",
         "    if isinstance(value, (list, tuple)):",
         "        return [None if v is None else _derive_read(v) for v in value]",
         "    return _derive_np.asarray(value, dtype=float).tolist()",

@@ -108,26 +108,40 @@ def network(K: int, activation: str = "relu"):
     return layers(((),) * (K + 1), ((),) * (K + 1), (), (), rule)
 
 
-def _leaves(program, weights, biases, x) -> dict:
+def weight_leaves(program, weights, biases) -> dict:
+    """{leaf: array} for the program's Ω_k and β_k (a column each)."""
     by_name = {leaf.name: leaf for leaf in program.leaves}
-    leaves = {by_name["x"]: x, by_name["y"]: np.zeros_like(x)}
+    leaves = {}
     for k, (w, b) in enumerate(zip(weights, biases)):
-        leaves[by_name[f"Omega{k}"]], leaves[by_name[f"beta{k}"]] = w, b
+        leaves[by_name[f"Omega{k}"]] = w
+        leaves[by_name[f"beta{k}"]] = np.reshape(b, (-1, 1))
     return leaves
 
 
-def forward_std(program, weights, biases, x) -> list[float]:
-    """Step 1 on the inputs ``x`` (1×n): std of h_k over units and inputs, k = 1 … K."""
-    value = program.run(_leaves(program, weights, biases, x))
-    return [float(np.std(value[f"h{k}"])) for k in range(1, len(weights))]
+def _with_data(program, leaves, x) -> dict:
+    """The weights' leaves with inputs ``x`` (one column per example) and target y = 0."""
+    by_name = {leaf.name: leaf for leaf in program.leaves}
+    outputs = np.shape(leaves[by_name[f"beta{hidden_layers(program)}"]])[0]
+    return {**leaves, by_name["x"]: x, by_name["y"]: np.zeros((outputs, x.shape[1]))}
 
 
-def backward_std(program, weights, biases, x) -> list[float | None]:
+def hidden_layers(program) -> int:
+    """K: the program's weight matrices Ω₀ … Ω_K, less one."""
+    return sum(getattr(leaf, "name", "").startswith("Omega") for leaf in program.leaves) - 1
+
+
+def forward_std(program, leaves, x) -> list[float]:
+    """Step 1 on the inputs ``x``: std of h_k over units and inputs, k = 1 … K."""
+    value = program.run(_with_data(program, leaves, x))
+    return [float(np.std(value[f"h{k}"])) for k in range(1, hidden_layers(program) + 1)]
+
+
+def backward_std(program, leaves, x) -> list[float | None]:
     """Steps 1 and 2 with y = 0: std of ∂ℓ/∂f_k over units and inputs for k = 1 … K−1,
     and None for k = K (f_K is the output, not a hidden layer; the notebook prints K−1 … 1)."""
-    value = program.run(_leaves(program, weights, biases, x))
+    value = program.run(_with_data(program, leaves, x))
     adjoint = program.backward(value)
-    K = len(weights) - 1
+    K = hidden_layers(program)
     return [float(np.std(adjoint[f"f{k}"])) for k in range(1, K)] + [None]
 
 
@@ -235,9 +249,11 @@ def experiment(K: int = 5, D: int = 8, sigma2: float = 1.0, activation: str = "r
     program = network(K, activation)
     with np.errstate(all="ignore"):
         weights, biases, rng = init_params(K, D, sigma2, seed)
-        forward = forward_std(program, weights, biases, rng.normal(size=(1, N_FORWARD)))
+        forward = forward_std(program, weight_leaves(program, weights, biases),
+                              rng.normal(size=(1, N_FORWARD)))
         weights, biases, rng = init_params(K, D, sigma2, seed)
-        backward = backward_std(program, weights, biases, rng.normal(size=(1, N_BACKWARD)))
+        backward = backward_std(program, weight_leaves(program, weights, biases),
+                                rng.normal(size=(1, N_BACKWARD)))
     layers = list(range(1, K + 1))
     predicted = predicted_factor(D, sigma2, activation)
     return Initialization(
@@ -249,3 +265,59 @@ def experiment(K: int = 5, D: int = 8, sigma2: float = 1.0, activation: str = "r
 
 def _b(law: dict | None) -> float | None:
     return None if law is None else law["b"]
+
+
+def of_model(model, seed: int = 0) -> dict | None:
+    """The report's "growth of values": 7.3's measurements on a network model's own
+    program, at its own weights and biases (run "own", ``sigma2`` the σ̂² below) and at He's
+    initialization (run "he") (each Ω_k drawn
+    N(0, 2/D) as 7.3 draws, D the width of the first hidden layer, biases zero); inputs
+    N(0, 1) from legacy ``np.random.seed(seed)``, 1000 forward and 100 backward with
+    y = 0.  For ReLU the predicted factor at its own weights is √(D·σ̂²/2), σ̂² the mean
+    square of the hidden layers' weights (Ω₁ … Ω_{K−1}).  None for a model without
+    weight matrices, or with no hidden layer.
+
+    Cost: the model's forward pass on 1000 inputs and its backward pass on 100, twice.
+
+    >>> from derive.families import model
+    >>> v = of_model(model("mlp:1-8-8-8-1"))
+    >>> v["K"], v["D"], [r["name"] for r in v["runs"]], v["runs"][1]["sigma2"]
+    (3, 8, ['own', 'he'], 0.25)
+    """
+    program = next((p for p in model.lowerings if hidden_layers(p) >= 1), None)
+    if program is None:
+        return None
+    K = hidden_layers(program)
+    own = {leaf: v for leaf, v in program.load(model.values).items()
+           if leaf.name.startswith(("Omega", "beta"))}
+    inputs = own[next(leaf for leaf in own if leaf.name == "Omega0")].shape[1]
+    D = own[next(leaf for leaf in own if leaf.name == "Omega0")].shape[0]
+    rule = program.rules[[n for n in program.nodes].index("h1")]
+    he = []
+    rng = np.random.RandomState(seed)
+    for leaf in program.leaves:
+        if getattr(leaf, "name", "").startswith("Omega"):
+            he.append((leaf, rng.normal(size=np.shape(own[leaf])) * np.sqrt(2.0 / D)))
+    he = dict(he) | {leaf: np.zeros_like(v) for leaf, v in own.items()
+                     if leaf.name.startswith("beta")}
+    hidden = [v for leaf, v in own.items() if leaf.name.startswith("Omega")
+              and leaf.name not in ("Omega0", f"Omega{K}")]
+    sigma2 = float(np.mean(np.concatenate([v.ravel() for v in hidden]) ** 2)) if hidden else None
+    relu = rule.name == "relu"
+    layers, runs = list(range(1, K + 1)), []
+    for name, variance, leaves, factor in (
+            ("own", sigma2, own, math.sqrt(D * sigma2 / 2) if relu and sigma2 else None),
+            ("he", 2.0 / D, he, 1.0 if relu else None)):
+        with np.errstate(all="ignore"):
+            forward = forward_std(program, leaves, np.random.RandomState(seed).normal(
+                size=(inputs, N_FORWARD)))
+            backward = backward_std(program, leaves, np.random.RandomState(seed).normal(
+                size=(inputs, N_BACKWARD)))
+        runs.append({"name": name, "sigma2": variance, "layers": layers, "forward_std": forward,
+                     "backward_std": backward,
+                     "predicted_factor": {"forward": factor, "backward": factor},
+                     "fitted_factor": {"forward": _b(exponential(layers, forward)),
+                                       "backward": _b(exponential(layers, backward, True))},
+                     "laws": {"forward": factor_words(exponential(layers, forward)),
+                              "backward": factor_words(exponential(layers, backward, True))}})
+    return {"K": K, "D": D, "activation": rule.name, "seed": seed, "runs": runs}

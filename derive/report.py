@@ -44,6 +44,7 @@ from .errors import DeriveError
 from .families import largest, load, output_name, sweeps
 from .dag import sizes
 from .growth import SIMPLER_BY, TIMING_R2, parse_depths, run_sweep
+from .initialization import of_model
 from .modes import hessian, jacobian
 from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
@@ -111,6 +112,7 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
                                    2 if len(model.wrt) <= policy.PARAMETER_CAP else 1, budget)
                    for f in families],
         "layers": _layers_section(p, result, gradients),
+        "values": of_model(model, seed),
         "faults": t.faults,
         "steps": _step_chart_data(model, p, result),
         "reproduce": {"command": command, "timestamp": timestamp, "derive": __version__,

@@ -98,11 +98,21 @@ def brief(value, items: int = 3, digits: int = 6) -> str:
     """
     if value is None:
         return "-"
-    flat = np.asarray(value, dtype=float).reshape(-1)
+    flat = np.asarray(list(_numbers(value)), dtype=float)  # ragged lists (layers) too
+    flat = flat + 0.0  # no "-0"
     if flat.size == 1:
         return f"{flat[0]:.{digits}g}"
     shown = ", ".join(f"{v:.6g}" for v in flat[:items])
     return f"[{shown}{', ...' if flat.size > items else ''}]"
+
+
+def _numbers(value):
+    """The numbers of a nested list or array, in order."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        for v in value:
+            yield from _numbers(v)
+    else:
+        yield value
 
 
 def cell(value) -> str:

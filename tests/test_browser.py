@@ -6,6 +6,7 @@ installs both (pip playwright, apt-get chromium), so in CI it runs.  Screenshots
 are kept in test-output/browser/ as artefacts.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ REPORTS = {
     "toy": ["toy", "--depth", "1:12"],
     "tanh8": ["chain:tanh*8", "--depth", "1:16"],
     "udl72": ["mlp:udl72", "--depth", "1:6"],
+    "mlp8": ["mlp:1-8-8-8-8-8-1", "--depth", "1:3"],
     "logistic10": ["logistic:10", "--depth", "1:10"],
     "expr": ["--expr", "b1 + w1*tanh(b0 + w0*sin(b2 + w2*x))", "--param", "b0=0.1",
              "--param", "w0=1.5", "--param", "b1=-0.2", "--param", "w1=2",
@@ -158,3 +160,35 @@ def test_a_networks_report_folds_its_gradients_under_a_summary(browser, reports)
     height = page.evaluate("document.documentElement.scrollHeight")
     page.close()
     assert height > 0
+
+
+VALUES = """() => { const s = document.querySelector('#growth-of-values'); if (!s) return null;
+    const rows = [...document.querySelectorAll('#values tr')].slice(1).map(
+        r => [...r.querySelectorAll('td')].map(c => c.textContent.trim()));
+    const chart = document.querySelector('#values-chart svg');
+    const box = chart.getBoundingClientRect();
+    return {rows, chart: [box.width, box.height],
+            heading: s.getBoundingClientRect().width}; }"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.xdist_group("browser-mlp8")
+def test_a_networks_growth_of_values_reads_at_any_width(browser, reports, width):
+    """Issue 25: the section's table holds data.json's numbers, a row per layer, and its
+    chart is drawn at its own size (scrolling in its box on a phone, as every chart)."""
+    page = opened(browser, reports["mlp8"], width)
+    found = page.evaluate(VALUES)
+    data = json.loads(Path(reports["mlp8"].replace("file://", "")).with_name("data.json")
+                      .read_text())["values"]
+    assert found is not None and len(found["rows"]) == data["K"] == 5
+    for row, k in zip(found["rows"], data["runs"][0]["layers"]):
+        assert row[0] == str(k)
+        shown = [float(c.replace("−", "-")) for c in row[1:] if c != "–"]
+        wanted = [v for r in data["runs"] for v in (r["forward_std"][k - 1],
+                                                     r["backward_std"][k - 1]) if v is not None]
+        assert shown == pytest.approx(wanted, rel=1e-3, abs=1e-4)
+    assert found["chart"][0] > 500 and found["chart"][1] > 200
+    assert found["heading"] <= width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#values-chart").screenshot(path=str(SHOTS / f"values-{width}.png"))
+    page.close()

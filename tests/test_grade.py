@@ -85,7 +85,7 @@ def test_which_notebook_comes_from_its_content_not_its_name(run, tmp_path):
     (tmp_path / "other.ipynb").write_text(json.dumps(
         {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     code, out = grade(run, tmp_path / "other.ipynb")
-    assert code == 1 and "neither notebook 7.1 nor 7.2" in out
+    assert code == 1 and "none of notebooks 7.1, 7.2 and 7.3" in out
 
 
 def test_grade_json_and_html(run, tmp_path):
