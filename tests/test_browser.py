@@ -58,7 +58,7 @@ NIGHTMARE = """() => { const box = document.querySelector('#nightmare'); if (!bo
 
 @pytest.fixture(scope="session")
 def reports(tmp_path_factory):
-    """The five reports, each written on first use as a user writes it (HTML only: the
+    """The six reports, each written on first use as a user writes it (HTML only: the
     browser's part; a 5 s budget, as the layout, not the sweep's length, is tested).
     Each report's tests form one xdist group, so each report is built once, on one
     worker, while the other worker builds the rest."""
