@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--sigma2", default="1", metavar="LIST",
                       help="comma-separated weight variances: numbers, he (2/D) or glorot "
                       "(1/D) (default 1, the notebook's)")
-    init.add_argument("--activation", default="relu", metavar="ACT",
+    init.add_argument("--activation", metavar="ACT",
                       help="the hidden layers' activation, any of the rule table's (default "
                       "relu, with the notebook's derivative 1[f >= 0]); only ReLU has a "
                       "one-line theory")
@@ -570,7 +570,7 @@ def _init(args) -> int:
     from . import initialization, text
     from .table import json_text
     initialization.check_shape(args.K, args.D)
-    words = [w for w in args.sigma2.split(",")]
+    words = args.sigma2.split(",")
     if not 1 <= len(words) <= MAX_SIGMA2_RUNS:
         raise DeriveError(f"bad --sigma2 {args.sigma2!r}: 1 to {MAX_SIGMA2_RUNS} values")
     variances = [initialization.sigma2_value(w, args.D) for w in words]
@@ -580,7 +580,8 @@ def _init(args) -> int:
         if suffix not in (".svg", ".pdf"):
             raise DeriveError(f"bad --chart {args.chart!r}: the file must end in .svg or .pdf")
         check_file(args.chart, args.force, "--chart")
-    runs = [initialization.experiment(args.K, args.D, v, args.activation, args.seed)
+    activation = args.activation or initialization.NOTEBOOK
+    runs = [initialization.experiment(args.K, args.D, v, activation, args.seed)
             for v in variances]
     if args.json:
         objects = [r.to_json() for r in runs]
@@ -590,8 +591,7 @@ def _init(args) -> int:
     if args.chart is not None:
         from .charts import values_chart
         from .output import write_bytes
-        title = (f"growth of values with depth (K = {args.K}, D = {args.D}, "
-                 f"{args.activation})")
+        title = f"growth of values with depth (K = {args.K}, D = {args.D}, {activation})"
         picture = values_chart([r.to_json() for r in runs], suffix[1:], title)
         write_bytes(args.chart, picture.encode() if suffix == ".svg" else picture, args.force,
                     "--chart")

@@ -139,7 +139,7 @@ def compare(seen: dict, result) -> None:
                                 f"{start}'s (lowest, highest)", band,
                                 [min(stds), max(stds)] if stds else None, outside is None))
         if outside is not None:
-            factor = initialization.predicted_factor(got["D"], got["sigma2"], "relu")
+            factor = initialization.predicted_factor(got["D"], got["sigma2"])
             first_wrong.append(
                 f"the {kind} std {'explodes' if outside[1] > outside[2] else 'vanishes'} at "
                 f"layer {outside[0]} ({outside[1]:.4g}, against {outside[2]:.4g}): with "

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DeriveError
+from .primitives import NOTEBOOK_73_ROWS, PRIMITIVES, RELU_73
 
 N_FORWARD = 1000
 """Inputs of the forward experiment (the notebook's ``n_data`` in its first experiment)."""
@@ -52,6 +53,8 @@ MAX_K, MAX_D, MAX_UNITS = 200, 512, 20_000
 twice: 320 MB at the limit)."""
 PRESETS = {"he": "2/D (He: the variance kept for ReLU)",
            "glorot": "1/D (Glorot with fan-in = fan-out = D)"}
+NOTEBOOK = RELU_73.name
+"""The notebook's activation: ReLU, with its own derivative at 0 (:data:`RELU_73`)."""
 BAND = 10.0
 """A σ²_Ω "keeps" the std when every layer's is within this factor of layer 1's (grading)."""
 
@@ -99,12 +102,11 @@ def init_params(K: int, D: int, sigma2: float, seed: int = 0):
     return weights, biases, rng
 
 
-def network(K: int, activation: str = "relu"):
-    """The matrix program of K hidden layers (grids without a symbol per weight), with 7.3's
-    ReLU for ``relu``."""
+def network(K: int, activation: str = NOTEBOOK):
+    """The matrix program of K hidden layers (grids without a symbol per weight), with
+    7.3's own row for its ReLU."""
     from .network import layers
-    from .primitives import PRIMITIVES, RELU_73
-    rule = RELU_73 if activation == "relu" else PRIMITIVES[activation]
+    rule = NOTEBOOK_73_ROWS.get(activation) or PRIMITIVES[activation]
     return layers(((),) * (K + 1), ((),) * (K + 1), (), (), rule)
 
 
@@ -178,11 +180,13 @@ def factor_words(law: dict | None) -> str:
     return "too few layers to fit" if law is None else describe(law)
 
 
-def predicted_factor(D: int, sigma2: float, activation: str) -> float | None:
-    """The std's factor per layer by the theory, √(D·σ²_Ω/2), for ReLU; None otherwise
-    (no one-line law: tanh and the others saturate, so the factor depends on the
-    variance reached)."""
-    return math.sqrt(D * sigma2 / 2.0) if activation == "relu" else None
+def predicted_factor(D: int, sigma2: float, activation: str = NOTEBOOK) -> float | None:
+    """The std's factor per layer by the theory, √(D·σ²_Ω/gain) (gain 2: √(D·σ²_Ω/2) for
+    ReLU), for the activations it covers (:data:`derive.primitives.NOTEBOOK_73_ROWS`);
+    None otherwise (no one-line law: tanh and the others saturate, so the factor depends
+    on the variance reached)."""
+    row = NOTEBOOK_73_ROWS.get(activation)
+    return None if row is None else math.sqrt(D * sigma2 / row.gain)
 
 
 @dataclass
@@ -238,7 +242,7 @@ class Initialization:
                 f"gives {math.sqrt(0.5):.3f} (the variance halves each layer)")
 
 
-def experiment(K: int = 5, D: int = 8, sigma2: float = 1.0, activation: str = "relu",
+def experiment(K: int = 5, D: int = 8, sigma2: float = 1.0, activation: str = NOTEBOOK,
                seed: int = 0) -> Initialization:
     """Notebook 7.3's two experiments for depth K, width D, variance σ²_Ω (see the module
     docstring).  Cost: K matrix products on D×1000 and twice on D×100."""
@@ -303,11 +307,10 @@ def of_model(model, seed: int = 0) -> dict | None:
     hidden = [v for leaf, v in own.items() if leaf.name.startswith("Omega")
               and leaf.name not in ("Omega0", f"Omega{K}")]
     sigma2 = float(np.mean(np.concatenate([v.ravel() for v in hidden]) ** 2)) if hidden else None
-    relu = rule.name == "relu"
     layers, runs = list(range(1, K + 1)), []
     for name, variance, leaves, factor in (
-            ("own", sigma2, own, math.sqrt(D * sigma2 / 2) if relu and sigma2 else None),
-            ("he", 2.0 / D, he, 1.0 if relu else None)):
+            ("own", sigma2, own, predicted_factor(D, sigma2, rule.name) if sigma2 else None),
+            ("he", 2.0 / D, he, predicted_factor(D, 2.0 / D, rule.name))):
         with np.errstate(all="ignore"):
             forward = forward_std(program, leaves, np.random.RandomState(seed).normal(
                 size=(inputs, N_FORWARD)))

@@ -565,6 +565,9 @@ RELU_73 = replace(PRIMITIVES["relu"], partial=lambda m, a, out, i: 1 - m.indicat
 7.3's ``indicator_function`` counts x = 0 as active, where 7.2's and the relu row's
 (𝕀[x > 0]) do not.  Not a row users write: :mod:`derive.initialization` runs it so that
 7.3's experiment is the notebook's to the last bit, a dead layer included."""
+NOTEBOOK_73_ROWS = {RELU_73.name: RELU_73}
+"""7.3's own rows, by the activation they stand for; also the activations whose growth
+of values has the one-line law Var × D·σ²_Ω/gain per layer (positively homogeneous)."""
 
 sigmoid, relu, softplus, square, sqrt, indicator = (
     PRIMITIVES[n].sympy for n in ("sigmoid", "relu", "softplus", "square", "sqrt",

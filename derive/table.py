@@ -108,7 +108,9 @@ def brief(value, items: int = 3, digits: int = 6) -> str:
 
 def _numbers(value):
     """The numbers of a nested list or array, in order."""
-    if isinstance(value, (list, tuple, np.ndarray)):
+    if isinstance(value, np.ndarray):
+        yield from value.reshape(-1)
+    elif isinstance(value, (list, tuple)):
         for v in value:
             yield from _numbers(v)
     else:

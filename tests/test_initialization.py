@@ -75,18 +75,26 @@ def test_derive_init_json_holds_the_values_at_full_precision(run):
     assert data["predicted_factor"] == {"forward": 2.0, "backward": 2.0}  # √(8·1/2)
 
 
-@pytest.mark.parametrize("sigma2", sorted(K50))
-def test_fifty_layers_of_eighty_match_the_notebook_and_the_theory(sigma2):
-    run = experiment(K=50, D=80, sigma2=sigma2)
+@pytest.mark.parametrize("sigma2,given", [(1.0, "1"), (2 / 80, "he"), (0.01, "0.01")])
+def test_fifty_layers_of_eighty_match_the_notebook_and_the_theory(run, sigma2, given):
+    code, out, _ = run("init", "--K", "50", "--D", "80", "--sigma2", given, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["sigma2"] == sigma2
     for k, value in K50[sigma2]["forward"].items():
-        assert close(run.forward_std[k - 1], value), (k, run.forward_std[k - 1])
+        assert close(data["forward_std"][k - 1], value), (k, data["forward_std"][k - 1])
     for k, value in K50[sigma2]["backward"].items():
-        assert close(run.backward_std[k - 1], value), (k, run.backward_std[k - 1])
+        assert close(data["backward_std"][k - 1], value), (k, data["backward_std"][k - 1])
     # the fitted factor per layer within 0.01 (log10 per layer) of ½·log10(D·σ²/2)
     theory = 0.5 * math.log10(80 * sigma2 / 2)
-    assert abs(math.log10(run.fitted_factor["forward"]) - theory) < 0.01
-    assert abs(math.log10(run.fitted_factor["backward"]) - theory) < 0.01
-    assert close(run.predicted_factor["forward"], 10**theory, 1e-12)
+    assert abs(math.log10(data["fitted_factor"]["forward"]) - theory) < 0.01
+    assert abs(math.log10(data["fitted_factor"]["backward"]) - theory) < 0.01
+    assert close(data["predicted_factor"]["forward"], 10**theory, 1e-12)
+
+
+def test_the_api_runs_the_same_experiment():
+    run = experiment(K=50, D=80, sigma2=0.01)
+    assert close(run.forward_std[0], K50[0.01]["forward"][1])
+    assert run.to_json()["layers"] == list(range(1, 51))
 
 
 def test_presets_and_a_sweep_with_its_chart(run, tmp_path):
