@@ -186,7 +186,7 @@ def _program_values(weights) -> dict:
     leaves = initialization.weight_leaves(program, weights, biases)
     x = np.array(SMALL["x"])
     with np.errstate(all="ignore"):
-        value = program.run(initialization._with_data(program, leaves, x))
+        value = program.run(initialization.with_data(program, leaves, x))
         adjoint = program.backward(value)
     omegas = {leaf.name: leaf for leaf in program.leaves}
     return {"f": [value[f"f{k}"] for k in range(K + 1)],

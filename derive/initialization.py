@@ -120,7 +120,7 @@ def weight_leaves(program, weights, biases) -> dict:
     return leaves
 
 
-def _with_data(program, leaves, x) -> dict:
+def with_data(program, leaves, x) -> dict:
     """The weights' leaves with inputs ``x`` (one column per example) and target y = 0."""
     by_name = {leaf.name: leaf for leaf in program.leaves}
     outputs = np.shape(leaves[by_name[f"beta{hidden_layers(program)}"]])[0]
@@ -134,14 +134,14 @@ def hidden_layers(program) -> int:
 
 def forward_std(program, leaves, x) -> list[float]:
     """Step 1 on the inputs ``x``: std of h_k over units and inputs, k = 1 … K."""
-    value = program.run(_with_data(program, leaves, x))
+    value = program.run(with_data(program, leaves, x))
     return [float(np.std(value[f"h{k}"])) for k in range(1, hidden_layers(program) + 1)]
 
 
 def backward_std(program, leaves, x) -> list[float | None]:
     """Steps 1 and 2 with y = 0: std of ∂ℓ/∂f_k over units and inputs for k = 1 … K−1,
     and None for k = K (f_K is the output, not a hidden layer; the notebook prints K−1 … 1)."""
-    value = program.run(_with_data(program, leaves, x))
+    value = program.run(with_data(program, leaves, x))
     adjoint = program.backward(value)
     K = hidden_layers(program)
     return [float(np.std(adjoint[f"f{k}"])) for k in range(1, K)] + [None]

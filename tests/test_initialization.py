@@ -124,24 +124,24 @@ def test_another_activation_is_measured_and_says_it_has_no_one_line_law(run):
 def test_73s_relu_counts_zero_as_active_where_72s_does_not():
     """A dead layer (every unit's f exactly 0) passes the gradient on in 7.3, not in 7.2."""
     import numpy as np
-    from derive.initialization import network, weight_leaves, _with_data
+    from derive.initialization import network, weight_leaves, with_data
     K = 2
     weights = [np.array([[1.0], [2.0]]), np.array([[-1.0, -1.0], [-2.0, -1.0]]),
                np.array([[1.0, 1.0]])]
     biases = [np.zeros((2, 1)), np.zeros((2, 1)), np.zeros((1, 1))]
     x = np.array([[1.0]])
     p73 = network(K)
-    value = p73.run(_with_data(p73, weight_leaves(p73, weights, biases), x))
+    value = p73.run(with_data(p73, weight_leaves(p73, weights, biases), x))
     assert np.all(value["h2"] == 0)  # layer 2 dead: f1 < 0
     f1_zero = [np.array([[1.0], [2.0]]), np.zeros((2, 2)), np.array([[1.0, 1.0]])]
     biases[2] = np.ones((1, 1))  # f2 = 1, so ∂ℓ/∂f2 = 2 (y = 0) flows back to f1 = 0
-    leaves = _with_data(p73, weight_leaves(p73, f1_zero, biases), x)
+    leaves = with_data(p73, weight_leaves(p73, f1_zero, biases), x)
     adjoint = p73.backward(p73.run(leaves))
     assert np.all(adjoint["f1"] != 0)  # 𝕀[f ≥ 0] at f = 0: 7.3's indicator_function
     from derive.network import layers
     from derive.primitives import PRIMITIVES
     p72 = layers(((),) * 3, ((),) * 3, (), (), PRIMITIVES["relu"])
-    leaves = _with_data(p72, weight_leaves(p72, f1_zero, biases), x)
+    leaves = with_data(p72, weight_leaves(p72, f1_zero, biases), x)
     assert np.all(p72.backward(p72.run(leaves))["f1"] == 0)
 
 
