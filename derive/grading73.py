@@ -131,9 +131,10 @@ def compare(seen: dict, result) -> None:
         if not same:
             first_wrong.append(f"the {kind} experiment's {name} (the cell no longer computes "
                                "what the published one does)")
-        stds = got["std"] if kind == "forward" else got["std"][::-1]
-        outside = _band(stds, 1, 1) if kind == "forward" else _band(stds, got["K"] - 1, -1)
-        start = 1 if kind == "forward" else got["K"] - 1
+        # the band is about the layer each pass starts from: 1 forward, K − 1 backward
+        start, step = (1, 1) if kind == "forward" else (got["K"] - 1, -1)
+        stds = got["std"][::step]
+        outside = _band(stds, start, step)
         band = [stds[0] / initialization.BAND, stds[0] * initialization.BAND] if stds else None
         result.rows.append(_row(f"{kind} {name} within {initialization.BAND:g}x layer "
                                 f"{start}'s (lowest, highest)", band,

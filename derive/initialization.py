@@ -51,8 +51,6 @@ N_BACKWARD = 100
 MAX_K, MAX_D, MAX_UNITS = 200, 512, 20_000
 """Depth and width at most, and K·D at most (the forward pass keeps K·D·1000 values
 twice: 320 MB at the limit)."""
-PRESETS = {"he": "2/D (He: the variance kept for ReLU)",
-           "glorot": "1/D (Glorot with fan-in = fan-out = D)"}
 NOTEBOOK = RELU_73.name
 """The notebook's activation: ReLU, with its own derivative at 0 (:data:`RELU_73`)."""
 BAND = 10.0
@@ -170,6 +168,13 @@ def exponential(layers, stds, backward: bool = False) -> dict | None:
             "from_depth": int(k[0])}
 
 
+def fitted(layers, forward, backward) -> dict:
+    """{"forward", "backward"}: each std's exponential law (:func:`exponential`; the
+    backward one per layer going back), None where too few layers."""
+    return {"forward": exponential(layers, forward),
+            "backward": exponential(layers, backward, backward=True)}
+
+
 def factor_words(law: dict | None) -> str:
     """A fitted factor in derive's words for growth laws.
 
@@ -216,9 +221,8 @@ class Initialization:
 
     def laws(self) -> dict:
         """{"forward", "backward"}: each std's fitted factor per layer, in words."""
-        return {"forward": factor_words(exponential(self.layers, self.forward_std)),
-                "backward": factor_words(exponential(self.layers, self.backward_std,
-                                                     backward=True))}
+        laws = fitted(self.layers, self.forward_std, self.backward_std)
+        return {key: factor_words(law) for key, law in laws.items()}
 
     def lines(self) -> list[str]:
         """The notebook's own printout: forward layers 1 … K, then backward K−1 … 1 (its
@@ -263,8 +267,7 @@ def experiment(K: int = 5, D: int = 8, sigma2: float = 1.0, activation: str = NO
     return Initialization(
         K, D, float(sigma2), seed, activation, layers, forward, backward,
         {"forward": predicted, "backward": predicted},
-        {"forward": _b(exponential(layers, forward)),
-         "backward": _b(exponential(layers, backward, backward=True))})
+        {key: _b(law) for key, law in fitted(layers, forward, backward).items()})
 
 
 def _b(law: dict | None) -> float | None:
@@ -294,16 +297,12 @@ def of_model(model, seed: int = 0) -> dict | None:
     K = hidden_layers(program)
     own = {leaf: v for leaf, v in program.load(model.values).items()
            if leaf.name.startswith(("Omega", "beta"))}
-    inputs = own[next(leaf for leaf in own if leaf.name == "Omega0")].shape[1]
-    D = own[next(leaf for leaf in own if leaf.name == "Omega0")].shape[0]
-    rule = program.rules[[n for n in program.nodes].index("h1")]
-    he = []
+    D, inputs = next(v for leaf, v in own.items() if leaf.name == "Omega0").shape
+    rule = program.rules[program.nodes.index("h1")]
     rng = np.random.RandomState(seed)
-    for leaf in program.leaves:
-        if getattr(leaf, "name", "").startswith("Omega"):
-            he.append((leaf, rng.normal(size=np.shape(own[leaf])) * np.sqrt(2.0 / D)))
-    he = dict(he) | {leaf: np.zeros_like(v) for leaf, v in own.items()
-                     if leaf.name.startswith("beta")}
+    he = {leaf: rng.normal(size=np.shape(v)) * np.sqrt(2.0 / D) for leaf, v in own.items()
+          if leaf.name.startswith("Omega")}  # in 7.3's order of the program's Ω_k
+    he.update({leaf: np.zeros_like(v) for leaf, v in own.items() if leaf.name.startswith("beta")})
     hidden = [v for leaf, v in own.items() if leaf.name.startswith("Omega")
               and leaf.name not in ("Omega0", f"Omega{K}")]
     sigma2 = float(np.mean(np.concatenate([v.ravel() for v in hidden]) ** 2)) if hidden else None
@@ -316,11 +315,10 @@ def of_model(model, seed: int = 0) -> dict | None:
                 size=(inputs, N_FORWARD)))
             backward = backward_std(program, leaves, np.random.RandomState(seed).normal(
                 size=(inputs, N_BACKWARD)))
+        laws = fitted(layers, forward, backward)
         runs.append({"name": name, "sigma2": variance, "layers": layers, "forward_std": forward,
                      "backward_std": backward,
                      "predicted_factor": {"forward": factor, "backward": factor},
-                     "fitted_factor": {"forward": _b(exponential(layers, forward)),
-                                       "backward": _b(exponential(layers, backward, True))},
-                     "laws": {"forward": factor_words(exponential(layers, forward)),
-                              "backward": factor_words(exponential(layers, backward, True))}})
+                     "fitted_factor": {key: _b(law) for key, law in laws.items()},
+                     "laws": {key: factor_words(law) for key, law in laws.items()}})
     return {"K": K, "D": D, "activation": rule.name, "seed": seed, "runs": runs}
