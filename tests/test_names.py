@@ -10,12 +10,15 @@ JAX: every example runs the generated function's own body (``__wrapped__``, op b
 which is where a name could collide; one example in twenty-five (twenty in all) also
 runs it as written, through ``jax.jit`` and the module's ``__main__`` block (XLA
 compiles each model anew, about a quarter of a second here, so all 500 would take two
-minutes of the suite)."""
+minutes of the suite). Which one is chosen from the generated text's checksum, not by
+Hypothesis: Hypothesis draws the ends of a range far more often than their share (an
+integer in 0..24 came out 0 in 166 of 636 runs, each a compile)."""
 
 import builtins
 import contextlib
 import io
 import keyword
+import zlib
 
 import numpy as np
 import pytest
@@ -85,15 +88,16 @@ def _sum(value) -> float:
 
 @settings(max_examples=500, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
-@given(m=named_models(), lot=st.integers(0, 24))
-def test_generated_code_runs_on_every_backend_whatever_the_names(m, lot):
+@given(m=named_models())
+def test_generated_code_runs_on_every_backend_whatever_the_names(m):
     p = program(m)  # trace's numbers without its printed equations (a sixth of the time)
     value = p.forward(m.values)
     reference_loss, reference = p.summed(value, p.backward(value))
     backends = ["numpy"] + [b for b in ("torch", "jax") if _present(b)]
     texts = codegen.model_sources(m, backends)  # what model_source(m, b) writes, planned once
     for backend, text in texts.items():
-        function = _run_module(text, backend, whole=backend != "jax" or lot == 0)
+        whole = backend != "jax" or zlib.crc32(text.encode()) % 25 == 0
+        function = _run_module(text, backend, whole=whole)
         results = function(*[m.values[a] for a in m.values])
         loss, gradients = _sum(results[0]), [_sum(r) for r in results[1:]]
         assert abs(loss - reference_loss) <= 1e-10 * max(1.0, abs(reference_loss))
