@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .costs import check_budget
 from .errors import DeriveError
-from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_NODES
+from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_HESSIAN_VARIABLES, MAX_NODES
 from .version import __version__
 
 # Each command imports what it needs when it runs: --help and --version load no SymPy,
@@ -226,9 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "dual numbers), the DAG sweep applied twice, sympy.diff twice (below its "
                     "cap) and central differences of the backprop gradient. Exit 0 when they "
                     "agree (exact methods within 1e-10*max(1,|H|), central differences within "
-                    "1e-6*max(1,|H|) plus their error estimate), 1 when not, 2 on bad input.")
+                    "1e-6*max(1,|H|) plus their error estimate), 1 when not, 2 on bad input. "
+                    f"At most {MAX_HESSIAN_VARIABLES:,} variables.")
 
-    _budget_argument(hessian)
+    _budget_argument(hessian, "; forward-over-reverse predicted over it is refused before "
+                     "work (exit 2)")
 
     report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
                       "Write a report for MODEL: the model, the forward and backward passes, "

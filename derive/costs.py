@@ -59,6 +59,13 @@ RATES = {
     # a sweep over the gradient's graph per parameter (sympy.diff is predicted apart)
     "size_row": Rate("loss graph", "nodes", 1.5e-4, fixed=0.002),
     "hessian_sizes": Rate("loss graph × parameters", "", 8e-5),
+    # `derive hessian`: the DAG sweep over the gradient per variable and the generated
+    # code of all P² entries (measured 1.0e-4 to 1.6e-4 on chain:tanh*40, mlp:1-8-8-1 to
+    # mlp:1-16-16-1 and mlp:udl72); a dual backward pass per variable; a central
+    # difference of the backprop gradient per variable (four gradients each)
+    "symbolic_hessian": Rate("loss graph nodes × variables", "", 1.3e-4, fixed=0.01),
+    "forward_over_reverse": Rate("backprop operations × variables", "", 0.0, per_op=3e-5),
+    "central_hessian": Rate("backprop operations × variables", "", 0.0, per_op=1e-4),
     # evaluation over a batch: operations x elements, plus each operation's call
     "forward": Rate("forward pass", "operations", 8e-9, per_op=1e-5),
     "backprop": Rate("backprop", "operations", 6e-9, per_op=3e-5),
@@ -101,7 +108,8 @@ def predict(method: str, size: int, batch: int = 1, runs: int = 1,
     """
     rate = RATES[method]
     seconds = runs * (rate.fixed + size * (rate.per_unit * batch + rate.per_op))
-    basis = f"{rate.what} {size:,} {rate.unit}" + (f" × batch {batch:,}" if batch > 1 else "")
+    basis = f"{rate.what} {size:,} {rate.unit}".rstrip() + \
+        (f" × batch {batch:,}" if batch > 1 else "")
     if runs > 1:
         basis += f", {runs:,} runs"
     return Prediction(name or method, seconds, basis, runs)

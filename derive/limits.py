@@ -15,6 +15,11 @@ FD_SAMPLE = 2_000
 ``fd_all``: a check at the network limit (99,073 parameters) then takes about a minute,
 not half an hour.  Backprop and the symbolic derivative cover every variable."""
 
+MAX_HESSIAN_VARIABLES = 1_000
+"""The most variables ``derive hessian`` takes: its four P×P matrices of Python floats
+hold about 128 bytes an entry (1,000 variables: 128 MB); more is refused before work
+(--wrt chooses fewer).  mlp:1-256-256-1's 66,561 would need 4.4 billion entries."""
+
 MAX_NODES = 60
 """Graph pictures with more nodes fold their middle layers into one node."""
 

@@ -42,7 +42,9 @@ import sympy
 
 from . import codegen
 from .errors import DeriveError, require_model
-from .dag import topological_order
+from .costs import predict
+from .dag import sizes, topological_order
+from .limits import MAX_HESSIAN_VARIABLES
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
 from .symbolic import dag_gradient, deep, diff_over_budget, diff_skipped
@@ -390,28 +392,43 @@ def hessian_vector(p: Program, value: dict, direction: dict) -> dict:
     return p.per_symbol(value, adjoint, lambda a: a.t if isinstance(a, Dual) else 0.0)
 
 
-def hessian(model, wrt=None, progress=None, budget: float | None = None) -> Hessian:
+def hessian(model, wrt=None, progress=None, budget: float | None = None,
+            refuse: bool = True) -> Hessian:
     """The Hessian of the summed loss with respect to ``wrt`` (default: the parameters).
 
     Cost: P forward-over-reverse passes; P reverse sweeps over the symbolic
     gradient's graph and their compiled evaluation; ``sympy.diff`` twice per
-    entry below :data:`HESSIAN_DIFF_CAP` and where predicted within ``budget``
-    seconds (None: no limit); 4·P gradient evaluations for the central differences.
+    entry below :data:`HESSIAN_DIFF_CAP`; 4·P gradient evaluations for the central
+    differences.  Each is predicted first (:func:`hessian_seconds`) and skipped, with a
+    note, where predicted over ``budget`` seconds (None: no limit); forward-over-reverse,
+    the reference, is refused instead (DeriveError) unless not ``refuse``.  More than
+    :data:`derive.limits.MAX_HESSIAN_VARIABLES` variables are refused before work.
     """
     wrt = _variables(require_model(model), wrt)
+    if len(wrt) > MAX_HESSIAN_VARIABLES:
+        raise DeriveError(f"a Hessian of {len(wrt):,} variables has {len(wrt) ** 2:,} entries: "
+                          f"at most {MAX_HESSIAN_VARIABLES:,} variables (--wrt to choose fewer)")
     iterate = progress or (lambda items, **_: items)
     # the model's own program (a network's matrix form) for its parameters, else the
     # expression's program for the variables asked for
     p = program(model) if wrt == list(model.wrt) else \
         Program.from_expression(model.output, wrt, model.names)
+    cost = hessian_seconds(model, wrt, p)
+    refused = cost["forward_over_reverse"].over(budget)
+    if refused and refuse:
+        raise DeriveError(f"{refused} (or --wrt to choose fewer variables)")
     value = p.forward(model.values)
     by_dual = []
     for w in iterate(wrt, total=len(wrt), desc="hessian"):
         row = hessian_vector(p, value, _direction(p, value, w))
         by_dual.append([row[v] for v in wrt])
+    notes, symbolic = [], None
     gradient = dag_gradient(model.output, wrt)
-    symbolic, exprs = _symbolic_hessian(model, wrt, gradient)
-    notes = []
+    skipped = cost["symbolic"].over(budget)
+    if skipped:
+        notes.append(skipped)
+    else:
+        symbolic = _symbolic_hessian(model, wrt, gradient)
     skipped = diff_skipped(model.output, [(a, b) for a in wrt for b in wrt],
                            HESSIAN_DIFF_CAP, what="entries") or \
         diff_over_budget([model.output, *gradient], wrt, budget)
@@ -420,7 +437,12 @@ def hessian(model, wrt=None, progress=None, budget: float | None = None) -> Hess
         by_diff = None
     else:
         by_diff = _evaluate(diff_twice(model.output, wrt), model, len(wrt))
-    central, estimate, kinks = _central_hessian(model, wrt)
+    central, estimate, kinks = None, [], []
+    skipped = cost["central_difference"].over(budget)
+    if skipped:
+        notes.append(skipped)
+    else:
+        central, estimate, kinks = _central_hessian(model, wrt)
     if kinks:
         notes.append(f"central differences flagged at a kink for {len(kinks)} variable(s)")
     return Hessian(model.name, [str(w) for w in wrt],
@@ -444,10 +466,32 @@ def symbolic_hessian_exprs(model, wrt, gradient=None) -> list[list]:
     return [dag_gradient(g, wrt) for g in gradient]
 
 
-def _symbolic_hessian(model, wrt, gradient):
+def _symbolic_hessian(model, wrt, gradient) -> list[list[float]]:
     exprs = symbolic_hessian_exprs(model, wrt, gradient)
-    flat = [e for row in exprs for e in row]
-    return _evaluate(flat, model, len(wrt)), exprs
+    return _evaluate([e for row in exprs for e in row], model, len(wrt))
+
+
+def hessian_seconds(model, wrt, p: Program) -> dict:
+    """The predicted seconds of :func:`hessian`'s methods by name
+    ("forward_over_reverse", "symbolic", "central_difference"), from the loss's graph,
+    the program's operations and the number of variables; sympy.diff is predicted apart
+    (:func:`derive.symbolic.diff_seconds`).
+
+    Cost: linear in the loss's graph.
+
+    >>> import derive
+    >>> m = derive.model("mlp:1-16-16-1")
+    >>> cost = hessian_seconds(m, m.wrt, program(m))
+    >>> cost["symbolic"].over(20)
+    'symbolic: about 28 s predicted (loss graph nodes × variables 218,601), over the 20 s budget; --budget to raise it'
+    """
+    n, ops = len(wrt), p.backprop_ops()
+    return {"forward_over_reverse": predict("forward_over_reverse", ops * n,
+                                            name="forward-over-reverse"),
+            "symbolic": predict("symbolic_hessian", sizes(model.output).dag_nodes * n,
+                                name="symbolic"),
+            "central_difference": predict("central_hessian", ops * n,
+                                          name="central difference")}
 
 
 def _evaluate(flat, model, n) -> list[list[float]]:

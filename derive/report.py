@@ -143,7 +143,7 @@ def _modes_section(model, budget=BUDGET) -> dict:
                                         "passes": j.passes, "ops": j.ops,
                                         "seconds": j.seconds, "agree": j.agree})
     if len(model.wrt) <= policy.PARAMETER_CAP:
-        h = hessian(model, budget=budget)
+        h = hessian(model, budget=budget, refuse=False)  # at most PARAMETER_CAP passes
         reference = h.matrices["forward_over_reverse"]
         section["hessian"] = {
             "parameters": h.parameters, "symbols": [sympy.Symbol(n) for n in h.parameters],

@@ -102,3 +102,39 @@ def test_sympy_diffs_prediction_grows_with_depth_past_100_levels():
         assert found.seconds == pytest.approx(trees.seconds * factor) and found.runs == 3
         assert (f"for {depth} levels" in found.basis) == (depth > DIFF_DEEP_FROM)
     assert sizes(deep_chain).depth == 201
+
+
+def test_the_hessians_methods_are_predicted_from_graph_operations_and_variables():
+    from derive.modes import hessian_seconds
+    from derive.staged import program
+    m = model("mlp:1-8-8-1")
+    p, n = program(m), len(m.wrt)
+    cost = hessian_seconds(m, m.wrt, p)
+    assert cost["symbolic"].seconds == pytest.approx(
+        RATES["symbolic_hessian"].fixed + sizes(m.output).dag_nodes * n * 1.3e-4)
+    assert cost["forward_over_reverse"].seconds == pytest.approx(p.backprop_ops() * n * 3e-5)
+    assert cost["central_difference"].seconds == pytest.approx(p.backprop_ops() * n * 1e-4)
+
+
+def test_the_hessian_skips_what_the_budget_does_not_afford_and_says_so(run):
+    # mlp:1-8-8-1: symbolic about 2.7 s predicted (217 graph nodes x 97 variables),
+    # forward-over-reverse 0.09 s, central differences 0.3 s
+    code, out, err = run("hessian", "mlp:1-8-8-1", "--budget", "1", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["hessian"]["symbolic"] is None and data["hessian"]["sympy_diff"] is None
+    assert len(data["hessian"]["central_difference"]) == 97 and data["agree"]
+    code, out, _ = run("hessian", "mlp:1-8-8-1", "--budget", "1")
+    assert re.search(r"note: symbolic: about \d(\.\d)? s predicted \(loss graph nodes × "
+                     r"variables 21,049\), over the 1 s budget; --budget to raise it", out), out
+
+
+def test_a_hessian_past_its_limits_is_refused_before_work(run):
+    # 1,153 variables: over the 1,000 a Hessian may have
+    code, out, err = run("hessian", "mlp:1-32-32-1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "1,153 variables has 1,329,409 entries: at most 1,000 variables" in err
+    # forward-over-reverse itself predicted over the budget: refused, not run
+    code, out, err = run("hessian", "chain:tanh*100", "--budget", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert re.search(r"forward-over-reverse: about \d(\.\d)? s predicted", err), err
