@@ -89,6 +89,22 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def shown(browser):
+    """shown(url, width): one page per report and width, opened on first use and read by
+    every test that only reads it (a page of MathML takes a second or two to lay out)."""
+    pages = {}
+
+    def _shown(url: str, width: int):
+        if (url, width) not in pages:
+            pages[url, width] = opened(browser, url, width)
+        return pages[url, width]
+
+    yield _shown
+    for page in pages.values():
+        page.close()
+
+
 def opened(browser, url: str, width: int):
     """A page at ``width`` px, with its requests and console errors recorded."""
     page = browser.new_page(viewport={"width": width, "height": 900})
@@ -103,8 +119,8 @@ def opened(browser, url: str, width: int):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", by_report(REPORTS))
-def test_report_reads_at_any_width(browser, reports, name, width):
-    page = opened(browser, reports[name], width)
+def test_report_reads_at_any_width(shown, reports, name, width):
+    page = shown(reports[name], width)
     assert page.requests == [reports[name]], f"network requests besides the page: {page.requests}"
     assert page.errors == []
     assert page.evaluate("document.documentElement.scrollWidth") <= width
@@ -122,31 +138,27 @@ def test_report_reads_at_any_width(browser, reports, name, width):
     shot = SHOTS / f"{name}-{width}.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-    page.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", by_report(["toy", "tanh8", "expr"]))
-def test_the_nightmare_is_shown_whole(browser, reports, name, width):
+def test_the_nightmare_is_shown_whole(shown, reports, name, width):
     """Long formulas break at top-level operators and wrap: at 1280 px the whole of
     ∂ℓ/∂ω0 is in view, no scrolling; at 400 px too, for these formulas."""
-    page = opened(browser, reports[name], width)
-    box = page.evaluate(NIGHTMARE)
+    box = shown(reports[name], width).evaluate(NIGHTMARE)
     assert box is not None and box["pieces"] > 1
     assert box["scroll"] <= box["client"] + 1, box
     assert box["right"] <= width, box
-    page.close()
 
 
 @pytest.mark.xdist_group("browser-toy")
-def test_the_toy_graph_has_a_box_for_each_step(browser, reports):
-    page = opened(browser, reports["toy"], 1280)
+def test_the_toy_graph_has_a_box_for_each_step(shown, reports):
+    page = shown(reports["toy"], 1280)
     for step in ["f0", "h1", "f1", "h2", "f2", "h3", "f3", "l"]:
         node = page.locator(f'#graph g[id="node-{step}"]')
         assert node.count() == 1, step
         assert node.bounding_box()["width"] > 0
     assert "ℓ = (f₃ − y)²" in page.locator('#graph g[id="node-l"]').text_content()
-    page.close()
 
 
 @pytest.mark.xdist_group("browser-udl72")
@@ -173,10 +185,10 @@ VALUES = """() => { const s = document.querySelector('#growth-of-values'); if (!
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.xdist_group("browser-mlp8")
-def test_a_networks_growth_of_values_reads_at_any_width(browser, reports, width):
+def test_a_networks_growth_of_values_reads_at_any_width(shown, reports, width):
     """Issue 25: the section's table holds data.json's numbers, a row per layer, and its
     chart is drawn at its own size (scrolling in its box on a phone, as every chart)."""
-    page = opened(browser, reports["mlp8"], width)
+    page = shown(reports["mlp8"], width)
     found = page.evaluate(VALUES)
     data = json.loads(Path(reports["mlp8"].replace("file://", "")).with_name("data.json")
                       .read_text())["values"]
@@ -191,4 +203,3 @@ def test_a_networks_growth_of_values_reads_at_any_width(browser, reports, width)
     assert found["heading"] <= width
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#values-chart").screenshot(path=str(SHOTS / f"values-{width}.png"))
-    page.close()
