@@ -302,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one or more notebooks (a teacher's folder of submissions)")
     grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds each cell may run before it is interrupted (default 60)")
+    grade.add_argument("--notebook-timeout", type=float, default=300.0, metavar="S",
+                       help="seconds a whole notebook may run (default 300); then no other "
+                       "cell starts and its kernel is killed with every process it started "
+                       "(a kernel that ignores the interrupt too)")
     grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page "
                        "(never one of the notebooks: that is refused)")
     grade.add_argument("--force", action="store_true", help=FORCE_HELP)
@@ -608,6 +612,8 @@ def _grade(args) -> int:
     from .table import json_text
     if not 0 < args.timeout <= 3600:
         raise DeriveError("--timeout must be a number of seconds from 0 to 3600")
+    if not 0 < args.notebook_timeout <= 86400:
+        raise DeriveError("--notebook-timeout must be a number of seconds from 0 to 86400")
     paths = [_printable(p, "notebook path") for p in args.notebooks]
     if args.html is not None:
         _printable(args.html, "--html")
@@ -616,7 +622,7 @@ def _grade(args) -> int:
             if _same_file(html, notebook):
                 raise DeriveError(f"--html {args.html!r} is one of the notebooks being graded: "
                                   "choose another file for the page")
-    results = grade_all(paths, args.timeout, workers=2)
+    results = grade_all(paths, args.timeout, workers=2, notebook_timeout=args.notebook_timeout)
     if args.json:
         print(json_text({"notebooks": [r.to_json() for r in results],
                          "passed": sum(r.passed for r in results),

@@ -68,6 +68,11 @@ STUBS = {
 MARK = "DERIVE-GRADE:"
 _DERIVE = threading.Lock()
 TIMEOUT = 60
+NOTEBOOK_TIMEOUT = 300
+"""Seconds a whole notebook may run (``--notebook-timeout``): past it no further cell
+starts and its kernel's process group (the kernel and every process it started that
+stayed in its session) is killed, so a kernel that ignores SIGINT, or a background
+process, outlives it by at most a cell's interrupt wait (about 4 s)."""
 
 
 @dataclass
@@ -153,29 +158,32 @@ def which(nb) -> str | None:
     return None
 
 
-def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2) -> list[Graded]:
+def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2,
+              notebook_timeout: float = NOTEBOOK_TIMEOUT) -> list[Graded]:
     """Grade several notebooks, ``workers`` at a time (each in its own kernel), in the
     order given.  One notebook's failure, however it fails, is its own grade: the
     others are graded all the same."""
     from concurrent.futures import ThreadPoolExecutor
     if len(paths) == 1:
-        return [grade(paths[0], timeout)]
+        return [grade(paths[0], timeout, notebook_timeout)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: grade(p, timeout), paths))
+        return list(pool.map(lambda p: grade(p, timeout, notebook_timeout), paths))
 
 
-def grade(path, timeout: float = TIMEOUT) -> Graded:
-    """Run a copy of the notebook at ``path`` and grade it (see the module docstring).
+def grade(path, timeout: float = TIMEOUT, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> Graded:
+    """Run a copy of the notebook at ``path`` and grade it (see the module docstring):
+    each cell within ``timeout`` seconds (then interrupted), the whole within
+    ``notebook_timeout`` (then its kernel's process group killed).
     Whatever the notebook does, the answer is a :class:`Graded` (a failure of the run
     itself is its ``problem``), never an exception."""
     try:
-        return _grade(path, timeout)
+        return _grade(path, timeout, notebook_timeout)
     except Exception as error:  # the notebook's doing (a kernel it broke, output it forged)
         return Graded(str(path), None, problem=f"could not be graded: {type(error).__name__}: "
                                                f"{str(error)[:200]}")
 
 
-def _grade(path, timeout: float) -> Graded:
+def _grade(path, timeout: float, notebook_timeout: float) -> Graded:
     import nbformat
 
     from .files import NOTEBOOK_BYTES, read_bytes
@@ -196,7 +204,7 @@ def _grade(path, timeout: float) -> Graded:
                                            "model, network or initialization defined in "
                                            "its code)")
     result = Graded(shown, kind, stubs=_stubs(nb, kind))
-    values = _run(nb, kind, timeout, result)
+    values = _run(nb, kind, timeout, result, notebook_timeout)
     if not result.problem:
         with _DERIVE:  # kernels run side by side; SymPy's lambdify is not thread-safe
             if kind == "7.3":
@@ -224,8 +232,18 @@ def _stubs(nb, kind) -> list[int]:
     return found
 
 
-def _run(nb, kind, timeout, result) -> dict:
-    """Execute every cell (errors recorded, not fatal), then read the graded variables:
+OVERRAN = "derive: the cell's timeout"
+
+
+class _OverTime(Exception):
+    """The notebook's own time limit reached: no further cell starts."""
+
+
+def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> dict:
+    """Execute every cell (errors recorded, not fatal; each cell within ``timeout`` and
+    the whole within ``notebook_timeout``, then the kernel's process group killed: nbclient
+    shuts the kernel down "immediately", which jupyter_client does by SIGKILL to the
+    group), then read the graded variables:
     from our own last cell's output alone, on the one line that carries this run's fresh
     random token.  A line printed by the notebook's code (an IPython hook, a printed
     copy) cannot carry a token it never saw before our cell ran; a second marked line in
@@ -245,10 +263,34 @@ def _run(nb, kind, timeout, result) -> dict:
                 cells.append(_ours(grading73.after(experiment)))
         nb.cells = cells
     nb.cells.append(_ours(_reader(READ[kind], mark, READ_FIRST.get(kind, ""))))
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=True,
-                            interrupt_on_timeout=True, record_timing=False)
+    deadline = time.monotonic() + notebook_timeout
+
+    def cell_timeout(cell) -> float:  # a cell's own limit, or what is left of the whole's
+        return max(0.5, min(timeout, deadline - time.monotonic()))
+
+    def before(cell, cell_index):
+        if time.monotonic() >= deadline:
+            raise _OverTime
+
+    def after(cell, cell_index, execute_reply):
+        if (execute_reply or {}).get("content", {}).get("ename") == OVERRAN:
+            result.timed_out = True
+
+    # error_on_timeout: after a cell's timeout and its interrupt, nbclient takes this as the
+    # cell's reply and goes on; without it, it waits for the kernel's own reply again,
+    # interrupting it each timeout, for ever where the kernel ignores SIGINT
+    client = NotebookClient(nb, kernel_name="python3", timeout_func=cell_timeout,
+                            allow_errors=True, interrupt_on_timeout=True, record_timing=False,
+                            error_on_timeout={"ename": OVERRAN, "evalue": "", "traceback": []},
+                            on_cell_start=before, on_cell_executed=after,
+                            shutdown_kernel="immediate")
     try:
         client.execute(stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
+    except _OverTime:
+        result.timed_out = True
+        result.errors.append({"cell": None, "error": f"the notebook's time limit "
+                              f"({notebook_timeout:g} s) reached: its other cells not run, "
+                              "its kernel and the processes it started killed"})
     except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
         result.timed_out = True
         result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})

@@ -5,7 +5,11 @@ tests/fixtures/notebooks/make.py."""
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +171,54 @@ def test_a_hook_printing_a_perfect_grade_line_does_not_pass(run, tmp_path):
     notebook = _with_cell(NOTEBOOKS / "bug_7_1.ipynb", tmp_path / "forged.ipynb", hook)
     code, out = grade(run, notebook)
     assert code == 1 and "PASS" not in out
+
+
+STUBBORN = """import os, signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cell's interrupt will not stop it
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open({pids!r}, "w").write(str(child.pid))
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (killed, not yet reaped by its parent) is not running
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_notebook_past_its_time_limit_is_killed_with_its_processes(tmp_path):
+    """Issue 28: a kernel that ignores SIGINT and a process it started in the background
+    are killed at the notebook's time limit; the notebook is graded as stopped."""
+    pids = tmp_path / "child.pid"
+    import nbformat
+    nb = nbformat.read(NOTEBOOKS / "completed_7_1.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(STUBBORN.format(pids=str(pids))))
+    stubborn = tmp_path / "stubborn.ipynb"
+    nbformat.write(nb, stubborn)
+    # the first cell: interrupted at 3 s, ignores it; nbclient waits 4 s more for its
+    # output, and by then (7 s) the notebook's 5 s are spent: no other cell starts
+    done = subprocess.run([sys.executable, "-m", "derive.cli", "grade", str(stubborn),
+                           "--timeout", "3", "--notebook-timeout", "5", "--json"],
+                          capture_output=True, text=True, timeout=120)  # never hangs
+    assert done.returncode == 1, done.stderr
+    graded = json.loads(done.stdout)["notebooks"][0]
+    assert graded["timed_out"] is True and not graded["passed"]
+    assert any("time limit (5 s) reached" in e["error"] for e in graded["errors"]), graded
+    child = int(pids.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the notebook's background process outlived its grading"
+
+
+def test_bad_notebook_timeouts_exit_2(run):
+    for bad in ("0", "-1", "1e9", "nan"):
+        code, out, err = run("grade", str(NOTEBOOKS / "completed_7_1.ipynb"),
+                             "--notebook-timeout", bad)
+        assert code == 2 and out == "" and err.count("\n") == 1, (bad, err)
