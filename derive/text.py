@@ -9,6 +9,7 @@ model toy    loss 0.138581
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sys
 
@@ -138,7 +139,8 @@ def format_hessian(h) -> str:
 
 def progress_bars(enabled: bool):
     """A progress callable for the core (``progress(items, total=, desc=)``): tqdm bars
-    on stderr that appear once work runs past a second and clear themselves when
+    on stderr that appear once work runs past a second (tqdm's own ``TQDM_DELAY``
+    environment variable, in seconds, sets another wait) and clear themselves when
     done or interrupted; None (no bars) where not ``enabled``.
 
     tqdm, a well-kept library, rather than our own: it handles terminal widths,
@@ -147,9 +149,10 @@ def progress_bars(enabled: bool):
     if not enabled:
         return None
     from tqdm import tqdm
+    delay = _seconds(os.environ.get("TQDM_DELAY"), default=1.0)
 
     def bar(items, total=None, desc=""):
-        shown = tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, delay=1.0,
+        shown = tqdm(items, total=total, desc=desc, file=sys.stderr, leave=False, delay=delay,
                      mininterval=0.25, dynamic_ncols=True)
         _BARS.append(shown)
         return shown
@@ -158,6 +161,15 @@ def progress_bars(enabled: bool):
 
 
 _BARS: list = []
+
+
+def _seconds(text, default: float) -> float:
+    """``text`` as a number of seconds ≥ 0, or ``default`` where it is not one."""
+    try:
+        seconds = float(text)
+    except (TypeError, ValueError):
+        return default
+    return seconds if 0 <= seconds < float("inf") else default
 
 
 def end_progress():

@@ -407,13 +407,13 @@ def test_batch_above_its_limit_is_refused_at_once(run):
 # ---- progress ------------------------------------------------------------------------
 
 
-def on_a_terminal(*argv):
+def on_a_terminal(*argv, env=None):
     """derive with stderr on a 24x100 pseudo-terminal: (process, the terminal's end)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     with ctrl_c_reaches_children():
         process = subprocess.Popen([sys.executable, "-m", "derive.cli", *argv],
-                                   stdout=subprocess.DEVNULL, stderr=slave)
+                                   stdout=subprocess.DEVNULL, stderr=slave, env=env)
     os.close(slave)
     return process, master
 
@@ -432,19 +432,21 @@ def read_to_the_end(master, screen=b"") -> bytes:
     return screen
 
 
-def run_on_a_terminal(*argv) -> tuple[int, str]:
+def run_on_a_terminal(*argv, env=None) -> tuple[int, str]:
     """Run derive with stderr on a pseudo-terminal; (exit code, what the terminal got)."""
-    process, master = on_a_terminal(*argv)
+    process, master = on_a_terminal(*argv, env=env)
     screen = read_to_the_end(master)
     process.wait()
     return process.returncode, screen.decode(errors="replace")
 
 
 def test_progress_shows_on_a_terminal_and_nowhere_else():
-    argv = ["sizes", "sin,exp,cos", "--depth", "1:14"]  # 2.4 s of work here: the bar shows
-    code, screen = run_on_a_terminal(*argv)
+    # the bar waits a second before it shows; tqdm's TQDM_DELAY=0 shows it at once,
+    # so that the test does not depend on how quick this machine is
+    argv, at_once = ["sizes", "sin,exp,cos", "--depth", "1:14"], {**os.environ, "TQDM_DELAY": "0"}
+    code, screen = run_on_a_terminal(*argv, env=at_once)
     assert code == 0 and "sizes sin,exp,cos" in screen and "it/s" in screen
-    code, screen = run_on_a_terminal(*argv, "--quiet")
+    code, screen = run_on_a_terminal(*argv, "--quiet", env=at_once)
     assert code == 0 and screen == ""
     code, out, err = cli(*argv)
     assert code == 0 and err == ""
@@ -461,7 +463,8 @@ def test_check_of_many_parameters_prints_a_summary_and_all_on_request(run):
 
 
 def test_ctrl_c_on_a_terminal_clears_the_bar_before_its_line():
-    process, master = on_a_terminal("sizes", "sin,exp,cos", "--depth", "1:400")
+    process, master = on_a_terminal("sizes", "sin,exp,cos", "--depth", "1:400",
+                                    env={**os.environ, "TQDM_DELAY": "0"})
     screen, deadline = b"", time.time() + 60
     while b"it/s" not in screen and b"s/it" not in screen and time.time() < deadline:
         if select.select([master], [], [], 0.2)[0]:
