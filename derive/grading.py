@@ -19,7 +19,9 @@ derive comparison.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -162,12 +164,38 @@ def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2,
               notebook_timeout: float = NOTEBOOK_TIMEOUT) -> list[Graded]:
     """Grade several notebooks, ``workers`` at a time (each in its own kernel), in the
     order given.  One notebook's failure, however it fails, is its own grade: the
-    others are graded all the same."""
+    others are graded all the same.  Ctrl-C (KeyboardInterrupt) stops them all: no
+    further cell starts, every running kernel's process group is killed, and the
+    interrupt is raised once the workers are done."""
     from concurrent.futures import ThreadPoolExecutor
-    if len(paths) == 1:
-        return [grade(paths[0], timeout, notebook_timeout)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: grade(p, timeout, notebook_timeout), paths))
+    _STOPPING.clear()
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = [pool.submit(grade, path, timeout, notebook_timeout) for path in paths]
+    try:
+        return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        _stop_every_kernel(futures)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+_STOPPING = threading.Event()  # set by Ctrl-C: no cell of any notebook starts after it
+_KERNELS: dict = {}  # the process group of each kernel running a notebook, by run
+
+
+def _stop_every_kernel(futures) -> None:
+    """Ctrl-C while notebooks run side by side: the ones not started never start, no
+    further cell starts, and each running kernel's process group is killed (with what
+    it started), so that its worker returns at once."""
+    _STOPPING.set()
+    for future in futures:
+        future.cancel()
+    for group in list(_KERNELS.values()):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
 
 
 def grade(path, timeout: float = TIMEOUT, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> Graded:
@@ -239,6 +267,11 @@ class _OverTime(Exception):
     """The notebook's own time limit reached: no further cell starts."""
 
 
+class _Stopped(Exception):
+    """Ctrl-C while notebooks run side by side: no further cell starts (an Exception, not
+    KeyboardInterrupt, so that nbclient still shuts the kernel down on its way out)."""
+
+
 def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> dict:
     """Execute every cell (errors recorded, not fatal; each cell within ``timeout`` and
     the whole within ``notebook_timeout``, then the kernel's process group killed: nbclient
@@ -268,7 +301,14 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
     def cell_timeout(cell) -> float:  # a cell's own limit, or what is left of the whole's
         return max(0.5, min(timeout, deadline - time.monotonic()))
 
+    def started(notebook):  # the kernel is up: its process group, for Ctrl-C
+        group = getattr(getattr(client.km, "provisioner", None), "pgid", None)
+        if group and group != os.getpgrp():
+            _KERNELS[id(client)] = group
+
     def before(cell, cell_index):
+        if _STOPPING.is_set():
+            raise _Stopped
         if time.monotonic() >= deadline:
             raise _OverTime
 
@@ -282,18 +322,24 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
     client = NotebookClient(nb, kernel_name="python3", timeout_func=cell_timeout,
                             allow_errors=True, interrupt_on_timeout=True, record_timing=False,
                             error_on_timeout={"ename": OVERRAN, "evalue": "", "traceback": []},
-                            on_cell_start=before, on_cell_executed=after,
-                            shutdown_kernel="immediate")
+                            on_notebook_start=started, on_cell_start=before,
+                            on_cell_executed=after, shutdown_kernel="immediate")
     try:
         client.execute(stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
+    except _Stopped:
+        raise KeyboardInterrupt from None
     except _OverTime:
         result.timed_out = True
         result.errors.append({"cell": None, "error": f"the notebook's time limit "
                               f"({notebook_timeout:g} s) reached: its other cells not run, "
                               "its kernel and the processes it started killed"})
     except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
+        if _STOPPING.is_set():
+            raise KeyboardInterrupt from None
         result.timed_out = True
         result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
+    finally:
+        _KERNELS.pop(id(client), None)
     number = 0
     for cell in nb.cells:
         if cell.cell_type != "code" or cell.metadata.get(OURS):

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,18 @@ def fresh_venv(where: Path) -> Path:
                    "from pip._internal.cli.main import main\nsys.exit(main())\n")
     pip.chmod(0o755)
     return where
+
+
+@contextlib.contextmanager
+def ctrl_c_reaches_children():
+    """Children start with SIGINT at its default, as a command in a terminal's foreground
+    does; a suite started as a shell's background job (``pytest &``) ignores SIGINT, and
+    its children would inherit that and never see the Ctrl-C these tests send."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 pytest_plugins = ["pytester"]  # the derive_check fixture is tested in a temporary project

@@ -1,7 +1,6 @@
 """Nothing lost, nothing surprising: output safety and command-line conduct, through the
 CLI as a user runs it."""
 
-import contextlib
 import fcntl
 import json
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import call, fresh_venv
+from conftest import call, ctrl_c_reaches_children, fresh_venv
 from derive import families
 from derive.output import MARKER
 
@@ -265,18 +264,6 @@ def test_a_closed_pipe_ends_quietly(command):
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
     assert done.stderr == ""
     assert re.search(r"status=(0|141)$", done.stdout.strip())
-
-
-@contextlib.contextmanager
-def ctrl_c_reaches_children():
-    """Children start with SIGINT at its default, as a command in a terminal's foreground
-    does; a suite started as a shell's background job (``pytest &``) ignores SIGINT, and
-    its children would inherit that and never see the Ctrl-C these tests send."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_prints_one_line_and_exits_130():

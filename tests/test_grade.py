@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import call
+from conftest import call, ctrl_c_reaches_children
 
 pytest.importorskip("nbclient", reason="nbclient not installed: pip install -e '.[test]'")
 
@@ -215,6 +216,41 @@ def test_a_notebook_past_its_time_limit_is_killed_with_its_processes(tmp_path):
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child), "the notebook's background process outlived its grading"
+
+
+SLEEPER = """import os, time
+open({pid!r}, "w").write(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+def test_ctrl_c_while_grading_stops_every_kernel_and_exits_130(tmp_path):
+    """Issue 28: Ctrl-C during a class run exits 130 with one line (it was a traceback and
+    exit 1 or 3), at once, and no kernel is left running, started or waiting."""
+    import nbformat
+    paths, pids = [], []
+    for k in range(3):  # two run side by side, the third waits for a worker
+        nb = nbformat.read(NOTEBOOKS / "completed_7_1.ipynb", as_version=4)
+        pids.append(tmp_path / f"kernel{k}.pid")
+        nb.cells.insert(0, nbformat.v4.new_code_cell(SLEEPER.format(pid=str(pids[-1]))))
+        paths.append(tmp_path / f"sleeper{k}.ipynb")
+        nbformat.write(nb, paths[-1])
+    with ctrl_c_reaches_children():
+        process = subprocess.Popen([sys.executable, "-m", "derive.cli", "grade", *map(str, paths)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not all(p.exists() for p in pids[:2]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err == "derive: interrupted\n" and out == "", err
+    assert not pids[2].exists()  # the third notebook never started
+    for pid in pids[:2]:
+        kernel = int(pid.read_text())
+        deadline = time.monotonic() + 10
+        while _alive(kernel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(kernel), "a kernel outlived the Ctrl-C"
 
 
 def test_bad_notebook_timeouts_exit_2(run):
