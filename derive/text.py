@@ -185,11 +185,12 @@ def end_progress():
 
 def format_sweep(s: Sweep) -> str:
     """The sweep as an aligned table, then each fitted law in words."""
-    from .growth import ORDER2_KEYS, ROW_KEYS, describe
+    from .growth import ORDER2_KEYS, ROW_KEYS
     table = Table(ROW_KEYS + [k for k in ORDER2_KEYS if s.rows and k in s.rows[0]], s.rows,
                   key="depth", headers=SIZE_HEADERS)
     lines = [f"family {s.family}", "", str(table), "", "growth laws (fitted to the deeper half):"]
-    lines += [f"  {SIZE_HEADERS[k]:<13} {describe(law)}" for k, law in s.fits.items()]
+    # the sweep's own words: a timing law only at R² of at least growth.TIMING_R2
+    lines += [f"  {SIZE_HEADERS[k]:<13} {words}" for k, words in s.words.items()]
     text = "\n".join(lines)
     return text + (f"\n\nstopped: {s.stopped}" if s.stopped else "")
 

@@ -108,6 +108,25 @@ def test_noisy_timing_fits_are_not_stated_as_laws():
     assert not describe(law).startswith("too noisy")
 
 
+def test_the_sizes_text_states_no_timing_law_below_the_bar():
+    """Issue 24: `derive sizes` printed a timing law at R² 0.869 (its text called describe
+    without the timing rule); a noisy seconds column is now "too noisy" there too."""
+    from derive.growth import Sweep
+    from derive.text import format_sweep
+    rows = sweep("sin,exp,cos", range(1, 13), progress=None)
+    noisy = [1.0, 3.0, 1.2, 2.9, 1.1, 3.3]  # the deeper half's seconds, R² far below 0.9
+    for row, seconds in zip(rows[6:], noisy):
+        row["seconds_sympy_diff"] = seconds
+    laws = fits(rows)
+    assert laws["seconds_sympy_diff"]["r2"] < TIMING_R2
+    from derive.policy import SIZE_HEADERS
+    laws_text = format_sweep(Sweep("sin,exp,cos", rows, laws)).split("growth laws")[1]
+    seconds = next(line for line in laws_text.splitlines()
+                   if line.strip().startswith(SIZE_HEADERS["seconds_sympy_diff"]))
+    assert "too noisy to state a law" in seconds, seconds
+    assert "linear: about 5.0 more per layer" in laws_text  # the sizes keep their laws
+
+
 def test_sin_exp_cos_chain_laws():
     laws = fits(sweep("sin,exp,cos", range(1, 31), progress=None))
     assert laws["gradient_tree_nodes"]["law"] == "power"
