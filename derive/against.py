@@ -29,6 +29,7 @@ import numpy as np
 
 from . import codegen
 from .errors import DeriveError
+from .policy import INSTALL
 from .symbolic import dag_gradient
 
 LIBRARIES = {"torch": ("torch_autograd", "generated_torch"),
@@ -50,7 +51,7 @@ def parse(text: str) -> list[str]:
 def missing(library: str) -> str | None:
     """Why ``library`` cannot be measured here (None where it can)."""
     if importlib.util.find_spec(library) is None:
-        return f"{library} is not installed (pip install 'derive[{library}]')"
+        return f"{library} is not installed ({INSTALL.get(library, 'pip install ' + library)})"
     return None
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from .costs import check_budget
 from .errors import DeriveError
 from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_HESSIAN_VARIABLES, MAX_NODES
+from .policy import INSTALL
 from .version import __version__
 
 # Each command imports what it needs when it runs: --help and --version load no SymPy,
@@ -191,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="timed runs per measurement (default 5)")
     bench.add_argument("--against", metavar="LIBS", default="",
                        help="frameworks to time beside, comma-separated: torch, jax (each "
-                       "an optional extra: pip install 'derive[torch,jax]')")
+                       f"optional: {INSTALL['torch']}, {INSTALL['jax']})")
     _budget_argument(bench)
     bench.add_argument("--threads", type=int, default=1, metavar="N",
                        help="threads for PyTorch and JAX (default 1, as numpy's elementwise "

@@ -14,6 +14,12 @@ METHOD_NAMES = {"backprop": "backprop", "forward_mode": "forward mode", "symboli
                 "scalar_staged": "scalar staged"}
 """Each method's display name, the same in the CLI, Jupyter, HTML and PDF."""
 
+INSTALL = {"torch": "pip install 'torch==2.13.0'",
+           "jax": "pip install 'jax[cpu]==0.10.2'"}
+"""How to install each optional array library, the versions derive is tested with: in
+every hint that names one.  PyTorch pinned, because an unpinned ``torch`` (and the
+``derive[torch]`` extra) can pull a CUDA build of several GB."""
+
 CHECK_HEADERS = {"name": "parameter", "central_estimate": "central's error estimate",
                  "central_flag": "central not compared", "kink": "at a kink", "agree": "agree"}
 """The check table's other columns, as Jupyter heads them."""

@@ -1,4 +1,4 @@
-"""PyTorch modules checked against derive (an optional extra: ``pip install derive[torch]``).
+"""PyTorch modules checked against derive (optional: ``pip install 'torch==2.13.0'``).
 
 :func:`from_torch` turns an ``nn.Sequential`` of ``nn.Linear`` layers and activations
 into the equivalent mlp model with the module's weights; each activation is
@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import DeriveError
 from .network import build
+from .policy import INSTALL
 from .primitives import DEFAULT_ACTIVATION, PRIMITIVES, activations
 
 PROBE = np.linspace(-3.0, 3.0, 61)
@@ -27,8 +28,7 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise DeriveError("PyTorch is not installed: pip install 'derive[torch]' "
-                          "(torch==2.13.0 on CPU)") from None
+        raise DeriveError(f"PyTorch is not installed: {INSTALL['torch']}") from None
     return torch
 
 

@@ -4,6 +4,7 @@ the same program for PyTorch and JAX, and `derive bench --against`."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,15 @@ def test_a_missing_framework_is_skipped_with_the_reason(monkeypatch):
     result = bench(model("toy"), batch=10, repeat=1, against=["jax"])
     assert result["against"]["jax_grad"] is None
     assert result["skipped"]["jax_grad"] == "jax is not installed"
+
+
+def test_the_install_hint_pins_the_cpu_torch(monkeypatch):
+    """Issue 24: the hint said pip install 'derive[torch]', which can pull a CUDA build of
+    several GB; it now names the pinned version the README and .ci/run install."""
+    import importlib.util
+
+    from derive import against
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert against.missing("torch") == "torch is not installed (pip install 'torch==2.13.0')"
+    assert against.missing("jax") == "jax is not installed (pip install 'jax[cpu]==0.10.2')"
+    assert "torch==2.13.0" in (Path(__file__).parents[1] / ".ci" / "run").read_text()
