@@ -86,6 +86,32 @@ class Model:
     predictions: tuple = ()
     """A model's outputs before the loss where there are several (a network's f_K)."""
 
+    def __repr__(self) -> str:
+        """Short whatever the model's size (a network's expression runs to millions of
+        characters): its name, what it differentiates with respect to, its inputs,
+        targets and loss.
+
+        >>> import derive
+        >>> derive.model("toy")
+        <Model toy: 8 variables (beta0, omega0, beta1, omega1, …), input x, target y, loss least_squares>
+
+        Cost: constant.
+        """
+        def some(symbols, most=4):
+            names = [str(s) for s in symbols[:most]]
+            return ", ".join(names + ["…"] * (len(symbols) > most))
+
+        name = self.name if len(self.name) <= 60 else self.name[:59] + "…"
+        parts = [f"{len(self.wrt)} variable{'s' * (len(self.wrt) != 1)} ({some(self.wrt)})"]
+        for label, symbols in (("input", self.inputs), ("target", self.targets)):
+            if symbols:
+                parts.append(f"{label}{'s' * (len(symbols) > 1)} {some(symbols, 2)}")
+        if self.loss:
+            parts.append(f"loss {self.loss}")
+        if self.batch_size is not None:
+            parts.append(f"batch {self.batch_size}")
+        return f"<Model {name}: {', '.join(parts)}>"
+
     @property
     def outputs(self) -> tuple:
         """The outputs a Jacobian differentiates: the predictions, else f, else the output."""

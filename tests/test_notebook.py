@@ -72,3 +72,14 @@ def test_trace_json_contract(run):
                                   "value": pytest.approx(0.9424888019316975)}
     assert [set(r) for r in data["backward"]] == [{"name", "adjoint"}] * 7
     assert round(data["gradients"]["omega0"], 3) == 5.246
+
+
+@pytest.mark.parametrize("name", ["toy", "mlp:udl72", "chain:tanh*512", "logistic:1000"])
+def test_a_models_repr_is_short_whatever_its_size(name):
+    """Issue 24: the repr of mlp:udl72 was 2,933,268 characters (the dataclass's, with the
+    whole expression); now it names the model, its variables, inputs, target and loss."""
+    m = model(name)
+    shown = repr(m)
+    assert len(shown) < 300, shown
+    assert shown.startswith(f"<Model {name}: {len(m.wrt)} variable")
+    assert str(m.wrt[0]) in shown
