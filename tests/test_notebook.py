@@ -83,3 +83,19 @@ def test_a_models_repr_is_short_whatever_its_size(name):
     assert len(shown) < 300, shown
     assert shown.startswith(f"<Model {name}: {len(m.wrt)} variable")
     assert str(m.wrt[0]) in shown
+
+
+def test_a_models_jupyter_view_shows_its_formula_and_values_folding_the_rest():
+    """Issue 24: the toy showed a raw dataclass dump; now its formula in MathML and each
+    value, and a network's 187 values fold after the first few."""
+    import derive
+    from derive.notebook import SHOWN
+    toy = derive.model("toy")
+    view = toy._repr_html_()
+    assert "derive-model" in view and "<math" in view and "<details>" not in view
+    assert view.count("<tr>") == 1 + len(toy.values)  # the head row and one per value
+    assert type(toy.batch(3)) is type(toy) and "a batch" in toy.batch(3)._repr_html_()
+    net = derive.model("mlp:udl72")
+    view = net._repr_html_()
+    assert "not printed" in view  # 69,986 tree nodes: its size, not the formula
+    assert f"{len(net.values) - SHOWN} more values" in view

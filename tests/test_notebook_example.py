@@ -17,6 +17,7 @@ def test_example_notebook_executes_and_shows_html():
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("derive-model" in h and "<math" in h for h in html)  # the model (issue 24)
     assert any("Step 1: the forward pass" in h for h in html)   # the trace
     assert any("derive-check" in h for h in html)               # the comparison
     assert any("derive-sizes" in h for h in html)               # the growth table
