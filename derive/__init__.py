@@ -21,7 +21,7 @@ from .version import __version__
 from .errors import DeriveError
 
 _HOMES = {
-    "model": "notebook", "Model": "models", "from_expression": "models", "jvp": "modes",
+    "model": "modelview", "Model": "models", "from_expression": "models", "jvp": "modes",
     "check": "notebook", "dag_gradient": "notebook", "diff_gradient": "notebook",
     "hessian": "notebook", "jacobian": "notebook", "make_report": "notebook",
     "size_sweep": "notebook", "trace": "notebook", "parse": "parser",

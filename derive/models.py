@@ -88,8 +88,7 @@ class Model:
 
     def __repr__(self) -> str:
         """Short whatever the model's size (a network's expression runs to millions of
-        characters): its name, what it differentiates with respect to, its inputs,
-        targets and loss.
+        characters): its name and :meth:`summary`.
 
         >>> import derive
         >>> derive.model("toy")
@@ -97,11 +96,16 @@ class Model:
 
         Cost: constant.
         """
+        name = self.name if len(self.name) <= 60 else self.name[:59] + "…"
+        return f"<Model {name}: {self.summary()}>"
+
+    def summary(self) -> str:
+        """What it differentiates with respect to (the first few named), its inputs,
+        targets, loss and batch, in one short line.  Cost: constant."""
         def some(symbols, most=4):
             names = [str(s) for s in symbols[:most]]
             return ", ".join(names + ["…"] * (len(symbols) > most))
 
-        name = self.name if len(self.name) <= 60 else self.name[:59] + "…"
         parts = [f"{len(self.wrt)} variable{'s' * (len(self.wrt) != 1)} ({some(self.wrt)})"]
         for label, symbols in (("input", self.inputs), ("target", self.targets)):
             if symbols:
@@ -110,7 +114,7 @@ class Model:
             parts.append(f"loss {self.loss}")
         if self.batch_size is not None:
             parts.append(f"batch {self.batch_size}")
-        return f"<Model {name}: {', '.join(parts)}>"
+        return ", ".join(parts)
 
     @property
     def outputs(self) -> tuple:

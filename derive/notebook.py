@@ -15,11 +15,9 @@ True
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-import numpy as np
-
-from . import compare, families, growth, models, modes, report, staged, symbolic, text
+from . import compare, growth, modes, report, staged, symbolic, text
 
 STYLE = ("<style>.derive-output math { font-size: 1.25em; } "
          ".derive-output td, .derive-output th { padding: 0.15em 0.6em; }</style>")
@@ -103,43 +101,6 @@ class Report(report.Report):
         # the whole document in a sandboxed frame, so its styles stay its own
         return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
                 'sandbox="" style="width:100%;height:720px;border:1px solid #ccc"></iframe>')
-
-
-class Model(models.Model):
-    """:class:`derive.models.Model`, displayable: its name, what it differentiates, the
-    expression in the book's notation (its size where it is too large to print) and
-    each symbol's value, the first :data:`SHOWN` in view and the rest folded."""
-
-    def _repr_html_(self) -> str:
-        rows = [{"symbol": symbol, "value": _value(value)} for symbol, value in self.values.items()]
-        return fragment("model.html.j2", name=self.name, summary=repr(self).split(": ", 1)[1][:-1],
-                        f=report.formula(self.output), lhs="l" if self.loss else "f",
-                        shown=rows[:SHOWN], folded=rows[SHOWN:])
-
-
-SHOWN = 12
-"""Values a model's Jupyter view shows before it folds the rest."""
-
-
-def _value(value):
-    """A float as itself; an array (a batch) by its shape."""
-    if np.ndim(value) == 0:
-        return float(value)
-    return f"{np.size(value):,} values (a batch)"
-
-
-def model(spec: str, seed: int = 0) -> Model:
-    """:func:`derive.families.model`, displayable.
-
-    >>> import derive
-    >>> m = derive.model("toy")
-    >>> "<math" in m._repr_html_() and "0.4" in m._repr_html_()
-    True
-
-    Cost: the family's build; the view prints the expression only below the report's cap.
-    """
-    built = families.model(spec, seed)
-    return Model(**{f.name: getattr(built, f.name) for f in fields(built)})
 
 
 def trace(model) -> Trace:

@@ -89,7 +89,7 @@ def test_a_models_jupyter_view_shows_its_formula_and_values_folding_the_rest():
     """Issue 24: the toy showed a raw dataclass dump; now its formula in MathML and each
     value, and a network's 187 values fold after the first few."""
     import derive
-    from derive.notebook import SHOWN
+    from derive.modelview import SHOWN
     toy = derive.model("toy")
     view = toy._repr_html_()
     assert "derive-model" in view and "<math" in view and "<details>" not in view
