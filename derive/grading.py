@@ -34,6 +34,7 @@ from . import grading73
 from .errors import DeriveError
 from .families import model as family_model
 from .network import build
+from .policy import CELLS_COUNTED
 from .primitives import DEFAULT_ACTIVATION
 from .usermodels import with_values
 from .yours import compare
@@ -124,7 +125,8 @@ class Graded:
         that raised: the text `derive grade` prints for one notebook."""
         from .table import Table, brief
         rows = [{"name": r["quantity"], "expected": brief(r["expected"]),
-                 "found": brief(r["found"]), "status": r["status"]} for r in self.rows]
+                 "found": r.get("problem") or brief(r["found"]), "status": r["status"]}
+                for r in self.rows]
         lines = [self.summary, ""]
         if rows:
             lines += [str(Table(["name", "expected", "found", "status"], rows)), ""]
@@ -136,6 +138,8 @@ class Graded:
             lines.append(f"not completed: TODO cell(s) {', '.join(map(str, self.stubs))} "
                          "still hold the published stub")
         lines += [f"cell {e['cell'] or '?'} raised {e['error']}" for e in self.errors]
+        if self.stubs or any(e["cell"] for e in self.errors):
+            lines.append(f"({CELLS_COUNTED})")
         return "\n".join(lines).rstrip()
 
 
@@ -427,14 +431,16 @@ def _compare(kind, values, result: Graded):
         q = by_name.get(name)
         if q is None:
             result.rows.append({"quantity": name, "expected": None, "found": None,
-                                "status": "missing"})
-        else:
+                                "status": "missing", "problem": None})
+        else:  # a value of the wrong shape is shown by its shape, never as NaNs
             result.rows.append({"quantity": name, "expected": q.expected.tolist(),
-                                "found": q.found.tolist(), "status": "pass" if q.ok else
-                                "fail"})
+                                "found": None if q.problem else q.found.tolist(),
+                                "status": "pass" if q.ok else "fail",
+                                "problem": q.problem or None})
     if verdict is not None and verdict.first_wrong is not None:
         result.first_wrong = f"{verdict.first_wrong.given_as} ({verdict.equation})"
-        result.suspect = verdict.suspect
+        # an untouched stub is "not completed"; its zeros or NaNs implicate no rule
+        result.suspect = "" if result.stubs else verdict.suspect
 
 
 def _expected_names(kind, model) -> list[str]:

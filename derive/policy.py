@@ -20,6 +20,11 @@ INSTALL = {"torch": "pip install 'torch==2.13.0'",
 every hint that names one.  PyTorch pinned, because an unpinned ``torch`` (and the
 ``derive[torch]`` extra) can pull a CUDA build of several GB."""
 
+CELLS_COUNTED = ("cells are numbered as Jupyter numbers them in a run from the top, "
+                 "In [1], In [2], ...: code cells only")
+"""How a grade's cell numbers count, said in the text and the HTML wherever a grade
+names a cell."""
+
 CHECK_HEADERS = {"name": "parameter", "central_estimate": "central's error estimate",
                  "central_flag": "central not compared", "kink": "at a kink", "agree": "agree"}
 """The check table's other columns, as Jupyter heads them."""

@@ -425,7 +425,8 @@ def render_html(data: dict, charts: dict) -> str:
 
 def render_grades(results) -> str:
     """`derive grade --html`: a table per notebook (the template only formats)."""
-    return html_environment().get_template("grade.html.j2").render(results=results)
+    return html_environment().get_template("grade.html.j2").render(
+        results=results, cells_counted=policy.CELLS_COUNTED)
 
 
 def render_tex(data: dict, pages: dict) -> str:

@@ -63,7 +63,9 @@ _NETWORK_LISTS = {"all_f": ("value", "f"), "all_h": ("value", "h"),
 @dataclass
 class Quantity:
     """One compared quantity: its kind ("value", "adjoint" or "gradient"), name, the
-    name the user gave it, derive's value, the user's, and whether they agree."""
+    name the user gave it, derive's value, the user's, and whether they agree; where the
+    user's could not be compared (``lenient``), why (``problem``: "shape (1, 1), expected
+    (6, 1)") and ``found`` is NaN."""
 
     kind: str
     name: str
@@ -72,6 +74,7 @@ class Quantity:
     found: np.ndarray
     ok: bool
     order: int = 0
+    problem: str = ""
 
     @property
     def error(self) -> float:
@@ -166,15 +169,16 @@ def compare(model, fn, rtol: float = RTOL, atol: float = ATOL,
     for name, value in call(fn, model).items():
         for kind, key, given_as, found in _entries(name, value, expected, model):
             want = expected[kind][key]
+            problem = ""
             try:
                 found = _as_array(found, given_as, want.shape)
-            except AssertionError:
+            except AssertionError as error:
                 if not lenient:
                     raise
-                found = np.full(want.shape, np.nan)
-            ok = _close(found, want, rtol, atol)
+                found, problem = np.full(want.shape, np.nan), str(error).split(": ", 1)[1]
+            ok = not problem and _close(found, want, rtol, atol)
             verdict.quantities.append(Quantity(kind, key, given_as, want, found, ok,
-                                               _order(expected, kind, key)))
+                                               _order(expected, kind, key), problem))
     if not verdict.quantities:
         raise AssertionError("fn returned nothing derive can compare: return the gradient "
                              f"by name ({', '.join(list(expected['gradient'])[:4])}, ...)")
@@ -264,8 +268,9 @@ def _as_array(found, name: str, shape) -> np.ndarray:
         raise AssertionError(f"{name}: expected a number or an array of numbers, got "
                              f"{type(found).__name__}") from None
     if array.size != int(np.prod(shape)):
-        raise AssertionError(f"{name}: expected shape {tuple(shape) or 'a scalar'}, got "
-                             f"shape {array.shape}")
+        held = f"{array.size} value{'s' * (array.size != 1)}"
+        raise AssertionError(f"{name}: shape {array.shape} holds {held}, expected "
+                             f"{int(np.prod(shape)) if shape else 'a scalar'}")
     return array.reshape(shape)
 
 

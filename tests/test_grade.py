@@ -66,6 +66,21 @@ def test_the_published_stubs_are_not_completed_though_their_checks_succeed(run, 
     code, out = grade(run, path)
     assert code == 1
     assert f"not completed: TODO cell(s) {cells}" in out and "PASS" not in out
+    assert "is the suspect" not in out  # an untouched stub implicates no rule (issue 24)
+    assert "In [1], In [2]" in out  # how the cells are counted
+
+
+def test_a_value_of_the_wrong_shape_is_shown_by_its_shape_never_as_nans(run, tmp_path):
+    """Issue 24: the published 7.2 leaves all_f[0] a 1x1 array; the grade showed it as
+    [nan, nan, ...] ("nan" strings in JSON), as if the student had computed NaNs."""
+    code, out, _ = run("grade", str(PUBLISHED_72), "--json")
+    rows = {r["quantity"]: r for r in json.loads(out)["notebooks"][0]["quantities"]}
+    assert rows["all_f[0]"]["problem"] == "shape (1, 1) holds 1 value, expected 6"
+    assert rows["all_f[0]"]["found"] is None and rows["all_f[0]"]["status"] == "fail"
+    assert "nan" not in out.lower()
+    assert all(r["problem"] is None for r in rows.values() if r["status"] == "pass")
+    code, text = grade(run, PUBLISHED_72)
+    assert "shape (1, 1) holds 1 value, expected 6" in text and "nan" not in text
 
 
 def test_a_syntax_error_and_an_infinite_loop_are_reported_not_hung(run):

@@ -110,7 +110,7 @@ def test_a_forward_pass_alone_is_checked_and_its_first_wrong_step_named():
 
 @pytest.mark.parametrize("fn,message", [
     (lambda **v: {"omega9": 1.0}, "fn returned 'omega9', which toy has no quantity for"),
-    (lambda **v: {"omega0": [1.0, 2.0]}, "omega0: expected shape a scalar, got shape (2,)"),
+    (lambda **v: {"omega0": [1.0, 2.0]}, "omega0: shape (2,) holds 2 values, expected a scalar"),
     (lambda **v: {"omega0": "five"}, "omega0: expected a number or an array of numbers"),
     (lambda **v: [5.2], "fn must return a mapping of names to values"),
     (lambda **v: {}, "fn returned nothing derive can compare"),
