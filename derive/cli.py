@@ -121,11 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
              "(each adjoint dl/dv) and Step 3 (parameter gradients) for MODEL.")
 
     check = _command(sub, "check", _check, "compare backprop, symbolic, finite differences",
-                     "Compare each parameter's gradient five ways: staged backprop (reverse mode), "
-                     "forward mode (one tangent pass per parameter), the "
-                     "symbolic derivative (DAG sweep, and sympy.diff below its size cap), the "
-                     "central difference and the complex step. Exit 0 when all agree, 1 when "
-                     "any disagree, 2 on bad input.")
+                     "Compare each parameter's gradient by staged backprop (reverse mode) with "
+                     "forward mode (one tangent pass per parameter), the symbolic derivative "
+                     "(DAG sweep, and sympy.diff below its size cap), the central difference, "
+                     "the complex step and, for a network, its scalar staged program: six ways "
+                     "in all, seven for a network. Exit 0 when all agree, 1 when any disagree, "
+                     "2 on bad input.")
     check.add_argument("--batch", type=int, metavar="N",
                        help="check on a seeded batch of N inputs (loss and gradients summed)")
     check.add_argument("--all", action="store_true",
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
                       "Write a report for MODEL: the model, the forward and backward passes, "
-                      "the four-way gradient check, the closed form beside its shared "
+                      "the gradient checked six ways (seven for a network), the closed form beside its shared "
                       "intermediates, a growth sweep of the model's family with charts and "
                       "fitted laws, and a finite-difference step chart. Files: index.html, "
                       "report.tex, charts.pdf (its charts and graph, a page each), report.pdf "

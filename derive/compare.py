@@ -1,4 +1,5 @@
-"""The four-way check: backprop, symbolic, central difference, complex step.
+"""The gradient check: backprop against forward mode, symbolic (DAG sweep and sympy.diff),
+central difference, complex step and, for a network, its scalar staged program.
 
 Per variable differentiated, the staged backprop gradient is compared with
 

@@ -15,7 +15,7 @@ import sys
 
 from typing import TYPE_CHECKING
 
-from .policy import METHOD_NAMES, SIZE_HEADERS
+from .policy import HESSIAN_METHODS, METHOD_NAMES, SIZE_HEADERS
 from .table import Table, cell
 
 if TYPE_CHECKING:  # the types only: trace's text needs none of check, sizes or bench
@@ -125,11 +125,11 @@ def format_hessian(h) -> str:
         if method == "forward_over_reverse":
             continue
         if matrix is None:
-            lines.append(f"  {method.replace('_', ' '):<22} skipped")
+            lines.append(f"  {HESSIAN_METHODS.get(method, method):<36} skipped")
             continue
         worst = max(abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(matrix, reference)
                     for a, b in zip(ra, rb))
-        lines.append(f"  {method.replace('_', ' '):<22} {worst:.2e}")
+        lines.append(f"  {HESSIAN_METHODS.get(method, method):<36} {worst:.2e}")
     lines += [*[f"note: {n}" for n in h.notes],
               "tolerances: exact methods 1e-10*max(1,|H|); central differences "
               "1e-6*max(1,|H|) plus their error estimate",

@@ -99,3 +99,14 @@ def test_a_models_jupyter_view_shows_its_formula_and_values_folding_the_rest():
     view = net._repr_html_()
     assert "not printed" in view  # 69,986 tree nodes: its size, not the formula
     assert f"{len(net.values) - SHOWN} more values" in view
+
+
+def test_a_networks_trace_shows_its_vectors_as_the_cli_does():
+    """Issue 24: the Jupyter trace of a network said "6 values" where the CLI and the
+    report print the vector's first entries."""
+    from derive.table import brief
+    t = trace(model("mlp:1-6-1"))
+    view = t._repr_html_()
+    vector = next(r for r in t.forward if not isinstance(r["value"], float))
+    assert " values</td>" not in view
+    assert brief(vector["value"]).replace("-", "−") in view
