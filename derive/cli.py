@@ -236,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
                       "Write a report for MODEL: the model, the forward and backward passes, "
-                      "the gradient checked six ways (seven for a network), the closed form beside its shared "
-                      "intermediates, a growth sweep of the model's family with charts and "
+                      "the gradient checked six ways (seven for a network), the closed form "
+                      "beside its shared intermediates, a growth sweep of the model's family with charts and "
                       "fitted laws, and a finite-difference step chart. Files: index.html, "
                       "report.tex, charts.pdf (its charts and graph, a page each), report.pdf "
                       "(when pdflatex is present) and data.json. The directory is replaced "

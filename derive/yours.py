@@ -64,8 +64,8 @@ _NETWORK_LISTS = {"all_f": ("value", "f"), "all_h": ("value", "h"),
 class Quantity:
     """One compared quantity: its kind ("value", "adjoint" or "gradient"), name, the
     name the user gave it, derive's value, the user's, and whether they agree; where the
-    user's could not be compared (``lenient``), why (``problem``: "shape (1, 1), expected
-    (6, 1)") and ``found`` is NaN."""
+    user's could not be compared (``lenient``), why (``problem``: "shape (1, 1) holds 1
+    value, expected 6") and ``found`` is NaN."""
 
     kind: str
     name: str
