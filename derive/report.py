@@ -424,9 +424,25 @@ def render_html(data: dict, charts: dict) -> str:
 
 
 def render_grades(results) -> str:
-    """`derive grade --html`: a table per notebook (the template only formats)."""
+    """`derive grade --html`: for several notebooks a class table first (a row per
+    notebook, a column per quantity), then a table per notebook (the template only
+    formats)."""
     return html_environment().get_template("grade.html.j2").render(
-        results=results, cells_counted=policy.CELLS_COUNTED)
+        results=results, cells_counted=policy.CELLS_COUNTED, **class_table(results))
+
+
+def class_table(results) -> dict:
+    """The class table's columns (every quantity graded, in first-seen order) and its
+    rows: each notebook's path, verdict, counts, first wrong step and status by quantity.
+
+    Cost: linear in the quantities graded.
+    """
+    columns = list(dict.fromkeys(r["quantity"] for g in results for r in g.rows))
+    rows = [{"path": g.path, "passed": g.passed, "notebook": g.notebook or "-",
+             "wrong": sum(r["status"] != "pass" for r in g.rows),
+             "first_wrong": g.first_wrong or g.problem or "",
+             "status": {r["quantity"]: r["status"] for r in g.rows}} for g in results]
+    return {"columns": columns, "students": rows}
 
 
 def render_tex(data: dict, pages: dict) -> str:

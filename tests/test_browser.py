@@ -203,3 +203,40 @@ def test_a_networks_growth_of_values_reads_at_any_width(shown, reports, width):
     assert found["heading"] <= width
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#values-chart").screenshot(path=str(SHOTS / f"values-{width}.png"))
+
+
+CLASS = ["completed_7_1.ipynb", "bug_7_1.ipynb", "completed_7_2.ipynb"]
+CLASS_ROWS = """() => [...document.querySelectorAll('#class-table tbody tr')].map(
+    row => [...row.cells].slice(0, 5).map(c => c.textContent.trim()))"""
+
+
+@pytest.fixture(scope="module")
+def class_page(tmp_path_factory) -> Path:
+    """`derive grade --html` of a class of three (one with a planted bug), graded once."""
+    notebooks = Path(__file__).resolve().parent / "fixtures" / "notebooks"
+    page = tmp_path_factory.mktemp("class") / "class.html"
+    assert main(["grade", *[str(notebooks / n) for n in CLASS], "--html", str(page)]) == 1
+    return page
+
+
+@pytest.mark.xdist_group("grade-class")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_class_table_of_a_grade_sorts_by_a_click_without_a_network(browser, class_page,
+                                                                       width):
+    """Issue 24: `derive grade --html` of several notebooks opens with a class table (a
+    row per notebook, its verdict, count and first wrong step, a column per quantity),
+    sortable by a click on a column's head, with no request beyond the file itself."""
+    page = opened(browser, class_page.as_uri(), width)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"grade-class-{width}.png"), full_page=True)
+    rows = page.evaluate(CLASS_ROWS)
+    assert [Path(r[0]).name for r in rows] == CLASS
+    assert [r[2] for r in rows] == ["pass", "fail", "pass"]
+    assert "dldf1" in rows[1][4]  # the buggy notebook's first wrong step
+    page.click("#class-table th:nth-child(4)")  # "not passed": fewest first
+    assert [int(r[3]) for r in page.evaluate(CLASS_ROWS)] == sorted(int(r[3]) for r in rows)
+    page.click("#class-table th:nth-child(4)")  # again: most first
+    assert Path(page.evaluate(CLASS_ROWS)[0][0]).name == "bug_7_1.ipynb"
+    assert page.evaluate(OVERFLOWING) == []  # the wide table scrolls in its own box
+    assert all(url.startswith("file:") for url in page.requests) and not page.errors
+    page.close()
