@@ -470,10 +470,16 @@ def _table1(family, depths) -> int:
     return 0
 
 
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def sympy_text(expr) -> str:
-    """Polynomials in ascending powers, as Baydin et al. print them."""
+    """Polynomials in ascending powers, as Baydin et al. print them, in the book's
+    notation: 64·(1 − 42·x + 504·x² − ...), never SymPy's ``*`` and ``**``."""
     import sympy
-    return sympy.sstr(expr, order="rev-lex")
+    text = sympy.sstr(expr, order="rev-lex")
+    text = re.sub(r"\*\*(\d+)", lambda power: power.group(1).translate(SUPERSCRIPTS), text)
+    return re.sub(r"(^|(?<=[ (]))-", "−", text.replace("*", "·"))
 
 
 def _variables(args, built):

@@ -206,7 +206,9 @@ def test_table1_matches_baydin_et_al():
 def test_table1_command(run):
     code, out, _ = run("sizes", "logistic", "--depth", "1:4", "--table1")
     assert code == 0
-    assert "64*(1 - 42*x + 504*x**2 - 2640*x**3 + 7040*x**4 - 9984*x**5 + 7168*x**6 - 2048*x**7)" in out
+    assert ("64·(1 − 42·x + 504·x² − 2640·x³ + 7040·x⁴ − 9984·x⁵ + 7168·x⁶ − 2048·x⁷)"
+            in out)  # the book's notation, not SymPy's (issue 24)
+    assert "*" not in out and "−4·x·(−1 + x)" in out
 
 
 def test_bench_json_contract(run):
