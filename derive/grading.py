@@ -267,6 +267,13 @@ def _stubs(nb, kind) -> list[int]:
 OVERRAN = "derive: the cell's timeout"
 
 
+KERNEL_STARTS = 3
+"""Kernels started for a notebook before it is given up: a kernel can die before its
+first reply when another, started at the same moment, takes the port it chose
+(jupyter_client picks free ports, then the kernel binds them); no cell has run then,
+so starting again changes nothing but the luck."""
+
+
 class _OverTime(Exception):
     """The notebook's own time limit reached: no further cell starts."""
 
@@ -310,40 +317,49 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
         if group and group != os.getpgrp():
             _KERNELS[id(client)] = group
 
+    began = []  # a cell has started: the kernel is up
+
     def before(cell, cell_index):
         if _STOPPING.is_set():
             raise _Stopped
         if time.monotonic() >= deadline:
             raise _OverTime
+        began.append(cell_index)
 
     def after(cell, cell_index, execute_reply):
         if (execute_reply or {}).get("content", {}).get("ename") == OVERRAN:
             result.timed_out = True
 
-    # error_on_timeout: after a cell's timeout and its interrupt, nbclient takes this as the
-    # cell's reply and goes on; without it, it waits for the kernel's own reply again,
-    # interrupting it each timeout, for ever where the kernel ignores SIGINT
-    client = NotebookClient(nb, kernel_name="python3", timeout_func=cell_timeout,
-                            allow_errors=True, interrupt_on_timeout=True, record_timing=False,
-                            error_on_timeout={"ename": OVERRAN, "evalue": "", "traceback": []},
-                            on_notebook_start=started, on_cell_start=before,
-                            on_cell_executed=after, shutdown_kernel="immediate")
-    try:
-        client.execute(stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
-    except _Stopped:
-        raise KeyboardInterrupt from None
-    except _OverTime:
-        result.timed_out = True
-        result.errors.append({"cell": None, "error": f"the notebook's time limit "
-                              f"({notebook_timeout:g} s) reached: its other cells not run, "
-                              "its kernel and the processes it started killed"})
-    except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
-        if _STOPPING.is_set():
+    for start in range(KERNEL_STARTS):
+        # error_on_timeout: after a cell's timeout and its interrupt, nbclient takes this as
+        # the cell's reply and goes on; without it, it waits for the kernel's own reply
+        # again, interrupting it each timeout, for ever where the kernel ignores SIGINT
+        client = NotebookClient(nb, kernel_name="python3", timeout_func=cell_timeout,
+                                allow_errors=True, interrupt_on_timeout=True,
+                                record_timing=False, on_notebook_start=started,
+                                error_on_timeout={"ename": OVERRAN, "evalue": "",
+                                                  "traceback": []},
+                                on_cell_start=before, on_cell_executed=after,
+                                shutdown_kernel="immediate")
+        try:
+            client.execute(stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
+        except _Stopped:
             raise KeyboardInterrupt from None
-        result.timed_out = True
-        result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
-    finally:
-        _KERNELS.pop(id(client), None)
+        except _OverTime:
+            result.timed_out = True
+            result.errors.append({"cell": None, "error": f"the notebook's time limit "
+                                  f"({notebook_timeout:g} s) reached: its other cells not "
+                                  "run, its kernel and the processes it started killed"})
+        except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
+            if _STOPPING.is_set():
+                raise KeyboardInterrupt from None
+            if not began and start + 1 < KERNEL_STARTS:
+                continue  # the kernel died starting (two kernels raced for a port): again
+            result.timed_out = True
+            result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
+        finally:
+            _KERNELS.pop(id(client), None)
+        break
     number = 0
     for cell in nb.cells:
         if cell.cell_type != "code" or cell.metadata.get(OURS):

@@ -273,3 +273,33 @@ def test_bad_notebook_timeouts_exit_2(run):
         code, out, err = run("grade", str(NOTEBOOKS / "completed_7_1.ipynb"),
                              "--notebook-timeout", bad)
         assert code == 2 and out == "" and err.count("\n") == 1, (bad, err)
+
+
+def test_a_kernel_that_dies_starting_is_started_again(monkeypatch):
+    """A kernel can die before its first reply when another started at the same moment
+    takes its port (seen once in CI: "Kernel died before replying to kernel_info"); no
+    cell has run, so the grader starts one again, up to KERNEL_STARTS in all."""
+    from nbclient import NotebookClient
+
+    from derive import grading
+    real, starts = NotebookClient.execute, []
+
+    def dies_at_first(self, **kwargs):
+        starts.append(1)
+        if len(starts) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(NotebookClient, "execute", dies_at_first)
+    graded = grading.grade(NOTEBOOKS / "completed_7_1.ipynb")
+    assert graded.passed and len(starts) == 2 and not graded.errors
+
+    def always_dies(self, **kwargs):
+        starts.append(1)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    starts.clear()
+    monkeypatch.setattr(NotebookClient, "execute", always_dies)
+    graded = grading.grade(NOTEBOOKS / "completed_7_1.ipynb")
+    assert not graded.passed and len(starts) == grading.KERNEL_STARTS
+    assert graded.errors == [{"cell": None, "error": "RuntimeError: stopped"}]
