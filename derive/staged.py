@@ -51,7 +51,7 @@ from sympy.core.parameters import distribute
 from .errors import require_model
 from .dag import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
-from .printing import Adjoint, loss_name, to_latex, to_text
+from .printing import Adjoint, loss_name, text_name, to_latex, to_text
 from .table import Table, plain
 
 
@@ -533,7 +533,9 @@ class Trace:
     holds it as SymPy) and value; ``backward``: Step 2, each adjoint ∂ℓ/∂v
     (name, adjoint, and ``rule``, its chain rule as SymPy) in reverse order;
     ``gradients``: Step 3, {parameter name: ∂ℓ/∂parameter}.  For a batch the
-    values are lists and ``loss`` and ``gradients`` are sums over it.
+    values are lists and ``loss`` and ``gradients`` are sums over it.  ``of`` is what
+    is differentiated, as printed: ℓ for a loss, else the output's name (the logistic
+    map's l₃), whose value ``loss`` then holds.
     """
 
     model: str
@@ -545,6 +547,7 @@ class Trace:
     backward: Table
     gradients: dict
     faults: list = field(default_factory=list)
+    of: str = "ℓ"
 
     def to_json(self) -> dict:
         """The documented ``derive trace --json`` object ("faults" only when there are)."""
@@ -578,6 +581,8 @@ def trace(model) -> Trace:
     adjoint = p.backward(value)
     loss, grads = p.summed(value, adjoint)
     ell = loss_name(s.name for s in p.steps)
+    output = next((s.name for s in p.steps if s.node is p.output), None)
+    of = "ℓ" if ell or output is None else text_name(output, None)
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation),
          "text": to_text(s.equation, ell),
@@ -586,8 +591,8 @@ def trace(model) -> Trace:
         {"name": s.name, "adjoint": p.shown(adjoint.get(s.node, 0.0)),
          "rule": p.chain_rule(s)}
         for s in reversed(p.steps) if s.node is not p.output and s.node in p.active],
-        headers={"name": "∂ℓ/∂"})
+        headers={"name": f"∂{of}/∂"})
     return Trace(model.name, {str(s): plain(model.values[s]) for s in model.parameters},
                  {str(s): plain(model.values[s]) for s in model.inputs},
                  model.target_value(), loss, forward, backward,
-                 {str(w): grads[w] for w in model.wrt}, p.faults(value, adjoint))
+                 {str(w): grads[w] for w in model.wrt}, p.faults(value, adjoint), of)

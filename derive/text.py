@@ -28,10 +28,12 @@ def format_trace(t: Trace) -> str:
     """Step 1, Step 2 and Step 3 as tables, then any numeric faults."""
     grads = Table(["name", "gradient"], [{"name": k, "gradient": v}
                                          for k, v in t.gradients.items()],
-                  headers={"gradient": "∂ℓ/∂param"})
+                  headers={"gradient": f"∂{t.of}/∂param"})
     steps = Table(["name", "text", "value"], t.forward.rows, headers={"text": "equation"})
+    # a model with no loss (the logistic map) differentiates its output: say which
+    value = f"loss {t.loss:.6g}" if t.of == "ℓ" else f"output {t.of} = {t.loss:.6g}"
     return "\n\n".join([
-        f"model {t.model}    loss {t.loss:.6g}",
+        f"model {t.model}    {value}",
         "Step 1: forward pass\n" + str(steps),
         "Step 2: backward pass\n" + str(t.backward),
         "Step 3: parameter gradients\n" + str(grads)]

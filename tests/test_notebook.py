@@ -110,3 +110,16 @@ def test_a_networks_trace_shows_its_vectors_as_the_cli_does():
     vector = next(r for r in t.forward if not isinstance(r["value"], float))
     assert " values</td>" not in view
     assert brief(vector["value"]).replace("-", "−") in view
+
+
+def test_a_model_with_no_loss_names_its_output_not_a_loss():
+    """Issue 24: the logistic map has no loss, yet the trace said "loss" and "∂ℓ/∂"; it
+    now names the output it differentiates (l₃), in the CLI and in Jupyter."""
+    from derive.text import format_trace
+    logistic, toy = trace(model("logistic:3")), trace(model("toy"))
+    assert logistic.of == "l₃" and toy.of == "ℓ"
+    text = format_trace(logistic)
+    assert text.startswith("model logistic:3    output l₃ = ") and "loss" not in text
+    assert "∂l₃/∂param" in text and "∂ℓ" not in text
+    assert "output l₃ =" in logistic._repr_html_() and "∂l₃/∂parameter" in logistic._repr_html_()
+    assert format_trace(toy).startswith("model toy    loss ") and "∂ℓ/∂param" in format_trace(toy)

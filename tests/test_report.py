@@ -208,7 +208,7 @@ def test_html_autoescapes_user_text():
     assert env.from_string("{{ x }}").render(x="<script>") == "&lt;script&gt;"
     from types import SimpleNamespace
     t = SimpleNamespace(model="<img src=x onerror=alert(1)>", loss=1.0, forward=[],
-                        backward=[], gradients={})
+                        backward=[], gradients={}, of="ℓ")
     assert "<img" not in env.get_template("trace.html.j2").render(t=t)
 
 
