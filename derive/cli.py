@@ -463,23 +463,12 @@ def _table1(family, depths) -> int:
                           "--depth 1:4 --table1")
     if depths.stop - 1 > 6:
         raise DeriveError("--table1 expands polynomials of degree 2^(n-1): use depths up to 6")
+    from .printing import ascending_text
     for row in growth.table1(depths):
         print(f"n = {row['n']}")
         for key in ("l_n", "derivative", "simplified"):
-            print(f"  {key:<11} {sympy_text(row[key])}")
+            print(f"  {key:<11} {ascending_text(row[key])}")
     return 0
-
-
-SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def sympy_text(expr) -> str:
-    """Polynomials in ascending powers, as Baydin et al. print them, in the book's
-    notation: 64·(1 − 42·x + 504·x² − ...), never SymPy's ``*`` and ``**``."""
-    import sympy
-    text = sympy.sstr(expr, order="rev-lex")
-    text = re.sub(r"\*\*(\d+)", lambda power: power.group(1).translate(SUPERSCRIPTS), text)
-    return re.sub(r"(^|(?<=[ (]))-", "−", text.replace("*", "·"))
 
 
 def _variables(args, built):

@@ -23,7 +23,8 @@ class Model(models.Model):
         from .report import formula
         rows = [{"symbol": symbol, "value": _value(value)} for symbol, value in self.values.items()]
         return fragment("model.html.j2", name=self.name, summary=self.summary(),
-                        f=formula(self.output), lhs="l" if self.loss else "f",
+                        f=formula(self.output),
+                        lhs="l" if self.loss else self.names.get(self.output, "f"),
                         shown=rows[:SHOWN], folded=rows[SHOWN:])
 
 

@@ -446,4 +446,22 @@ def to_text(expr: sympy.Basic, loss: str | None = "l") -> str:
     ('−sin[f₂]', '(f₃ − y)²', 'ω₁·h₁')
     """
     text = BookTextPrinter({"order": "none", "loss": loss}).doprint(expr)
+    return _minus_signs(text)
+
+
+def ascending_text(expr: sympy.Basic) -> str:
+    """A polynomial in ascending powers, as Baydin et al. print Table 1, in the book's
+    notation rather than SymPy's ``*`` and ``**``.
+
+    >>> x = sympy.Symbol("x")
+    >>> ascending_text(-16 * x * (x - 1) * (2 * x - 1) ** 2), ascending_text(4 - 8 * x)
+    ('−16·x·(−1 + x)·(−1 + 2·x)²', '4 − 8·x')
+    """
+    text = sympy.sstr(expr, order="rev-lex")
+    text = re.sub(r"\*\*(\d+)", lambda power: power.group(1).translate(_SUPERSCRIPT), text)
+    return _minus_signs(text.replace("*", "·"))
+
+
+def _minus_signs(text: str) -> str:
+    """ASCII hyphens that are minus signs (at the start, after a space or bracket) as −."""
     return re.sub(r"(^|(?<=[ (\[]))-", "−", text)

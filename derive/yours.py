@@ -175,7 +175,8 @@ def compare(model, fn, rtol: float = RTOL, atol: float = ATOL,
             except AssertionError as error:
                 if not lenient:
                     raise
-                found, problem = np.full(want.shape, np.nan), str(error).split(": ", 1)[1]
+                found, problem = np.full(want.shape, np.nan), str(error).removeprefix(
+                    f"{given_as}: ")
             ok = not problem and _close(found, want, rtol, atol)
             verdict.quantities.append(Quantity(kind, key, given_as, want, found, ok,
                                                _order(expected, kind, key), problem))

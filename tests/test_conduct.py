@@ -450,8 +450,7 @@ def test_check_of_many_parameters_prints_a_summary_and_all_on_request(run):
 
 
 def test_ctrl_c_on_a_terminal_clears_the_bar_before_its_line():
-    process, master = on_a_terminal("sizes", "sin,exp,cos", "--depth", "1:400",
-                                    env={**os.environ, "TQDM_DELAY": "0"})
+    process, master = on_a_terminal("sizes", "sin,exp,cos", "--depth", "1:400")
     screen, deadline = b"", time.time() + 60
     while b"it/s" not in screen and b"s/it" not in screen and time.time() < deadline:
         if select.select([master], [], [], 0.2)[0]:
