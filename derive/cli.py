@@ -209,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "Graphviz is needed.")
     graph.add_argument("-o", "--output", metavar="FILE",
                        help="write FILE.svg or FILE.pdf (default: the SVG on stdout)")
+    graph.add_argument("--html", metavar="FILE",
+                       help="write FILE (.html) as a page that steps through the three steps "
+                       "on the graph: frame 0 the model, then a frame per forward step "
+                       "(Step 1), per adjoint (Step 2) and per parameter or matrix (Step 3); "
+                       "arrow keys step, Home and End jump, space plays; no network needed")
     graph.add_argument("--force", action="store_true", help=FORCE_HELP)
     graph.add_argument("--values", action="store_true",
                        help="each box also shows its forward value (Step 1)")
@@ -533,6 +538,8 @@ def _graph(args) -> int:
     suffix = Path(args.output).suffix.lower() if args.output else ".svg"
     if suffix not in (".svg", ".pdf"):
         raise DeriveError(f"bad --output {args.output!r}: the file must end in .svg or .pdf")
+    if args.html is not None:
+        return _graph_page(args)
     if args.output is not None and not args.json:
         check_file(args.output, args.force)
     picture = graph(_load(args), values=args.values, adjoints=args.adjoints)
@@ -544,6 +551,24 @@ def _graph(args) -> int:
         _written(args)
     else:
         print(picture.svg())
+    return 0
+
+
+def _graph_page(args) -> int:
+    """``graph --html FILE``: the step-through page (it shows values and adjoints)."""
+    from .output import check_file, write_text
+    from .report import graph_page as page
+    if args.output is not None or args.json:
+        raise DeriveError("--html writes a page of its own: give it without -o and --json")
+    _printable(args.html, "--html")
+    if Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise DeriveError(f"bad --html {args.html!r}: the file must end in .html")
+    check_file(args.html, args.force, "--html")
+    write_text(args.html, page(_load(args)), args.force, "--html")
+    if os.path.islink(args.html):
+        print(f"derive: note: {args.html!r} is a symbolic link: wrote its target",
+              file=sys.stderr)
+    print(args.html)
     return 0
 
 

@@ -120,6 +120,9 @@ def graph(model, values: bool = False, adjoints: bool = False, traced=None) -> P
         value[str(model.target)] = t.target
     adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
     adjoint.update(t.gradients)
+    grids = matrices(p, t)
+    value.update(grids["value"])
+    adjoint.update(grids["adjoint"])
     output = p.names[p.output] if p.output in p.names else str(p.output)  # never the tree
     adjoint[output] = 1.0
     kinds = {**{str(s): "parameter" for s in model.parameters},
@@ -139,9 +142,9 @@ def graph(model, values: bool = False, adjoints: bool = False, traced=None) -> P
     if not nodes:  # the output is a leaf itself (f = w): one box
         nodes.append(Node(str(p.output), _leaf_kind(str(p.output), kinds), []))
     shown = {"value": value if values else {}, "adjoint": adjoint if adjoints else {},
-             "shape": {**_shapes(p), **{k: f"{len(v)}" for k, v in value.items()
-                                        if isinstance(v, list)}}, "equation": {s.name: s.equation for s in p.steps},
-             "loss": loss_name(names)}
+             "shape": {**{k: f"{len(v)}" for k, v in value.items() if isinstance(v, list)},
+                       **_shapes(p)}, "equation": {s.name: s.equation for s in p.steps},
+             "loss": loss_name(names), "of": t.of}
     for n in nodes:
         n.label = _label(n, shown)
     picture = Picture(model.name, nodes, edges, layers=_layer_count(nodes))
@@ -163,6 +166,23 @@ def _leaf_kind(name: str, kinds: dict) -> str:
         return kinds[name]
     return next((kind for entry, kind in kinds.items() if entry.startswith(name + "[")),
                 "parameter")
+
+
+def matrices(p, t) -> dict:
+    """A network's matrices Ω_k, β_k as the picture shows them: {"value": {name: entries},
+    "adjoint": {name: ∂ℓ/∂ entries}}, each a flat list, row by row (the trace holds them
+    entry by entry, Omega0[1,0]). Inputs and targets (one column per example) are not
+    among them."""
+    out = {"value": {}, "adjoint": {}}
+    for args in p.args:
+        for a in args:
+            if isinstance(a, Variable) and not a.batch:
+                names = [str(s) for _, s in a.symbols()]
+                if all(n in t.parameters for n in names):
+                    out["value"][a.name] = [t.parameters[n] for n in names]
+                if all(n in t.gradients for n in names):
+                    out["adjoint"][a.name] = [t.gradients[n] for n in names]
+    return out
 
 
 def _shapes(p) -> dict:
@@ -193,7 +213,7 @@ def _label(node, shown: dict) -> list[str]:
     if node.name in shown["value"]:
         lines.append(_shown(shown["value"][node.name]))
     if node.name in shown["adjoint"] and node.name != shown["loss"]:
-        lines.append(f"∂ℓ/∂{name} = {_shown(shown['adjoint'][node.name])}")
+        lines.append(f"∂{shown['of']}/∂{name} = {_shown(shown['adjoint'][node.name])}")
     return lines
 
 
@@ -317,12 +337,14 @@ def draw(picture: Picture, kind: str, wrap: float = WRAP):
                 start = _border(picture.node(a), x, y, (x[b], y[b]))
                 end = _border(picture.node(b), x, y, (x[a], y[a]))
                 ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8,
-                                             shrinkA=0, shrinkB=0, **arrow))
+                                             shrinkA=0, shrinkB=0, gid=f"edge-{a}-{b}", **arrow))
                 continue
             route = _between_rows(picture.node(a), picture.node(b), x, y)
-            ax.add_patch(PathPatch(Route(route[:-1]), fill=False, **arrow))
+            ax.add_patch(PathPatch(Route(route[:-1]), fill=False, gid=f"edge-{a}-{b}-route",
+                                   **arrow))
             ax.add_patch(FancyArrowPatch(route[-2], route[-1], arrowstyle="-|>",
-                                         mutation_scale=8, shrinkA=0, shrinkB=0, **arrow))
+                                         mutation_scale=8, shrinkA=0, shrinkB=0,
+                                         gid=f"edge-{a}-{b}", **arrow))
         out = save(fig, kind)
     return _titled(out, picture) if kind == "svg" else out
 
@@ -399,9 +421,32 @@ def _places(picture: Picture, wrap: float = WRAP):
 
 def _titled(svg: str, picture: Picture) -> str:
     """Each node's group gets a <title> (its name as the program spells it, and its
-    label), which browsers show on hover and tests and screen readers can read."""
+    label), which browsers show on hover and tests and screen readers can read; its
+    value and adjoint lines get the classes ``value`` and ``adjoint``, and each arrow
+    ``edge`` with ``data-edge="FROM TO"``, for the step-through player to show and mark."""
     for n in picture.nodes:
         title = " | ".join([n.name] + n.label).replace("&", "&amp;").replace("<", "&lt;")
-        svg = svg.replace(f'<g id="node-{n.name}">',
-                          f'<g id="node-{n.name}" class="node">\n   <title>{title}</title>', 1)
+        start = svg.find(f'<g id="node-{n.name}">')
+        if start < 0:
+            continue
+        end = svg.find("</g>", start)
+        group = svg[start:end].replace(
+            f'<g id="node-{n.name}">',
+            f'<g id="node-{n.name}" class="node" data-node="{n.name}">\n   <title>{title}</title>', 1)
+        lines = iter(_line_kinds(n))
+        group = re.sub("<text ", lambda _: f'<text class="{next(lines, "label")}" ', group)
+        svg = svg[:start] + group + svg[end:]
+    for a, b in picture.edges:
+        for gid in (f"edge-{a}-{b}", f"edge-{a}-{b}-route"):
+            svg = svg.replace(f'<g id="{gid}">',
+                              f'<g id="{gid}" class="edge" data-edge="{a} {b}">', 1)
     return svg
+
+
+def _line_kinds(n: Node) -> list[str]:
+    """What each line of a box's label holds: its name or equation ("label"), then its
+    value and its adjoint ∂ℓ/∂v where it shows them (see :func:`_label`)."""
+    kinds = ["label"] + ["value"] * (len(n.label) - 1)
+    if n.kind != "fold" and len(n.label) > 1 and n.label[-1].startswith("∂"):
+        kinds[-1] = "adjoint"
+    return kinds

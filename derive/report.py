@@ -49,6 +49,7 @@ from .modes import hessian, jacobian
 from .output import check_target, locked, replace_directory
 from .primitives import LOSSES
 from .picture import Picture, draw, graph
+from .player import frames, width_px
 from .printing import Adjoint, mathml, mathml_flow, to_latex
 from .staged import Variable, program, trace
 from .symbolic import DIFF_DEEP_FROM, derivatives, diff_gradient
@@ -91,6 +92,7 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
     result = check(model, derived=derived, progress=progress, budget=budget)
     p = program(model)
     gradients = _gradient_section(result)
+    picture = graph(model, values=True, adjoints=True, traced=t)
     return {
         "title": f"derive report: {model.name}",
         "model": _model_section(model, p),
@@ -101,7 +103,8 @@ def gather(model, families, depths, timestamp: str, command: str, seed: int = 0,
         "loss": t.loss,
         "gradients": gradients,
         "methods": policy.method_names(_compared(result)),
-        "graph": graph(model, values=True, adjoints=True, traced=t).to_json(),
+        "graph": picture.to_json(),
+        "frames": frames(model, t, picture),
         "agree": result.agree,
         "notes": result.notes,
         "tolerances": {k: {"rtol": v.rtol, "atol": v.atol, "scaled": v.scaled}
@@ -421,6 +424,18 @@ def number(value, digits: int = 3) -> str:
 
 def render_html(data: dict, charts: dict) -> str:
     return html_environment().get_template("report.html.j2").render(d=data, charts=charts)
+
+
+def graph_page(model) -> str:
+    """``derive graph --html``: the step-through as a page of its own (HTML text).
+
+    Cost: one trace, one matplotlib drawing of the graph and the frames.
+    """
+    t = trace(model)
+    picture = graph(model, values=True, adjoints=True, traced=t)
+    return html_environment().get_template("graph.html.j2").render(
+        model=model.name, svg=(svg := picture.svg()), width=width_px(svg),
+        frames=frames(model, t, picture), folded=picture.folded)
 
 
 def render_grades(results) -> str:

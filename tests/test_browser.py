@@ -240,3 +240,112 @@ def test_the_class_table_of_a_grade_sorts_by_a_click_without_a_network(browser, 
     assert page.evaluate(OVERFLOWING) == []  # the wide table scrolls in its own box
     assert all(url.startswith("file:") for url in page.requests) and not page.errors
     page.close()
+
+
+# ---- the step-through (issue: see backprop move) ------------------------------------
+
+FRAME = """() => { const c = document.querySelector('.player .caption'), d = c.dataset;
+    const g = d.box ? document.querySelector(`.player g.node[data-node="${CSS.escape(d.box)}"]`) : null;
+    const line = g && d.shows ? g.querySelector('text.' + d.shows) : null;
+    const shown = [...document.querySelectorAll('.player text.value, .player text.adjoint')]
+        .filter(t => getComputedStyle(t).visibility !== 'hidden').length;
+    return {frame: +d.frame, node: d.node, box: d.box, shows: d.shows, number: d.number,
+            line: line ? line.textContent : null,
+            lineShown: line ? getComputedStyle(line).visibility !== 'hidden' : null,
+            lit: document.querySelectorAll('.player g.lit').length,
+            marked: document.querySelectorAll('.player g.edge.forward, .player g.edge.backward').length,
+            shown: shown, caption: c.innerText}; }"""
+
+
+def traced(*argv) -> dict:
+    """`derive trace ARGV --json`, as a user's script reads it."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["trace", *argv, "--json"]) == 0
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture(scope="session")
+def graph_pages(tmp_path_factory):
+    """`derive graph MODEL --html FILE` for the networks' step-through, written once."""
+    root = tmp_path_factory.mktemp("graph-pages")
+
+    class Built(dict):
+        def __missing__(self, name):
+            out = root / f"{name.replace(':', '-')}.html"
+            assert main(["graph", name, "--html", str(out)]) == 0
+            self[name] = out.as_uri()
+            return self[name]
+
+    return Built()
+
+
+STEP_THROUGH = [pytest.param("toy", "report", marks=pytest.mark.xdist_group("browser-toy")),
+                pytest.param("mlp:udl72", "graph", marks=pytest.mark.xdist_group("browser-udl72"))]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name, where", STEP_THROUGH)
+def test_stepping_through_every_frame_shows_the_traces_numbers(browser, reports, graph_pages,
+                                                               name, where, width):
+    """Home, then → through every frame: each frame's value or adjoint, in the caption
+    and in its box, is `derive trace --json`'s to the printed digits; the lit box and
+    marked arrows follow; values appear one frame at a time; no network, no errors."""
+    from test_player import agrees_to_printed, expected
+    url = reports[name] if where == "report" else graph_pages[name]
+    page = opened(browser, url, width)
+    data = traced(name)
+    frames = page.evaluate("() => JSON.parse(document.querySelector('.player script.frames').textContent)")
+    page.focus(".player")
+    page.keyboard.press("Home")
+    seen, shown = [], []
+    for k in range(len(frames)):
+        now = page.evaluate(FRAME)
+        assert now["frame"] == k, now
+        frame = frames[k]
+        assert now["node"] == (frame["node"] or "") and now["number"] == frame["number"]
+        shown.append(now["shown"])
+        if k == 0:
+            assert now["lit"] == 0 and "The model" in now["caption"]
+        else:
+            assert agrees_to_printed(now["number"], expected(frame, data)), (k, now)
+            assert now["lineShown"] and now["line"].endswith(now["number"]), now
+            assert now["lit"] == 1 and now["marked"] >= 1, now
+            assert now["number"] in now["caption"]
+        seen.append(frame["step"])
+        page.keyboard.press("ArrowRight")
+    assert page.evaluate(FRAME)["frame"] == len(frames) - 1  # → at the end stays there
+    assert seen == sorted(seen) and set(seen) == {0, 1, 2, 3}
+    assert shown == sorted(shown) and shown[0] < shown[-1]  # revealed, never hidden again
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate(FRAME)["frame"] == len(frames) - 2
+    assert page.requests == [url], f"network requests besides the page: {page.requests}"
+    assert page.errors == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"step-through-{name.replace(':', '-')}-{width}.png"))
+    page.close()
+
+
+@pytest.mark.xdist_group("browser-toy")
+def test_the_players_buttons_slider_and_play(browser, reports):
+    page = opened(browser, reports["toy"], 1280)
+    last = page.evaluate(FRAME)["frame"]
+    assert last > 20  # the report opens on the whole picture
+    page.click(".player [data-go=first]")
+    assert page.evaluate(FRAME)["frame"] == 0
+    page.click(".player [data-go=next]")
+    page.click(".player [data-go=next]")
+    assert page.evaluate(FRAME)["node"] == "h1"
+    page.locator(".player input[type=range]").fill("9")
+    assert page.evaluate(FRAME)["node"] == "f3" and page.evaluate(FRAME)["shows"] == "adjoint"
+    page.click(".player [data-go=play]")
+    page.wait_for_function("+document.querySelector('.player .caption').dataset.frame >= 11")
+    page.click(".player [data-go=play]")  # pause
+    paused = page.evaluate(FRAME)["frame"]
+    page.click(".player [data-go=last]")
+    assert page.evaluate(FRAME)["frame"] == last and paused < last
+    assert page.errors == []
+    page.close()
