@@ -165,14 +165,20 @@ def _step_chart(steps, kind):
         return save(fig, kind)
 
 
+def sizes_chart(rows, axis: str, kind: str):
+    """The size of the gradient by depth (or width): symbolic tree and DAG, after sharing,
+    and backprop's operations, on a log axis."""
+    return _series_chart(rows, SIZE_SERIES, "nodes / operations",
+                         f"size of the gradient by {axis}", kind, axis)
+
+
 def render_all(data: dict, kind: str) -> dict:
     """{'sizes': ..., 'times': ..., 'steps': ...} as SVG text, PDF bytes or figures
     (``kind`` "svg", "pdf" or "figure")."""
     charts = {"steps": _step_chart(data["steps"], kind)}
     for i, section in enumerate(data["growth"]):
         axis = section["axis"]
-        charts[f"sizes{i}"] = _series_chart(section["rows"], SIZE_SERIES, "nodes / operations",
-                                            f"size of the gradient by {axis}", kind, axis)
+        charts[f"sizes{i}"] = sizes_chart(section["rows"], axis, kind)
         charts[f"times{i}"] = _series_chart(section["rows"], TIME_SERIES, "seconds",
                                             f"time to derive all derivatives, by {axis}",
                                             kind, axis)

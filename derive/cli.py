@@ -221,6 +221,33 @@ def build_parser() -> argparse.ArgumentParser:
                        help="each box also shows its adjoint dl/dv (Step 2; for a parameter, "
                        "its gradient)")
 
+    serve = _command(sub, "serve", _serve, "explore models in the browser, as you type",
+                     "A local web page: type a model (toy, chain:tanh*12, mlp:1-4-4-1, or an "
+                     "expression with its --param, --input and --target values) and see, as "
+                     "you type, the three steps' tables, the graph with its step-through, the "
+                     "symbolic gradient, the check table and, for a family, its sizes by "
+                     "depth. Listens on 127.0.0.1 only, on a free port that it prints; the "
+                     "page needs no network. Answers are computed in worker processes with a "
+                     "time and a memory limit, with the CLI's limits on models. Needs the "
+                     "extra: pip install 'derive[serve]' (Starlette and uvicorn).",
+                     model=False, json=False)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=0,
+                       help="port to listen on (default 0: a free one, printed)")
+    serve.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="worker processes computing answers (default 2)")
+    serve.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
+                       help="seconds one answer may take before its worker is stopped and "
+                       "replaced (default 20)")
+    serve.add_argument("--memory", type=int, default=3000, metavar="MB",
+                       help="each worker's memory (address space) limit in MB (default 3000)")
+    serve.add_argument("--measure", action="store_true",
+                       help="instead of serving: start a server on a free port, time its "
+                       "start, its first answer, warm answers for toy, chain:tanh*12 and "
+                       "mlp:udl72, and 400 toy requests from 8 clients (p50, p95), print "
+                       "the figures and stop it")
+
     _command(sub, "jacobian", _jacobian, "the Jacobian by forward and reverse mode",
                    "The Jacobian of MODEL's outputs before the loss (a network's f_K, or f) "
                    "with respect to its parameters or the --wrt names (e.g. --wrt x0,x1), by forward mode (one pass "
@@ -552,6 +579,23 @@ def _graph(args) -> int:
     else:
         print(picture.svg())
     return 0
+
+
+def _serve(args) -> int:
+    from .serve import serve
+    if not 1 <= args.workers <= 64:
+        raise DeriveError("--workers must be a whole number from 1 to 64")
+    if not 0 <= args.port <= 65535:
+        raise DeriveError("--port must be a whole number from 0 (a free one) to 65535")
+    if not 0.1 <= args.timeout <= 3600:
+        raise DeriveError("--timeout must be from 0.1 to 3600 seconds")
+    if not 1000 <= args.memory <= 1_000_000:
+        raise DeriveError("--memory must be from 1,000 to 1,000,000 MB")
+    if args.measure:
+        from .serve import measure
+        print(measure())
+        return 0
+    return serve(args.host, args.port, args.workers, args.timeout, args.memory)
 
 
 def _graph_page(args) -> int:

@@ -541,6 +541,8 @@ def _one_call(code: str) -> bool:
 
 LAMBDIFY_TREE_CAP = 200_000
 """Printed tree nodes above which expressions are evaluated by generated code, not lambdify."""
+LAMBDIFIED = 16
+"""lambdify's functions kept, by expressions (the largest is LAMBDIFY_TREE_CAP nodes)."""
 LAMBDIFY_DEPTH_CAP = 100
 """Depth (operations) above which generated code is used: lambdify's printer recurses."""
 
@@ -559,12 +561,19 @@ def numeric(exprs, arguments, values: dict, shape=(),
     reason = _beyond_lambdify(exprs, budget)
     if reason:
         return evaluate(exprs, arguments, values, shape), reason
+    function = _lambdified(tuple(exprs), tuple(arguments))
+    return batch_sums(function, arguments, values, shape), None
+
+
+@functools.lru_cache(maxsize=LAMBDIFIED)
+def _lambdified(exprs: tuple, arguments: tuple):
+    """lambdify's function of ``exprs``, kept for the same expressions and arguments
+    (a model checked again at other values, as `derive serve` does, prints nothing)."""
     modules = lambdify_modules()
     printer = Float64Printer({"fully_qualified_modules": False, "inline": True,
                               "allow_unknown_functions": True, "order": "none",
                               "user_functions": {name: name for name in modules[0]}})
-    function = sympy.lambdify(arguments, list(exprs), modules=modules, printer=printer)
-    return batch_sums(function, arguments, values, shape), None
+    return sympy.lambdify(arguments, list(exprs), modules=modules, printer=printer)
 
 
 class Float64Printer(NumPyPrinter):

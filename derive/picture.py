@@ -308,9 +308,12 @@ def _layout(picture: Picture) -> None:
 
 def draw(picture: Picture, kind: str, wrap: float = WRAP):
     """SVG text, PDF bytes or the figure (``kind`` "svg", "pdf", "figure") of a laid-out
-    picture (matplotlib, Agg): rows of columns
-    at most ``wrap`` points wide, the forward pass continuing from the end of one row
-    to the start of the next."""
+    picture: rows of columns at most ``wrap`` points wide, the forward pass continuing
+    from the end of one row to the start of the next.  The SVG is written directly (a
+    millisecond for the toy: `derive serve` draws one per answer); the PDF and the
+    figure by matplotlib, from the same places."""
+    if kind == "svg":
+        return _svg(picture, wrap)
     plt = pyplot()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, PathPatch
     from matplotlib.path import Path as Route
@@ -345,8 +348,64 @@ def draw(picture: Picture, kind: str, wrap: float = WRAP):
             ax.add_patch(FancyArrowPatch(route[-2], route[-1], arrowstyle="-|>",
                                          mutation_scale=8, shrinkA=0, shrinkB=0,
                                          gid=f"edge-{a}-{b}", **arrow))
-        out = save(fig, kind)
-    return _titled(out, picture) if kind == "svg" else out
+        return save(fig, kind)
+
+
+SVG_FONT = ("font-family: 'DejaVu Sans', 'Bitstream Vera Sans', Verdana, Arial, "
+            "Helvetica, sans-serif")
+"""The labels' fonts: matplotlib's own first, as the PDF has it."""
+
+
+def _svg(picture: Picture, wrap: float) -> str:
+    """The picture as SVG text, in points: a group per box (``box-<name>``), per label
+    (``node-<name>``, with a <title>) and per arrow (``edge-<from>-<to>``)."""
+    x, y, band, width, height = _places(picture, wrap)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.2f}pt" '
+           f'height="{height:.2f}pt" viewBox="0 0 {width:.2f} {height:.2f}" version="1.1">',
+           f' <g id="picture" style="{SVG_FONT}">']
+    for a, b in picture.edges:
+        if band[a] == band[b]:
+            route = [_border(picture.node(a), x, y, (x[b], y[b])),
+                     _border(picture.node(b), x, y, (x[a], y[a]))]
+        else:
+            route = _between_rows(picture.node(a), picture.node(b), x, y)
+        out.append(_arrow(f"edge-{a}-{b}", route))
+    for n in picture.nodes:
+        w, h = _size(n)
+        dash = ' stroke-dasharray="3 2"' if n.kind == "fold" else ""
+        out.append(f'  <g id="box-{_escape(n.name)}"><rect x="{x[n.name] - w / 2:.2f}" '
+                   f'y="{y[n.name] - h / 2:.2f}" width="{w:.2f}" height="{h:.2f}" rx="4" '
+                   f'style="fill: {COLOURS[n.kind]}; stroke: #555555; stroke-width: 0.8"'
+                   f'{dash}/></g>')
+        out.append(f'  <g id="node-{_escape(n.name)}">')
+        top = y[n.name] - (len(n.label) - 1) * LINE * FONT / 2 + 0.35 * FONT
+        for k, line in enumerate(n.label):
+            out.append(f'   <text x="{x[n.name]:.2f}" y="{top + k * LINE * FONT:.2f}" '
+                       f'text-anchor="middle" style="font-size: {FONT:g}px">'
+                       f'{_escape(line)}</text>')
+        out.append("  </g>")
+    out += [" </g>", "</svg>"]
+    return _titled("\n".join(out), picture)
+
+
+def _arrow(gid: str, route) -> str:
+    """A line along ``route`` (points) with a filled head at its end."""
+    (x0, y0), (x1, y1) = route[-2], route[-1]
+    length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-9)
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    back, half = 3.2, 1.6
+    head = [(x1, y1), (x1 - back * ux - half * uy, y1 - back * uy + half * ux),
+            (x1 - back * ux + half * uy, y1 - back * uy - half * ux)]
+    line = " L ".join(f"{px:.2f} {py:.2f}" for px, py in route)
+    tip = " L ".join(f"{px:.2f} {py:.2f}" for px, py in head)
+    return (f'  <g id="{_escape(gid)}"><path d="M {line}" style="fill: none; stroke: #444444; '
+            f'stroke-width: 0.8"/><path d="M {tip} Z" style="fill: #444444; stroke: #444444; '
+            f'stroke-width: 0.8"/></g>')
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
+        .replace('"', "&quot;")
 
 
 def _size(n: Node) -> tuple[float, float]:

@@ -94,7 +94,8 @@ def test_the_report_shows_the_rules_tanh_and_sigmoid_run(run, tmp_path):
     assert chain["f1"].startswith(r"h_{2} \operatorname{sig}\left[- f_{1}\right]")
     assert "mathml" not in json.dumps(data) and "<math" not in json.dumps(data)
     html = (tmp_path / "r" / "index.html").read_text()
-    backward = html[html.index('id="backward"'):html.index("Step 3")]
+    start = html.index('id="backward"')
+    backward = html[start:html.index("Step 3", start)]
     assert backward.count("<tr data-name=") == len(data["backward"])
     assert backward.count("<math") == 2 * len(data["backward"])  # the name, its rule
     tex = (tmp_path / "r" / "report.tex").read_text()

@@ -1,0 +1,7 @@
+"""`python -m derive`: the derive command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
