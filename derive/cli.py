@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "expression with its --param, --input and --target values) and see, as "
                      "you type, the three steps' tables, the graph with its step-through, the "
                      "symbolic gradient, the check table and, for a family, its sizes by "
-                     "depth. Listens on 127.0.0.1 only, on a free port that it prints; the "
+                     "depth. Listens on 127.0.0.1 (this machine only) by default, on a free port "
+                     "that it prints; the "
                      "page needs no network. Answers are computed in worker processes with a "
                      "time and a memory limit, with the CLI's limits on models. Needs the "
                      "extra: pip install 'derive[serve]' (Starlette and uvicorn).",

@@ -226,9 +226,13 @@ def serve(host: str = HOST, port: int = 0, workers: int = WORKERS, timeout: floa
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listening.bind((host, port))
+        listening.listen(128)  # connections wait from now, even before uvicorn accepts
     except OSError as error:
         raise DeriveError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     address = f"http://{host}:{listening.getsockname()[1]}/"
+    if not host.startswith("127.") and host not in ("localhost", "::1"):
+        print(f"derive: note: listening on {host}: anyone who can reach this machine can "
+              "use the explorer (its limits still apply)", file=sys.stderr, flush=True)
     started = time.perf_counter()
 
     def announce():

@@ -24,9 +24,10 @@ from derive import explore  # noqa: E402
 from derive.serve import load, percentile, request, start  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("serve")
-TIMEOUT = 4
-"""The served --timeout: chain:tanh*512's answer takes longer (about 8 s here)."""
-HEAVY = "chain:tanh*512"
+TIMEOUT = 10
+"""The served --timeout: mlp:1-256-256-1's answer takes longer (its check alone took 29 s
+here), every other answer asked here far less, even with the rest of the suite running."""
+HEAVY = "mlp:1-256-256-1"
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -98,7 +99,7 @@ def test_an_answer_over_the_time_limit_stops_its_worker_and_the_server_stays_up(
     base, _, _ = server
     status, answer, seconds = request(explore_url(base, model=HEAVY))
     assert status == 503 and f"stopped after {TIMEOUT} s" in answer["error"]
-    assert seconds < TIMEOUT + 3
+    assert seconds < TIMEOUT + 5
     status, answer, _ = request(explore_url(base, model="toy", param="omega0=0.11"))
     assert status == 200 and answer["ok"]
 
@@ -148,22 +149,21 @@ def test_the_sizes_chart_of_a_family(server):
 def load_queries() -> list[tuple[dict, int]]:
     """400 requests and the status each must get: valid models at many values, some asked
     again (200), hostile text and models over the CLI's limits (400, refused before any
-    work), and one answer over the served time limit (503), interleaved by a fixed
-    stride."""
+    work), interleaved by a fixed stride (an answer over the time limit is
+    test_an_answer_over_the_time_limit_…'s)."""
     valid = ([{"model": "toy", "param": f"omega0={0.1 + 0.002 * (k % 60)}"} for k in range(150)]
              + [{"model": "sin(x)*w", "param": f"w={1 + 0.01 * k}", "input": "x=1"}
                 for k in range(60)]
              + [{"model": "mlp:1-4-4-1", "target": f"y={0.1 * (k % 10)}"} for k in range(40)]
              + [{"model": "logistic:4", "input": f"x={0.2 + 0.01 * k}"} for k in range(30)]
-             + [{"path": "health"}] * 39)
+             + [{"path": "health"}] * 40)
     hostile = [{"model": text} for text in ("sin(", ")", "w**", "exec('1')", "a" * 2001,
                                             "toy\x07", "f0 = ; f0", "1/0 +", "__class__")] * 6
     hostile += [{"model": "toy", "param": "omega0=@/etc/passwd"}, {"model": "toy", "x": "1"}] * 4
     limited = [{"model": "chain:tanh*100000"}, {"model": "mlp:1-256-256-256-1"},
                {"model": "logistic:100000"}] * 6
     pairs = [(q, 200) for q in valid] + [(q, 400) for q in hostile + limited]
-    mixed = [pairs[(k * 11) % len(pairs)] for k in range(len(pairs))]  # 11 is prime to 399
-    return mixed[:200] + [({"model": HEAVY}, 503)] + mixed[200:]
+    return [pairs[(k * 7) % len(pairs)] for k in range(len(pairs))]  # 7 is prime to 400
 
 
 def test_a_load_of_400_requests_from_8_clients(server, capsys):
