@@ -114,15 +114,7 @@ def graph(model, values: bool = False, adjoints: bool = False, traced=None) -> P
     """
     p = program(model)
     t = traced or trace(model)
-    value = {r["name"]: r["value"] for r in t.forward.rows}
-    value.update({**t.parameters, **t.inputs})
-    if model.target is not None:
-        value[str(model.target)] = t.target
-    adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
-    adjoint.update(t.gradients)
-    grids = matrices(p, t)
-    value.update(grids["value"])
-    adjoint.update(grids["adjoint"])
+    value, adjoint = numbers(model, p, t)
     output = p.names[p.output] if p.output in p.names else str(p.output)  # never the tree
     adjoint[output] = 1.0
     kinds = {**{str(s): "parameter" for s in model.parameters},
@@ -166,6 +158,22 @@ def _leaf_kind(name: str, kinds: dict) -> str:
         return kinds[name]
     return next((kind for entry, kind in kinds.items() if entry.startswith(name + "[")),
                 "parameter")
+
+
+def numbers(model, p, t) -> tuple[dict, dict]:
+    """Every value and adjoint the picture can show, by name: the steps' (Step 1 and 2),
+    the parameters', inputs' and target's and their gradients (Step 3), and a network's
+    matrices whole (see :func:`matrices`)."""
+    value = {r["name"]: r["value"] for r in t.forward.rows}
+    value.update({**t.parameters, **t.inputs})
+    if model.target is not None:
+        value[str(model.target)] = t.target
+    adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
+    adjoint.update(t.gradients)
+    grids = matrices(p, t)
+    value.update(grids["value"])
+    adjoint.update(grids["adjoint"])
+    return value, adjoint
 
 
 def matrices(p, t) -> dict:

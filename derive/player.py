@@ -24,7 +24,7 @@ import re
 
 import sympy
 
-from .picture import Picture, _reads, _shown, graph, matrices
+from .picture import Picture, _reads, _shown, graph, numbers
 from .printing import Adjoint, loss_name, text_name, to_text
 from .staged import Step, Variable, program, trace
 
@@ -46,81 +46,98 @@ def frames(model, traced=None, picture: Picture | None = None) -> list[dict]:
     Cost: one trace (linear in the program) and each step's own small chain rule;
     ``traced`` and ``picture`` where the caller has them (a report does).
     """
-    p = program(model)
     t = traced or trace(model)
-    picture = picture or graph(model, values=True, adjoints=True, traced=t)
-    ell = loss_name(s.name for s in p.steps)
-    value = {r["name"]: r["value"] for r in t.forward.rows}
-    value.update({**t.parameters, **t.inputs})
-    if model.target is not None:
-        value[str(model.target)] = t.target
-    adjoint = {r["name"]: r["adjoint"] for r in t.backward.rows}
-    adjoint.update(t.gradients)
-    grids = matrices(p, t)
-    value.update(grids["value"])
-    adjoint.update(grids["adjoint"])
-    shapes = {a.name: f"{len(a.grid)}×{len(a.grid[0])}" for args in p.args for a in args
-              if isinstance(a, Variable) and not a.batch}
-    boxes = {n.name for n in picture.nodes}
-    fold = next((n.name for n in picture.nodes if n.kind == "fold"), None)
-
-    def box(name):
-        return name if name in boxes else fold
-
-    def shown(symbol) -> str:
-        name = symbol.name
-        if isinstance(symbol, Adjoint):
-            return f"{to_text(symbol, ell)} = {_shown(adjoint.get(name, 1.0))}"
-        if name in shapes:
-            return f"{text_name(name, ell)} [{shapes[name]}]"
-        return f"{text_name(name, ell)} = {_shown(value[name])}" if name in value else \
-            text_name(name, ell)
-
-    def reads(expr) -> str:
-        symbols = sorted(_reads(expr), key=lambda a: isinstance(a, Adjoint))  # stable
-        listed = [shown(s) for s in symbols[:READS_SHOWN]]
-        return ", ".join(listed + ["…"] * (len(symbols) > READS_SHOWN))
-
-    def frame(step, node, shows, equation, used, result, number, edges):
-        return {"step": step, "title": STEPS[step], "node": node,
-                "box": box(node) if node else None, "shows": shows, "equation": equation,
-                "reads": used, "result": result, "number": number,
-                "edges": [[a, b] for a, b in edges if a in boxes and b in boxes]}
-
-    leaves = [n.name for n in picture.nodes if n.kind != "step" and n.name in value]
-    out = [frame(0, None, None, f"{model.name}: {len(model.wrt)} parameter"
-                 f"{'s' * (len(model.wrt) != 1)}", ", ".join(
-                     f"{text_name(n, ell)} = {_shown(value[n])}" for n in leaves[:READS_SHOWN])
-                 + (", …" if len(leaves) > READS_SHOWN else ""), "", "", [])]
-    for s in p.steps:
-        name = text_name(s.name, ell)
-        out.append(frame(1, s.name, "value", f"{name} = {to_text(s.equation, ell)}",
-                         reads(s.equation), f"{name} = {_shown(value[s.name])}",
-                         _shown(value[s.name]),
-                         [(str(a), s.name) for a in _reads(s.equation)]))
-    for r in t.backward.rows:
-        lhs = to_text(Adjoint(r["name"]), ell)
-        node = next(s.node for s in p.steps if s.name == r["name"])
-        users = p.step_users.get(node, [])
-        out.append(frame(2, r["name"], "adjoint", f"{lhs} = {to_text(r['rule'], ell)}",
-                         reads(r["rule"]), f"{lhs} = {_shown(r['adjoint'])}",
-                         _shown(r["adjoint"]), [(r["name"], u) for u in users]))
-    place = {n.name: k for k, n in enumerate(picture.nodes)}
-    order = {s.name: k for k, s in enumerate(p.steps)}
-    for leaf in sorted(p.leaves, key=lambda a: (
-            min((order[u] for u in p.step_users.get(a, [])), default=0), place.get(str(a), 0))):
-        name = str(leaf)
-        if name not in adjoint or not isinstance(leaf, (sympy.Symbol, Variable)):
-            continue
-        rule = p.chain_rule(Step(name, leaf, sympy.Symbol(name)))
-        lhs = to_text(Adjoint(name), ell)
-        out.append(frame(3, name, "adjoint", f"{lhs} = {to_text(rule, ell)}", reads(rule),
-                         f"{lhs} = {_shown(adjoint[name])}", _shown(adjoint[name]),
-                         [(name, u) for u in p.step_users.get(leaf, [])]))
+    steps = _Frames(model, t, picture or graph(model, values=True, adjoints=True, traced=t))
+    out = [steps.model()] + steps.forward() + steps.backward() + steps.gradients()
     if t.of != "ℓ":  # a model with no loss differentiates its output (trace's ∂l₄/∂)
         for f in out:
             f.update({k: f[k].replace("∂ℓ/∂", f"∂{t.of}/∂") for k in TEXTS})
     return out
+
+
+class _Frames:
+    """The frames of one model, from its program, trace and picture."""
+
+    def __init__(self, model, t, picture: Picture):
+        self.model_, self.t, self.picture = model, t, picture
+        self.p = program(model)
+        self.ell = loss_name(s.name for s in self.p.steps)
+        self.value, self.adjoint = numbers(model, self.p, t)
+        self.shapes = {a.name: f"{len(a.grid)}×{len(a.grid[0])}" for args in self.p.args
+                       for a in args if isinstance(a, Variable) and not a.batch}
+        self.boxes = {n.name for n in picture.nodes}
+        self.fold = next((n.name for n in picture.nodes if n.kind == "fold"), None)
+
+    def frame(self, step, node, shows, equation, reads, result, number, edges) -> dict:
+        return {"step": step, "title": STEPS[step], "node": node,
+                "box": (node if node in self.boxes else self.fold) if node else None,
+                "shows": shows, "equation": equation, "reads": reads, "result": result,
+                "number": number,
+                "edges": [[a, b] for a, b in edges if a in self.boxes and b in self.boxes]}
+
+    def shown(self, symbol) -> str:
+        """A name the equation reads, with its value (a matrix with its shape)."""
+        name, text = symbol.name, text_name(symbol.name, self.ell)
+        if isinstance(symbol, Adjoint):
+            return f"{to_text(symbol, self.ell)} = {_shown(self.adjoint.get(name, 1.0))}"
+        if name in self.shapes:
+            return f"{text} [{self.shapes[name]}]"
+        return f"{text} = {_shown(self.value[name])}" if name in self.value else text
+
+    def reads(self, expr) -> str:
+        symbols = sorted(_reads(expr), key=lambda a: isinstance(a, Adjoint))  # stable
+        listed = [self.shown(s) for s in symbols[:READS_SHOWN]]
+        return ", ".join(listed + ["…"] * (len(symbols) > READS_SHOWN))
+
+    def model(self) -> dict:
+        """Frame 0: the model and the values it is given."""
+        leaves = [sympy.Symbol(n.name) for n in self.picture.nodes
+                  if n.kind != "step" and n.name in self.value]
+        listed = ", ".join(f"{text_name(s.name, self.ell)} = {_shown(self.value[s.name])}"
+                           for s in leaves[:READS_SHOWN])
+        count = len(self.model_.wrt)
+        return self.frame(0, None, None, f"{self.model_.name}: {count} parameter"
+                          f"{'s' * (count != 1)}",
+                          listed + (", …" if len(leaves) > READS_SHOWN else ""), "", "", [])
+
+    def forward(self) -> list[dict]:
+        """Step 1: a frame per step, its value appearing, the arrows into it marked."""
+        out = []
+        for s in self.p.steps:
+            name, number = text_name(s.name, self.ell), _shown(self.value[s.name])
+            out.append(self.frame(1, s.name, "value", f"{name} = {to_text(s.equation, self.ell)}",
+                                  self.reads(s.equation), f"{name} = {number}", number,
+                                  [(str(a), s.name) for a in _reads(s.equation)]))
+        return out
+
+    def backward(self) -> list[dict]:
+        """Step 2: a frame per adjoint, with the chain rule that computed it and the
+        arrows it flowed back along (to each step that uses the value)."""
+        node = {s.name: s.node for s in self.p.steps}
+        return [self._adjoint(2, r["name"], r["rule"], r["adjoint"],
+                              self.p.step_users.get(node[r["name"]], []))
+                for r in self.t.backward.rows]
+
+    def gradients(self) -> list[dict]:
+        """Step 3: a frame per parameter (a network's per matrix), in the program's order
+        of first use."""
+        place = {n.name: k for k, n in enumerate(self.picture.nodes)}
+        order = {s.name: k for k, s in enumerate(self.p.steps)}
+
+        def first_use(leaf):
+            return (min((order[u] for u in self.p.step_users.get(leaf, [])), default=0),
+                    place.get(str(leaf), 0))
+        leaves = [a for a in sorted(self.p.leaves, key=first_use)
+                  if isinstance(a, (sympy.Symbol, Variable)) and str(a) in self.adjoint]
+        return [self._adjoint(3, str(a), self.p.chain_rule(Step(str(a), a, sympy.Symbol(str(a)))),
+                              self.adjoint[str(a)], self.p.step_users.get(a, []))
+                for a in leaves]
+
+    def _adjoint(self, step, name, rule, number, users) -> dict:
+        lhs, number = to_text(Adjoint(name), self.ell), _shown(number)
+        return self.frame(step, name, "adjoint", f"{lhs} = {to_text(rule, self.ell)}",
+                          self.reads(rule), f"{lhs} = {number}", number,
+                          [(name, u) for u in users])
 
 
 def width_px(svg: str) -> float | None:
