@@ -186,6 +186,8 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         """A table row as the book applies it: its name, then [arguments] (cos[f2]);
         rows printed otherwise (√x, |x|, x²) as SymPy prints them."""
         name = applied_name(expr)
+        if name is None and applied_template(expr):
+            return self._templated(applied_template(expr), self._print(expr.args[0]))
         if name is None:
             return super()._print_Function(expr)
         call = self._element("mrow", self._element("mi", text=name), self._element("mo", text="["))
@@ -201,6 +203,21 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
 
     def _print_transpose(self, expr):
         return self._element("msup", self._print(expr.args[0]), self._element("mi", text="T"))
+
+    def _templated(self, template: str, argument):
+        """A row's text template (𝕀[{} > 0]) as MathML: numbers mn, brackets and
+        operators mo (escaped), letters mi, the argument in place of {}."""
+        before, after = template.split("{}")
+        row = self._element("mrow")
+        for part in (before, None, after):
+            if part is None:
+                row.appendChild(argument)
+                continue
+            for token in re.findall(r"[0-9.]+|[\[\]()<>=+−-]|[^\s\[\]()<>=+−0-9-]+", part):
+                tag = "mn" if token[0].isdigit() else "mo" if token in "[]()<>=+−-" else "mi"
+                text = {"<": "&lt;", ">": "&gt;"}.get(token, token)
+                row.appendChild(self._element(tag, text=text))
+        return row
 
     def _print_Symbol(self, sym, style="plain"):
         if sym.name == "l":
@@ -225,6 +242,17 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
 
 _NAMED = re.compile(r"(?:\\operatorname\{\{(\w+)\}\}|\\(\w+)|(\w))"
                     r"(?:_\{\{(\w+)\}\})?\\left\[(?:\{\}(?:, )?)+\\right\]")
+
+
+def applied_template(expr) -> str | None:
+    """A row printed neither as name[arguments] nor as SymPy prints it, as plain text with
+    ``{}`` for its argument, from its LaTeX: the notebook's indicator, 𝕀[{} > 0]."""
+    rule = by_function(expr.func)
+    if rule is None:
+        return None
+    text = rule.latex.replace(r"\mathbb{{I}}", "\U0001d540")
+    text = text.replace(r"\left", "").replace(r"\right", "")
+    return text if "\\" not in text and text.count("{}") == 1 and len(expr.args) == 1 else None
 
 
 def _bracket_name(latex: str) -> str | None:
@@ -419,11 +447,16 @@ class BookTextPrinter(StrPrinter):
     def _print_Function(self, expr):
         name = applied_name(expr)
         if name is None:
-            return super()._print_Function(expr)
+            template = applied_template(expr)
+            return template.replace("{}", self._print(expr.args[0])) if template else \
+                super()._print_Function(expr)
         return f"{name}[{', '.join(self._print(a) for a in expr.args)}]"
 
     _print_exp = _print_Function
     _print_log = _print_Function
+
+    def _print_transpose(self, expr):
+        return self.parenthesize(expr.args[0], PRECEDENCE["Pow"]) + "ᵀ"
 
     def _print_Mul(self, expr):
         return super()._print_Mul(book_product(expr)).replace("*", "·")

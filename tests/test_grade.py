@@ -57,7 +57,7 @@ def test_a_planted_bug_in_71_is_named_as_the_first_wrong_step(run):
 def test_a_planted_bug_in_72_is_named_as_the_first_wrong_step(run):
     code, out = grade(run, NOTEBOOKS / "bug_7_2.ipynb")
     assert code == 1
-    assert "first wrong step: all_dl_dbiases[4] (∂ℓ/∂f₄ = indicator(f₄)·∂ℓ/∂h₅)" in out
+    assert "first wrong step: all_dl_dbiases[4] (∂ℓ/∂f₄ = 𝕀[f₄ > 0]·∂ℓ/∂h₅)" in out
     assert "the rule for h₅ = ReLU[f₄] is the suspect" in out
 
 

@@ -139,3 +139,18 @@ def test_graph_html_refuses_bad_input_and_loses_nothing(run, tmp_path, argv, mes
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert message in err
     assert kept.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_networks_chain_rules_read_as_the_book_writes_them():
+    """Ω₅ᵀ, not transpose(Ω₅); the notebook's indicator 𝕀[f₄ > 0], not indicator(f₄):
+    in the frames' captions, the terminal and the HTML's MathML alike."""
+    from derive.printing import mathml
+    from derive.staged import trace
+    f = {(x["step"], x["node"]): x["equation"] for x in frames(model("mlp:udl72"))}
+    assert f[2, "h5"] == "∂ℓ/∂h₅ = Ω₅ᵀ·∂ℓ/∂f₅"
+    assert f[2, "f4"] == "∂ℓ/∂f₄ = 𝕀[f₄ > 0]·∂ℓ/∂h₅"
+    assert f[3, "Omega1"] == "∂ℓ/∂Ω₁ = ∂ℓ/∂f₁·h₁ᵀ"
+    rule = {r["name"]: r["rule"] for r in trace(model("mlp:udl72")).backward}
+    shown = mathml(rule["f4"])
+    assert "<mi>&#120128;</mi><mo>[</mo>" in shown and "<mo>&#62;</mo><mn>0</mn><mo>]</mo>" in shown
+    assert "indicator" not in shown and "transpose" not in mathml(rule["h5"])
