@@ -109,6 +109,9 @@ class Check:
     tolerances: dict
     notes: list[str] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
+    of: str = "ℓ"
+    """What is differentiated, as printed (see :class:`derive.staged.Trace`); ``loss``
+    then holds its value."""
 
     @property
     def agree(self) -> bool:
@@ -221,7 +224,7 @@ def check(model, tolerances: dict | None = None,
     notes += _notes(rows, analytic, blockers, kinked, model)
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
-                 {m: tol[m] for m in methods}, notes, p.faults(*passes[p]))
+                 {m: tol[m] for m in methods}, notes, p.faults(*passes[p]), p.differentiated)
 
 
 PASSES_PER_VARIABLE = 7

@@ -276,6 +276,14 @@ class Program:
 
     # ---- the steps a reader sees ---------------------------------------------------
 
+    @property
+    def differentiated(self) -> str:
+        """What the gradient is of, as printed: ℓ for a loss, else the output's own name
+        (the logistic map's l₄, which is not a loss)."""
+        output = next((s.name for s in self.steps if s.node is self.output), None)
+        return "ℓ" if loss_name(s.name for s in self.steps) or output is None else \
+            text_name(output, None)
+
     def _steps(self) -> list[Step]:
         return [Step(self.names[key], key, self.equation(key))
                 for key in self.nodes if key in self.names]
@@ -580,9 +588,7 @@ def trace(model) -> Trace:
     value = p.forward(model.values)
     adjoint = p.backward(value)
     loss, grads = p.summed(value, adjoint)
-    ell = loss_name(s.name for s in p.steps)
-    output = next((s.name for s in p.steps if s.node is p.output), None)
-    of = "ℓ" if ell or output is None else text_name(output, None)
+    ell, of = loss_name(s.name for s in p.steps), p.differentiated
     forward = Table(["name", "equation", "value"], [
         {"name": s.name, "equation": to_latex(s.equation),
          "text": to_text(s.equation, ell),

@@ -24,16 +24,22 @@ if TYPE_CHECKING:  # the types only: trace's text needs none of check, sizes or 
     from .staged import Trace
 
 
+def _heading(result) -> str:
+    """'model toy    loss 0.138581'; a model with no loss (the logistic map) differentiates
+    its output, and says which: 'output l₄ = 0.994345'."""
+    value = f"loss {result.loss:.6g}" if result.of == "ℓ" else \
+        f"output {result.of} = {result.loss:.6g}"
+    return f"model {result.model}    {value}"
+
+
 def format_trace(t: Trace) -> str:
     """Step 1, Step 2 and Step 3 as tables, then any numeric faults."""
     grads = Table(["name", "gradient"], [{"name": k, "gradient": v}
                                          for k, v in t.gradients.items()],
                   headers={"gradient": f"∂{t.of}/∂param"})
     steps = Table(["name", "text", "value"], t.forward.rows, headers={"text": "equation"})
-    # a model with no loss (the logistic map) differentiates its output: say which
-    value = f"loss {t.loss:.6g}" if t.of == "ℓ" else f"output {t.of} = {t.loss:.6g}"
     return "\n\n".join([
-        f"model {t.model}    {value}",
+        _heading(t),
         "Step 1: forward pass\n" + str(steps),
         "Step 2: backward pass\n" + str(t.backward),
         "Step 3: parameter gradients\n" + str(grads)]
@@ -43,7 +49,7 @@ def format_trace(t: Trace) -> str:
 def format_check(c: Check) -> str:
     """The comparison table, its notes, the tolerances and the verdict."""
     table = Table(c.rows.columns, [_flag_kink(r) for r in c.rows], headers=METHOD_NAMES)
-    lines = [f"model {c.model}    loss {c.loss:.6g}", "", str(table), ""]
+    lines = [_heading(c), "", str(table), ""]
     lines += [f"note: {n}" for n in c.notes]
     if c.faults:
         lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]
@@ -69,7 +75,7 @@ def format_check_summary(c: Check) -> str:
     method against backprop, every disagreement in full, the notes and the verdict."""
     rows = list(c.rows)
     methods = [m for m in c.rows.columns if m not in ("name", "backprop", "agree")]
-    lines = [f"model {c.model}    loss {c.loss:.6g}",
+    lines = [_heading(c),
              f"{len(rows)} parameters: {sum(r['agree'] for r in rows)} agree, "
              f"{sum(not r['agree'] for r in rows)} disagree, "
              f"{sum(bool(r['central_flag']) for r in rows)} central differences flagged "

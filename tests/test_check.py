@@ -1,6 +1,7 @@
 """The four-way check on the issue's models, and its JSON contract."""
 
 import json
+import re
 
 import pytest
 
@@ -97,3 +98,15 @@ def test_check_exits_one_on_disagreement(run, monkeypatch):
     code, out, _ = run("check", "toy")
     assert code == 1
     assert "DISAGREE" in out
+
+
+def test_a_model_without_a_loss_names_its_output_not_a_loss(run):
+    """The logistic map differentiates l₄ itself: check says so as trace does, in the
+    terminal and in Jupyter's HTML (the JSON keeps its key "loss")."""
+    import derive
+    code, out, _ = run("check", "logistic:4")
+    assert code == 0 and re.fullmatch(r"model logistic:4    output l₄ = [0-9.]+",
+                                      out.splitlines()[0])
+    html = derive.check(derive.model("logistic:4"))._repr_html_()
+    assert "output l₄ =" in html and ": loss" not in html
+    assert "model toy    loss " in run("check", "toy")[1]
