@@ -219,7 +219,8 @@ def _modes_chart(rows, kind, axis="depth"):
         # fixed margins, not tight_layout (one more draw of the whole figure); the saved
         # picture is cropped to its contents anyway (bbox_inches="tight")
         fig.subplots_adjust(bottom=0.3, top=0.86, left=0.1, right=0.98, wspace=0.32)
-        fig.suptitle("the whole gradient: forward mode against reverse mode", fontsize=9)
+        fig.suptitle(f"the whole gradient by {axis}: forward mode against reverse mode",
+                     fontsize=9)  # a network's two sweeps: by depth, by width
         return save(fig, kind)
 
 

@@ -127,3 +127,8 @@ def test_report_for_a_network_has_layer_tables_heatmaps_and_two_sweeps(tmp_path)
     assert "∂ℓ/∂Ω₂" in html  # the heatmap panel titles, in the book's notation
     assert [g["axis"] for g in result.data["growth"]] == ["depth", "width"]
     assert len(result.data["layers"]) == 3
+    # each sweep's charts say which sweep they draw (titles are SVG text)
+    for title in ("size of the gradient by depth", "size of the gradient by width",
+                  "the whole gradient by depth: forward mode against reverse mode",
+                  "the whole gradient by width: forward mode against reverse mode"):
+        assert html.count(f">{title}<") == 1, title
