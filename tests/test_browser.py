@@ -134,6 +134,10 @@ def test_report_reads_at_any_width(shown, reports, name, width):
     sizes = page.evaluate(CHART_TEXT)
     assert sizes and min(sizes) >= MIN_CHART_TEXT_PX, min(sizes)
     assert page.locator("#graph svg").count() == 1
+    # a number with its unit (atol 1e-10·‖g‖∞) is never split across lines
+    assert page.evaluate("[...document.querySelectorAll('.nobreak')].map(e => "
+                         "e.getClientRects().length)") == [1] * page.locator(".nobreak").count()
+    assert page.locator(".nobreak").count() >= 2
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / f"{name}-{width}.png"
     page.screenshot(path=str(shot), full_page=True)
