@@ -371,6 +371,15 @@ class Hessian:
                         return False
         return True
 
+    def differences(self) -> dict:
+        """{method: its largest difference from forward-over-reverse, times max(1,
+        |entry|)}, None where the method was skipped."""
+        reference = self.matrices["forward_over_reverse"]
+        return {m: None if matrix is None else max(
+            abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(matrix, reference)
+            for a, b in zip(ra, rb))
+            for m, matrix in self.matrices.items() if m != "forward_over_reverse"}
+
     def to_json(self) -> dict:
         """The documented ``derive hessian --json`` object."""
         return {"model": self.model, "parameters": self.parameters,

@@ -79,6 +79,21 @@ HESSIAN_METHODS = {"symbolic": "DAG sweep twice", "sympy_diff": "sympy.diff twic
                    "central_difference": "central differences of the gradient"}
 """The Hessian's methods compared with forward-over-reverse, and their names."""
 
+
+def hessian_verdict(agree: bool, differences: dict) -> str:
+    """The Hessian's verdict in the same words in the terminal, the report and Jupyter:
+    forward-over-reverse and the ``differences`` ({method: worst or None if skipped}).
+
+    >>> hessian_verdict(True, {"symbolic": 0.0, "sympy_diff": None})
+    'the 2 ways that ran agree (1 skipped)'
+    """
+    ran = 1 + sum(d is not None for d in differences.values())
+    total = 1 + len(differences)
+    if not agree:
+        return "the ways DISAGREE"
+    return f"all {total} ways agree" if ran == total else \
+        f"the {ran} ways that ran agree ({total - ran} skipped)"
+
 MEASURE_WORDS = {"loss_tree_nodes": "the loss's tree", "loss_dag_nodes": "the loss's graph",
                  "gradient_tree_nodes": "the gradient's tree",
                  "sympy_diff_tree_nodes": "sympy.diff's tree",

@@ -147,14 +147,11 @@ def _modes_section(model, budget=BUDGET) -> dict:
                                         "seconds": j.seconds, "agree": j.agree})
     if len(model.wrt) <= policy.PARAMETER_CAP:
         h = hessian(model, budget=budget, refuse=False)  # at most PARAMETER_CAP passes
-        reference = h.matrices["forward_over_reverse"]
+        differences = h.differences()
         section["hessian"] = {
             "parameters": h.parameters, "symbols": [sympy.Symbol(n) for n in h.parameters],
-            "matrix": reference, "agree": h.agree, "notes": h.notes,
-            "differences": {m: (None if matrix is None else max(
-                abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(matrix, reference)
-                for a, b in zip(ra, rb)))
-                for m, matrix in h.matrices.items() if m != "forward_over_reverse"}}
+            "matrix": h.matrices["forward_over_reverse"], "agree": h.agree, "notes": h.notes,
+            "differences": differences, "verdict": policy.hessian_verdict(h.agree, differences)}
     return section
 
 

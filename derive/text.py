@@ -15,7 +15,7 @@ import sys
 
 from typing import TYPE_CHECKING
 
-from .policy import HESSIAN_METHODS, METHOD_NAMES, SIZE_HEADERS
+from .policy import HESSIAN_METHODS, METHOD_NAMES, SIZE_HEADERS, hessian_verdict
 from .table import Table, cell
 
 if TYPE_CHECKING:  # the types only: trace's text needs none of check, sizes or bench
@@ -129,19 +129,14 @@ def format_hessian(h) -> str:
     else:
         lines.append(f"({len(names)}x{len(names)}: --json prints it)")
     lines += ["", "largest difference from forward-over-reverse, times max(1, |entry|):"]
-    for method, matrix in h.matrices.items():
-        if method == "forward_over_reverse":
-            continue
-        if matrix is None:
-            lines.append(f"  {HESSIAN_METHODS.get(method, method):<36} skipped")
-            continue
-        worst = max(abs(a - b) / max(1.0, abs(b)) for ra, rb in zip(matrix, reference)
-                    for a, b in zip(ra, rb))
-        lines.append(f"  {HESSIAN_METHODS.get(method, method):<36} {worst:.2e}")
+    differences = h.differences()
+    for method, worst in differences.items():
+        shown = "skipped" if worst is None else f"{worst:.2e}"
+        lines.append(f"  {HESSIAN_METHODS.get(method, method):<36} {shown}")
     lines += [*[f"note: {n}" for n in h.notes],
               "tolerances: exact methods 1e-10*max(1,|H|); central differences "
               "1e-6*max(1,|H|) plus their error estimate",
-              "all agree" if h.agree else "DISAGREE"]
+              hessian_verdict(h.agree, differences)]
     return "\n".join(lines)
 
 

@@ -247,6 +247,13 @@ def test_the_report_answers_forward_or_reverse(tmp_path):
     assert t.data["modes"]["hessian"]["agree"] is True
     assert max(v for v in t.data["modes"]["hessian"]["differences"].values()) < 1e-6
     assert "hessian_tree_nodes" in t.data["growth"][0]["rows"][0]
+    # one verdict, in the same words, in the report, the terminal and Jupyter
+    import derive
+    verdict = t.data["modes"]["hessian"]["verdict"]
+    assert verdict == "all 4 ways agree"
+    assert f"Verdict: {verdict}." in (tmp_path / "toy" / "index.html").read_text()
+    assert verdict in derive.hessian(derive.model("toy"))._repr_html_()
+    assert str(derive.hessian(derive.model("toy"))).splitlines()[-1] == verdict
 
 
 OFF_THE_BATCH = ["sin(b) + w*x", "b + w*x", "exp(c)*tanh(w*x + b)", "b*b + c*(w - x)**2"]
