@@ -126,6 +126,15 @@ class Adjoint(sympy.Symbol):
         return f"dl/d{self.name}"
 
 
+TIMES = "\u00b7"
+"""The multiplication sign every output writes between factors: ω₁·h₁, 2·(f₃ − y)."""
+
+
+MATHML = {"order": "none", "mul_symbol": "dot"}
+"""The MathML printer's settings: SymPy's own products (with a coefficient or a
+fraction) get the same visible dot as ours."""
+
+
 class BookMathMLPrinter(MathMLPresentationPrinter):
     """SymPy's presentation MathML with network entries as Ω₁[2,3], ∂ℓ/∂v and Ωᵀ."""
 
@@ -146,16 +155,19 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
 
     def _print_Mul(self, expr):
         """Factors in the book's order (:func:`book_factors`), where no coefficient or
-        fraction asks for SymPy's own layout."""
+        fraction asks for SymPy's own layout; a visible dot between factors (ω₁·h₁), as
+        the terminal, the graph and the PDF write them."""
         expr = book_product(expr)
         plain = not any(a.is_Number or (a.is_Pow and a.exp.is_negative) for a in expr.args)
         if self._settings["order"] != "none" or not plain:
             return super()._print_Mul(expr)
         row = self._element("mrow")
-        times = "\u22c5" if len(set(expr.args)) < len(expr.args) else "\u2062"  # x⋅x, not xx
         for i, factor in enumerate(expr.args):
             if i:
-                row.appendChild(self._element("mo", text=times))
+                dot = self._element("mo", text=TIMES)
+                dot.setAttribute("lspace", "0.05em")  # tight, as the book sets a product
+                dot.setAttribute("rspace", "0.05em")
+                row.appendChild(dot)
             row.appendChild(self.parenthesize(factor, PRECEDENCE["Mul"]))
         return row
 
@@ -285,10 +297,10 @@ def mathml(expr: sympy.Basic) -> str:
     MathML Core renders natively in Chromium, Firefox and Safari; numeric
     character references need no DTD.
     """
-    return f'<math display="inline">{_inner(BookMathMLPrinter({"order": "none"}), expr)}</math>'
+    return f'<math display="inline">{_inner(BookMathMLPrinter(MATHML), expr)}</math>'
 
 
-FLOW_NODES = 14
+FLOW_NODES = 12
 """Tree nodes up to which a piece of a flowing formula is printed whole."""
 
 
@@ -307,7 +319,7 @@ def mathml_flow(expr: sympy.Basic, limit: int = FLOW_NODES, lhs: sympy.Basic | N
     >>> mathml_flow(sympy.sin(x) + y, limit=2).count("<math")
     2
     """
-    printer = BookMathMLPrinter({"order": "none"})
+    printer = BookMathMLPrinter(MATHML)
     pieces: list[list] = []
     for text, size in _flow(expr, printer, limit):  # neighbours joined up to the limit
         if pieces and pieces[-1][1] + size <= limit:

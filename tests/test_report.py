@@ -83,6 +83,9 @@ def test_html_is_self_contained_and_small(toy_report):
     assert scripts == [' type="application/json" class="frames"', ""]
     assert not re.search(r"\b(fetch|XMLHttpRequest|WebSocket|import)\s*\(", html)
     assert "<math" in html and "&InvisibleTimes;" not in html
+    # one multiplication sign, the visible dot the terminal, graph and PDF write (ω₁·h₁):
+    # never the invisible times that made "ω₂exp[…]" beside "ω₃·cos[…]"
+    assert "&#8290;" not in html and html.count("<mo lspace=\"0.05em\" rspace=\"0.05em\">&#183;</mo>") > 10
 
 
 def test_all_four_files_are_written(toy_report):
