@@ -48,6 +48,16 @@ def book_factors(factors) -> list:
     return sorted(factors, key=rank)
 
 
+def leads_with_minus(expr) -> bool:
+    """Whether ``expr`` prints starting with a minus sign (−2, −sin[…], a product whose
+    first factor does): after a product's dot it takes brackets, ω₂·(−sin[…])."""
+    if expr.is_Number:
+        return expr < 0
+    if expr.is_Mul:
+        return leads_with_minus(book_factors(expr.args)[0])
+    return False
+
+
 def book_product(expr: sympy.Mul) -> sympy.Mul:
     """The same product with its factors in :func:`book_factors` order (unevaluated)."""
     ordered = book_factors(expr.args)
@@ -168,8 +178,14 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
                 dot.setAttribute("lspace", "0.05em")  # tight, as the book sets a product
                 dot.setAttribute("rspace", "0.05em")
                 row.appendChild(dot)
-            row.appendChild(self.parenthesize(factor, PRECEDENCE["Mul"]))
+            negative = i and leads_with_minus(factor)  # ω₂·(−sin[…]), not ω₂·−sin[…]
+            row.appendChild(self._bracketed(factor) if negative else
+                            self.parenthesize(factor, PRECEDENCE["Mul"]))
         return row
+
+    def _bracketed(self, expr):
+        return self._element("mrow", self._element("mo", text="("), self._print(expr),
+                             self._element("mo", text=")"))
 
     def _typed(self, name: str):
         """A name as typed (as :func:`typed_name`): a Greek letter's name as the letter,
@@ -335,6 +351,10 @@ def _mo(text: str) -> str:
     return f"<mo>{text}</mo>"
 
 
+TIGHT_TIMES = f'<mo lspace="0.05em" rspace="0.05em">&#{ord(TIMES)};</mo>'
+"""The product's dot between pieces, as :class:`BookMathMLPrinter` writes it."""
+
+
 def _flow(expr, printer, limit) -> list[tuple[str, int]]:
     """``expr`` as pieces (inner MathML, tree nodes), see :func:`mathml_flow`."""
     size = _tree(expr)
@@ -355,9 +375,9 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
             factors = ([-factors[0]] if factors[0] != -1 else []) + factors[1:]
         for i, factor in enumerate(factors):
             pieces = _flow(factor, printer, limit)
-            if factor.is_Add:
+            if factor.is_Add or (i and leads_with_minus(factor)):
                 pieces = _wrapped(pieces, _mo("("), _mo(")"))
-            operator = _mo("⋅") if i else _mo("−") if negative else ""
+            operator = TIGHT_TIMES if i else _mo("−") if negative else ""
             out += _wrapped(pieces, operator, "")
         return out
     if expr.is_Pow and expr.exp.is_Number and expr.exp > 0:  # (…)² and tanh[…]²

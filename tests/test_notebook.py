@@ -123,3 +123,18 @@ def test_a_model_with_no_loss_names_its_output_not_a_loss():
     assert "∂l₃/∂param" in text and "∂ℓ" not in text
     assert "output l₃ =" in logistic._repr_html_() and "∂l₃/∂parameter" in logistic._repr_html_()
     assert format_trace(toy).startswith("model toy    loss ") and "∂ℓ/∂param" in format_trace(toy)
+
+
+def test_a_minus_after_a_products_dot_takes_brackets():
+    """Jupyter's dag_gradient of the toy printed ω₂·−sin[…]; the book writes
+    ω₂·(−sin[…]): no minus sign follows a product's dot, in any display."""
+    import re
+
+    import derive
+    from derive.printing import to_text
+    m = derive.model("toy")
+    g = derive.dag_gradient(m.output, m.wrt[:2])
+    html = g._repr_html_()
+    assert "(</mo>" in html or "<mo>(</mo>" in html
+    assert not re.search(r"&#183;</mo>(<math[^>]*>|<mrow>|<wbr>)*<mo>−", html)
+    assert all("·−" not in to_text(d) for d in g)
