@@ -222,9 +222,10 @@ TRIALS = [
     (["check", "--expr", "cos(x)", "--param", "x=-1e6"], 0, "(unreliable)"),
     (["check", "--expr", "tan(x)", "--param", "x=1e6"], 0, "(unreliable)"),
     (["check", "--expr", "sqrt(w)", "--param", "w=1e-12"], 0, "(domain)"),
-    # a title is only a title: the batch is drawn as for any expression (loss 14.448)
+    # a title is only a title: the batch is drawn as for any expression (its output f, no
+    # target so no loss, summed over the batch: 14.448)
     (["check", "--expr", "w*x", "--param", "w=1", "--input", "x=5", "--batch", "3",
-      "--title", "logistic"], 0, "loss 14.4477"),
+      "--title", "logistic"], 0, "output f = 14.4477"),
     (["trace", "--expr", "f + l*sin(x)", "--param", "f=1", "--param", "l=2", "--input",
       "x=0.5", "--target", "y=1"], 0, "v1    f + l·h₁"),  # your l is not ℓ
     (["check", "--expr", "log(w)", "--param", "w=1e-7"], 0, "(domain)"),
