@@ -537,12 +537,11 @@ def _hessian(args) -> int:
     return 0 if result.agree else 1
 
 
-def _written(args) -> None:
+def _written(path: str) -> None:
     """Say where a file went: its name, and a note where a link was written through."""
-    if os.path.islink(args.output):
-        print(f"derive: note: {args.output!r} is a symbolic link: wrote its target",
-              file=sys.stderr)
-    print(args.output)
+    if os.path.islink(path):
+        print(f"derive: note: {path!r} is a symbolic link: wrote its target", file=sys.stderr)
+    print(path)
 
 
 def _code(args) -> int:
@@ -553,7 +552,7 @@ def _code(args) -> int:
     source = model_source(_load(args), args.backend)
     if args.output is not None:
         write_text(args.output, source, args.force)
-        _written(args)
+        _written(args.output)
     else:
         print(source)
     return 0
@@ -576,7 +575,7 @@ def _graph(args) -> int:
     elif args.output:
         write_bytes(args.output, picture.pdf() if suffix == ".pdf" else picture.svg().encode(),
                     args.force)
-        _written(args)
+        _written(args.output)
     else:
         print(picture.svg())
     return 0
@@ -610,10 +609,7 @@ def _graph_page(args) -> int:
         raise DeriveError(f"bad --html {args.html!r}: the file must end in .html")
     check_file(args.html, args.force, "--html")
     write_text(args.html, page(_load(args)), args.force, "--html")
-    if os.path.islink(args.html):
-        print(f"derive: note: {args.html!r} is a symbolic link: wrote its target",
-              file=sys.stderr)
-    print(args.html)
+    _written(args.html)
     return 0
 
 

@@ -348,14 +348,12 @@ def draw(picture: Picture, kind: str, wrap: float = WRAP):
                 start = _border(picture.node(a), x, y, (x[b], y[b]))
                 end = _border(picture.node(b), x, y, (x[a], y[a]))
                 ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8,
-                                             shrinkA=0, shrinkB=0, gid=f"edge-{a}-{b}", **arrow))
+                                             shrinkA=0, shrinkB=0, **arrow))
                 continue
             route = _between_rows(picture.node(a), picture.node(b), x, y)
-            ax.add_patch(PathPatch(Route(route[:-1]), fill=False, gid=f"edge-{a}-{b}-route",
-                                   **arrow))
+            ax.add_patch(PathPatch(Route(route[:-1]), fill=False, **arrow))
             ax.add_patch(FancyArrowPatch(route[-2], route[-1], arrowstyle="-|>",
-                                         mutation_scale=8, shrinkA=0, shrinkB=0,
-                                         gid=f"edge-{a}-{b}", **arrow))
+                                         mutation_scale=8, shrinkA=0, shrinkB=0, **arrow))
         return save(fig, kind)
 
 
@@ -504,9 +502,8 @@ def _titled(svg: str, picture: Picture) -> str:
         group = re.sub("<text ", lambda _: f'<text class="{next(lines, "label")}" ', group)
         svg = svg[:start] + group + svg[end:]
     for a, b in picture.edges:
-        for gid in (f"edge-{a}-{b}", f"edge-{a}-{b}-route"):
-            svg = svg.replace(f'<g id="{gid}">',
-                              f'<g id="{gid}" class="edge" data-edge="{a} {b}">', 1)
+        svg = svg.replace(f'<g id="edge-{a}-{b}">',
+                          f'<g id="edge-{a}-{b}" class="edge" data-edge="{a} {b}">', 1)
     return svg
 
 
