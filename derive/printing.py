@@ -365,8 +365,10 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
         for i, term in enumerate(expr.args):
             negative = term.could_extract_minus_sign()
             sign = "−" if negative else ("+" if i else "")
-            out += _wrapped(_flow(-term if negative else term, printer, limit),
-                            _mo(sign) if sign else "", "")
+            # a + or − that starts a piece still joins two terms: spaced as infix, not
+            # read as a sign (β₂ + ω₂·exp[…], not β₂ +ω₂·exp[…])
+            operator = f'<mo form="infix">{sign}</mo>' if i else _mo(sign) if sign else ""
+            out += _wrapped(_flow(-term if negative else term, printer, limit), operator, "")
         return out
     if expr.is_Mul:
         factors, out = book_factors(expr.args), []

@@ -86,6 +86,10 @@ def test_html_is_self_contained_and_small(toy_report):
     # one multiplication sign, the visible dot the terminal, graph and PDF write (ω₁·h₁):
     # never the invisible times that made "ω₂exp[…]" beside "ω₃·cos[…]"
     assert "&#8290;" not in html and html.count("<mo lspace=\"0.05em\" rspace=\"0.05em\">&#183;</mo>") > 10
+    # a flowing formula's piece that starts with + or − joins two terms: spaced as infix
+    # (β₂ + ω₂·exp[…]), never a bare <mo> the browser sets as a sign (β₂ +ω₂·exp[…])
+    assert not re.search(r'<wbr><math display="inline"><mrow><mo>[+−]</mo>', html)
+    assert '<mo form="infix">+</mo>' in html
 
 
 def test_all_four_files_are_written(toy_report):
