@@ -168,6 +168,9 @@ def _cached(key: str) -> dict:
     except RecursionError:
         return {"ok": False, "status": 400, "caret": None,
                 "error": "the expression is nested too deeply to print or differentiate"}
+    except Exception as error:  # a bug of ours: said as the CLI says it, the worker kept
+        return {"ok": False, "status": 500, "caret": None,
+                "error": f"internal error: {type(error).__name__}: {str(error)[:200]}"}
 
 
 def warm() -> None:

@@ -11,7 +11,8 @@ killed and replaced, and gets a message saying so.  The server writes no files.
 Routes: ``GET /`` the page; ``GET /api/explore?model=…&param=…&input=…&target=…``
 and ``GET /api/sizes?model=…`` JSON answers (see :mod:`derive.explore`); ``GET
 /health`` "ok".  A refused query is status 400 with ``{"ok": false, "error": …,
-"caret": …}``; a limit (time, memory, too many waiting) is 503 with the same keys.
+"caret": …}``; a limit (time, memory, too many waiting) is 503 with the same keys, and
+a bug of ours 500.
 """
 
 from __future__ import annotations

@@ -145,6 +145,17 @@ def test_an_answer_over_the_memory_limit_is_a_message(monkeypatch):
                                "smaller model"}
 
 
+def test_a_bug_of_ours_is_an_answer_and_keeps_the_worker(monkeypatch):
+    def broken(query):
+        raise ZeroDivisionError("planted")
+    monkeypatch.setitem(explore.KINDS, "explore", broken)
+    explore._cached.cache_clear()
+    answer = explore.reply({"kind": "explore", "model": "toy", "param": "omega0=0.321"})
+    explore._cached.cache_clear()
+    assert answer == {"ok": False, "status": 500, "caret": None,
+                      "error": "internal error: ZeroDivisionError: planted"}
+
+
 def test_the_sizes_chart_of_a_family(server):
     status, answer, _ = request(server[0] + "api/sizes?model=chain%3Atanh%2A12")
     assert status == 200 and answer["family"] == "tanh"
