@@ -36,16 +36,28 @@ CACHED = 64
 
 def load(query: dict):
     """The model a query describes, every name and limit checked before any work."""
-    from .families import FAMILIES, model
+    from .families import model
     from .usermodels import from_text, with_values
     fields = {k: _field(query, k) for k in FIELDS}
-    spec = fields["model"].strip() or "toy"
+    spec = _spec(query)
     params, inputs, target = (_values(fields[k], f"--{k}") for k in ("param", "input", "target"))
-    if spec.partition(":")[0] in FAMILIES:
+    if _names_a_family(spec):
         built = model(spec)
         return with_values(built, {**params, **inputs, **target}) \
             if params or inputs or target else built
     return from_text(spec, params, inputs, target or None)
+
+
+def _spec(query: dict) -> str:
+    """The model box's text: a model name or an expression (empty: the toy)."""
+    return _field(query, "model").strip() or "toy"
+
+
+def _names_a_family(spec: str) -> bool:
+    """Whether the model box names a family member (toy, chain:…, mlp:…), not an
+    expression: a family's name comes before any colon."""
+    from .families import FAMILIES
+    return spec.partition(":")[0] in FAMILIES
 
 
 def _field(query: dict, key: str) -> str:
@@ -80,7 +92,7 @@ def explore(query: dict) -> dict:
     by expression, so only a new model pays for them: the toy at new values takes
     about 0.06 s here."""
     from . import compare, policy
-    from .families import FAMILIES, sweeps
+    from .families import sweeps
     from .picture import graph
     from .player import frames, width_px
     from .report import _nightmare as nightmare
@@ -94,8 +106,8 @@ def explore(query: dict) -> dict:
     derived = _derivatives(m)
     result = compare.check(m, derived=derived)
     closed = nightmare(m, derived)
-    spec = (query.get("model") or "toy").strip()
-    family = sweeps(spec)[0] if spec.partition(":")[0] in FAMILIES else None
+    spec = _spec(query)
+    family = sweeps(spec)[0] if _names_a_family(spec) else None
     html = html_environment().get_template("explore.html.j2").render(
         t=t, svg=svg, width=width_px(svg), frames=shown, c=result, folded=picture.folded,
         gradient=closed, name=m.name)
@@ -123,21 +135,19 @@ def _derivatives(m):
 
 def sizes_answer(query: dict) -> dict:
     """The sizes-against-depth chart and laws of the family the model sweeps (depths
-    :data:`SWEEP_DEPTHS`, stopped at the CLI's budget)."""
+    :data:`SWEEP_DEPTHS`, stopped at the CLI's budget), as the report's growth section
+    measures them."""
     from .charts import sizes_chart
-    from .families import FAMILIES, largest, sweeps
-    from .growth import ROW_KEYS, run_sweep
+    from .families import sweeps
+    from .report import _growth_section as growth
     from .report import html_environment
-    spec = _field(query, "model").strip() or "toy"
-    if spec.partition(":")[0] not in FAMILIES:
+    spec = _spec(query)
+    if not _names_a_family(spec):
         return {"ok": True, "html": "", "family": None}
-    family = sweeps(spec)[0]
-    depths, limited = largest(family, SWEEP_DEPTHS)
-    s = run_sweep(family, depths)
+    section = growth(sweeps(spec)[0], SWEEP_DEPTHS, seed=0)
     html = html_environment().get_template("explore_sizes.html.j2").render(
-        s=s, keys=ROW_KEYS, chart=sizes_chart(s.rows, s.axis, "svg"),
-        stopped="; ".join(filter(None, [limited, s.stopped])) or None)
-    return {"ok": True, "html": html, "family": family}
+        s=section, chart=sizes_chart(section["rows"], section["axis"], "svg"))
+    return {"ok": True, "html": html, "family": section["family"]}
 
 
 KINDS = {"explore": explore, "sizes": sizes_answer}

@@ -138,6 +138,8 @@ class Adjoint(sympy.Symbol):
 
 TIMES = "\u00b7"
 """The multiplication sign every output writes between factors: ω₁·h₁, 2·(f₃ − y)."""
+TIMES_SPACE = "0.05em"
+"""Its space on either side in MathML: tight, as the book sets a product."""
 
 
 MATHML = {"order": "none", "mul_symbol": "dot"}
@@ -175,8 +177,8 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         for i, factor in enumerate(expr.args):
             if i:
                 dot = self._element("mo", text=TIMES)
-                dot.setAttribute("lspace", "0.05em")  # tight, as the book sets a product
-                dot.setAttribute("rspace", "0.05em")
+                dot.setAttribute("lspace", TIMES_SPACE)
+                dot.setAttribute("rspace", TIMES_SPACE)
                 row.appendChild(dot)
             negative = i and leads_with_minus(factor)  # ω₂·(−sin[…]), not ω₂·−sin[…]
             row.appendChild(self._bracketed(factor) if negative else
@@ -214,8 +216,9 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         """A table row as the book applies it: its name, then [arguments] (cos[f2]);
         rows printed otherwise (√x, |x|, x²) as SymPy prints them."""
         name = applied_name(expr)
-        if name is None and applied_template(expr):
-            return self._templated(applied_template(expr), self._print(expr.args[0]))
+        template = applied_template(expr) if name is None else None
+        if template:
+            return self._templated(template, self._print(expr.args[0]))
         if name is None:
             return super()._print_Function(expr)
         call = self._element("mrow", self._element("mi", text=name), self._element("mo", text="["))
@@ -351,7 +354,7 @@ def _mo(text: str) -> str:
     return f"<mo>{text}</mo>"
 
 
-TIGHT_TIMES = f'<mo lspace="0.05em" rspace="0.05em">&#{ord(TIMES)};</mo>'
+TIGHT_TIMES = f'<mo lspace="{TIMES_SPACE}" rspace="{TIMES_SPACE}">&#{ord(TIMES)};</mo>'
 """The product's dot between pieces, as :class:`BookMathMLPrinter` writes it."""
 
 

@@ -426,7 +426,7 @@ def render_html(data: dict, charts: dict) -> str:
 def graph_page(model) -> str:
     """``derive graph --html``: the step-through as a page of its own (HTML text).
 
-    Cost: one trace, one matplotlib drawing of the graph and the frames.
+    Cost: one trace, the graph's SVG (written directly, no matplotlib) and the frames.
     """
     t = trace(model)
     picture = graph(model, values=True, adjoints=True, traced=t)
