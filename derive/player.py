@@ -12,10 +12,10 @@ only shows and hides what the frames name.
 >>> f = frames(model("toy"))
 >>> len(f), [x["step"] for x in f].count(1), [x["step"] for x in f].count(2)
 (24, 8, 7)
->>> f[1]["equation"], f[1]["result"]
-('f₀ = β₀ + ω₀·x', 'f₀ = 1.230')
->>> f[10]["equation"], f[10]["reads"]
-('∂ℓ/∂h₃ = ω₃·∂ℓ/∂f₃', 'ω₃ = 3.000, ∂ℓ/∂f₃ = 0.745')
+>>> f[1]["equation"], f[1]["reads"]
+('f₀ = β₀ + ω₀·x', 'β₀ = 1.000, ω₀ = 0.100, x = 2.300')
+>>> f[10]["equation"], [r.partition(" = ")[0] for r in f[10]["reads"].split(", ")]
+('∂ℓ/∂h₃ = ω₃·∂ℓ/∂f₃', ['ω₃', '∂ℓ/∂f₃'])
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def frames(model, traced=None, picture: Picture | None = None) -> list[dict]:
     """
     t = traced or trace(model)
     steps = _Frames(model, t, picture or graph(model, values=True, adjoints=True, traced=t))
-    out = [steps.model()] + steps.forward() + steps.backward() + steps.gradients()
+    out = [steps.given()] + steps.forward() + steps.backward() + steps.gradients()
     if t.of != "ℓ":  # a model with no loss differentiates its output (trace's ∂l₄/∂)
         for f in out:
             f.update({k: f[k].replace("∂ℓ/∂", f"∂{t.of}/∂") for k in TEXTS})
@@ -59,7 +59,7 @@ class _Frames:
     """The frames of one model, from its program, trace and picture."""
 
     def __init__(self, model, t, picture: Picture):
-        self.model_, self.t, self.picture = model, t, picture
+        self.model, self.t, self.picture = model, t, picture
         self.p = program(model)
         self.ell = loss_name(s.name for s in self.p.steps)
         self.value, self.adjoint = numbers(model, self.p, t)
@@ -89,14 +89,14 @@ class _Frames:
         listed = [self.shown(s) for s in symbols[:READS_SHOWN]]
         return ", ".join(listed + ["…"] * (len(symbols) > READS_SHOWN))
 
-    def model(self) -> dict:
+    def given(self) -> dict:
         """Frame 0: the model and the values it is given."""
         leaves = [sympy.Symbol(n.name) for n in self.picture.nodes
                   if n.kind != "step" and n.name in self.value]
         listed = ", ".join(f"{text_name(s.name, self.ell)} = {_shown(self.value[s.name])}"
                            for s in leaves[:READS_SHOWN])
-        count = len(self.model_.wrt)
-        return self.frame(0, None, None, f"{self.model_.name}: {count} parameter"
+        count = len(self.model.wrt)
+        return self.frame(0, None, None, f"{self.model.name}: {count} parameter"
                           f"{'s' * (count != 1)}",
                           listed + (", …" if len(leaves) > READS_SHOWN else ""), "", "", [])
 
