@@ -12,6 +12,7 @@ folder, is one line and exit 2 (:mod:`derive.streams`).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -21,6 +22,10 @@ from pathlib import Path
 from .costs import check_budget
 from .errors import DeriveError
 from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_HESSIAN_VARIABLES, MAX_NODES
+from .limits import GRADE_FILE_MB as FILE_MB
+from .limits import GRADE_MEMORY_MB as MEMORY_MB
+from .limits import GRADE_PROCESSES as PROCESSES
+from .limits import JAILS
 from .policy import INSTALL
 from .version import __version__
 
@@ -333,16 +338,50 @@ def build_parser() -> argparse.ArgumentParser:
                      "step and its suspect rule; a TODO cell still holding the published "
                      "stub is 'not completed'. Exit 0 when every notebook passes, 1 when "
                      "any quantity is wrong or missing, 2 on bad input.", model=False)
-    grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK.ipynb",
-                       help="one or more notebooks (a teacher's folder of submissions)")
+    grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK.ipynb|FOLDER",
+                       help="notebooks, or folders whose notebooks (*.ipynb, in subfolders "
+                       "too) are all graded: a teacher's folder of submissions")
     grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds each cell may run before it is interrupted (default 60)")
     grade.add_argument("--notebook-timeout", type=float, default=300.0, metavar="S",
-                       help="seconds a whole notebook may run (default 300); then no other "
-                       "cell starts and its kernel is killed with every process it started "
-                       "(a kernel that ignores the interrupt too)")
-    grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page "
-                       "(never one of the notebooks: that is refused)")
+                       help="seconds a whole notebook may run (default 300; also its CPU "
+                       "seconds); then no other cell starts and its kernel is killed with "
+                       "every process it started (a kernel that ignores the interrupt too)")
+    grade.add_argument("--memory", type=int, default=MEMORY_MB, metavar="MB",
+                       help=f"address space of the kernel and of each process it starts "
+                       f"(default {MEMORY_MB})")
+    grade.add_argument("--processes", type=int, default=PROCESSES, metavar="N",
+                       help=f"processes and threads the notebook may run at once (default "
+                       f"{PROCESSES}; it needs about 10)")
+    grade.add_argument("--file-size", type=int, default=FILE_MB, metavar="MB",
+                       help=f"largest file the notebook may write; in a jail, all it may "
+                       f"write (default {FILE_MB})")
+    grade.add_argument("--jail", choices=JAILS, default="auto",
+                       help="bwrap: run each kernel in a bubblewrap jail (read-only system, "
+                       "no network, the teacher's files hidden) or exit 2 where it cannot; "
+                       "auto (default): where bwrap works, saying so where it does not; off: "
+                       "limits and a private folder only")
+    grade.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="notebooks graded at once, each in its own kernel (default 2)")
+    grade.add_argument("--rubric", action="append", default=[], metavar="FILE.toml",
+                       help="points per test for one notebook (7.1, 7.2 or 7.3), replacing "
+                       "the built-in rubric (each TODO an equal share); may be repeated")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade every notebook again (by default a notebook graded "
+                       "before, whose file has not changed, is skipped: its kept grade is "
+                       "used)")
+    grade.add_argument("--format", choices=("text", "json", "gradescope"), default="text",
+                       help="what is printed: text (default); json (the documented object); "
+                       "gradescope (Gradescope's results.json for one submission)")
+    grade.add_argument("-o", "--output", metavar="FILE",
+                       help="write what --format prints to FILE instead")
+    grade.add_argument("--csv", metavar="FILE",
+                       help="also write a gradebook: a row per notebook, a column per test")
+    grade.add_argument("--html", metavar="FILE", help="also write the grades as an HTML page: "
+                       "a class table first, then a section per notebook (never one of the "
+                       "notebooks: that is refused)")
+    grade.add_argument("--quiet", action="store_true",
+                       help="no progress bar (one is shown on a terminal)")
     grade.add_argument("--force", action="store_true", help=FORCE_HELP)
     return parser
 
@@ -669,36 +708,137 @@ def _init(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import grade_all
+    import time
+
+    from . import gradebook
+    from .grading import Graded, grade_all
     from .output import check_file, write_text
     from .report import render_grades
+    from .sandbox import Limits, bwrap_works
     from .table import json_text
+    started = time.perf_counter()
     if not 0 < args.timeout <= 3600:
         raise DeriveError("--timeout must be a number of seconds from 0 to 3600")
     if not 0 < args.notebook_timeout <= 86400:
         raise DeriveError("--notebook-timeout must be a number of seconds from 0 to 86400")
-    paths = [_printable(p, "notebook path") for p in args.notebooks]
-    if args.html is not None:
-        _printable(args.html, "--html")
-        html = check_file(args.html, args.force, "--html")
-        for notebook in paths:
-            if _same_file(html, notebook):
-                raise DeriveError(f"--html {args.html!r} is one of the notebooks being graded: "
-                                  "choose another file for the page")
-    results = grade_all(paths, args.timeout, workers=2, notebook_timeout=args.notebook_timeout)
-    if args.json:
-        print(json_text({"notebooks": [r.to_json() for r in results],
-                         "passed": sum(r.passed for r in results),
-                         "failed": sum(not r.passed for r in results)}, indent=2))
+    if not 256 <= args.memory <= 1 << 20:
+        raise DeriveError("--memory must be a number of MB from 256 to 1048576")
+    if not 16 <= args.processes <= 100_000:
+        raise DeriveError("--processes must be a number from 16 to 100000")
+    if not 1 <= args.file_size <= 1 << 20:
+        raise DeriveError("--file-size must be a number of MB from 1 to 1048576")
+    if not 1 <= args.workers <= 64:
+        raise DeriveError("--workers must be a number from 1 to 64")
+    if args.jail == "bwrap" and bwrap_works():
+        raise DeriveError(f"--jail bwrap: {bwrap_works()} (install the Debian package "
+                          "bubblewrap, or use --jail auto)")
+    form = "json" if args.json else args.format
+    rubrics = dict(_rubric(path) for path in args.rubric)
+    paths, refused = _notebooks(args.notebooks)
+    if form == "gradescope" and not paths and not refused:
+        raise DeriveError("--format gradescope: no notebook to grade")
+    outputs = {}
+    for flag, name in (("-o", args.output), ("--csv", args.csv), ("--html", args.html)):
+        if name is not None:
+            _printable(name, flag)
+            outputs[flag] = check_file(name, args.force, flag)
+            for notebook in [*paths, *(p for p, _ in refused)]:
+                if _same_file(outputs[flag], notebook):
+                    raise DeriveError(f"{flag} {name!r} is one of the notebooks being "
+                                      "graded: choose another file")
+    limits = Limits(args.memory, int(args.notebook_timeout) + 5, args.file_size,
+                    args.processes, args.jail)
+    settings = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
+                "limits": limits, "rubrics": sorted(rubrics.items()), "derive": __version__}
+    kept = {} if args.regrade else {p: gradebook.recall(p, settings) for p in paths}
+    todo = [p for p in paths if kept.get(p) is None]
+    if len(paths) > len(todo):
+        print(f"derive: {len(paths) - len(todo)} notebook(s) graded before and unchanged: "
+              "kept grades used (--regrade grades them again)", file=sys.stderr)
+    from .text import progress_bars
+    bar = progress_bars(sys.stderr.isatty() and not args.quiet and len(todo) > 1)
+    shown = bar(None, total=len(todo), desc="grading") if bar and todo else None
+
+    def done(graded):
+        gradebook.keep(Path(graded.path), graded, settings)
+        if shown is not None:
+            shown.update(1)
+
+    fresh = dict(zip(todo, grade_all([str(p) for p in todo], args.timeout,
+                                     workers=args.workers,
+                                     notebook_timeout=args.notebook_timeout, limits=limits,
+                                     rubrics=rubrics, done=done)))
+    if shown is not None:
+        shown.close()
+    results = [fresh[p] if p in fresh else Graded.from_json(
+        kept[p], str(p), rubrics.get(kept[p]["notebook"], ())) for p in paths]
+    results += [Graded(str(p), None, problem=why) for p, why in refused]
+    if form == "json":
+        text = json_text({"notebooks": [r.to_json() for r in results],
+                          "passed": sum(r.passed for r in results),
+                          "failed": sum(not r.passed for r in results)}, indent=2)
+    elif form == "gradescope":
+        text = json_text(gradebook.gradescope(results, time.perf_counter() - started),
+                         indent=2)
     elif len(results) == 1:
-        print(results[0].report())
+        text = results[0].report()
     else:
-        print("\n".join(r.summary for r in results))
-        print(f"{len(results)} notebooks: {sum(r.passed for r in results)} passed, "
-              f"{sum(not r.passed for r in results)} failed")
-    if args.html is not None:
-        write_text(Path(args.html), render_grades(results), args.force, "--html")
+        text = "\n".join(r.summary for r in results) + (
+            f"\n{len(results)} notebooks: {sum(r.passed for r in results)} passed, "
+            f"{sum(not r.passed for r in results)} failed; "
+            f"{sum(r.score for r in results):g} of {sum(r.max_score for r in results):g} points")
+    if "-o" in outputs:
+        write_text(outputs["-o"], text + "\n", args.force, "-o")
+    else:
+        print(text)
+    if "--csv" in outputs:
+        write_text(outputs["--csv"], gradebook.csv_text(results), args.force, "--csv")
+    if "--html" in outputs:
+        write_text(outputs["--html"], render_grades(results), args.force, "--html")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _notebooks(names) -> tuple[list[Path], list]:
+    """The notebooks named (each checked now: a bad one exits 2 before any runs) and those
+    in the folders named (a bad entry there is that entry's grade)."""
+    from .files import NOTEBOOK_BYTES, check
+    from .gradebook import notebooks_in
+    paths, refused = [], []
+    for name in names:
+        path = Path(_printable(name, "notebook path"))
+        if path.is_dir() and not path.is_symlink():
+            found, bad = notebooks_in(path)
+            if not found and not bad:
+                raise DeriveError(f"bad notebook folder {name!r}: no notebooks (*.ipynb) in it")
+            paths += found
+            refused += bad
+        else:
+            check(path, "notebook", NOTEBOOK_BYTES)
+            _parse_notebook(path)
+            paths.append(path)
+    return list(dict.fromkeys(paths)), refused
+
+
+def _parse_notebook(path: Path) -> None:
+    """Refuse (one line) a file that is not a Jupyter notebook: not UTF-8, not JSON, or
+    JSON without a notebook's cells."""
+    from .files import NOTEBOOK_BYTES, read_bytes
+    try:
+        data = json.loads(read_bytes(path, "notebook", NOTEBOOK_BYTES).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise DeriveError(f"bad notebook {str(path)!r}: not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise DeriveError(f"bad notebook {str(path)!r}: JSON, but not a notebook (no cells)")
+
+
+def _rubric(path: str) -> tuple:
+    from .files import MODEL_FILE_BYTES, read_bytes
+    from .rubric import read
+    data = read_bytes(_printable(path, "--rubric"), "rubric", MODEL_FILE_BYTES)
+    try:
+        return read(data.decode("utf-8"), path)
+    except UnicodeDecodeError:
+        raise DeriveError(f"bad rubric {path!r}: not UTF-8 text") from None
 
 
 def _same_file(a, b) -> bool:

@@ -36,6 +36,9 @@ from .families import model as family_model
 from .network import build
 from .policy import CELLS_COUNTED
 from .primitives import DEFAULT_ACTIVATION
+from .rubric import RUBRICS
+from .rubric import score as points_of
+from .sandbox import Limits, Sandbox
 from .usermodels import with_values
 from .yours import compare
 
@@ -94,6 +97,69 @@ class Graded:
     timed_out: bool = False
     problem: str = ""
     seconds: float = 0.0
+    protections: list = field(default_factory=list)
+    stubbed: list = field(default_factory=list)
+    rubric: tuple = ()
+
+    @property
+    def tests(self) -> list[dict]:
+        """The rubric's tests on this notebook: name, score, max_score, status ("passed"
+        or "failed"), output (the message) and visibility, as Gradescope names them."""
+        rubric = self.rubric or RUBRICS.get(self.notebook or "", ())
+        found = []
+        for test in rubric:
+            points = 0.0 if self.problem else points_of(test, self.rows)
+            message = self._feedback(test)
+            found.append({"name": test.name, "score": points, "max_score": test.points,
+                          "status": "passed" if message.startswith("pass") else "failed",
+                          "output": message, "visibility": test.visibility})
+        return found
+
+    @property
+    def score(self) -> float:
+        return round(sum(t["score"] for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t["max_score"] for t in self.tests), 4)
+
+    def _feedback(self, test) -> str:
+        """One test's message: pass; wrong (the first wrong step, its suspect rule);
+        missing; not completed; timed out; stopped by a limit; or not graded."""
+        if self.problem:
+            return f"not graded: {self.problem}"
+        held = test.rows(self.rows)
+        failing = [r for r in held if r["status"] != "pass"]
+        if held and not failing:
+            return f"pass: {_names(held)} equal derive's"
+        stub = [r for r in failing if re.match(r"\w+", r["quantity"])[0] in self.stubbed]
+        if stub:
+            return (f"not completed: {_names(stub)} still the published stub (TODO cell(s) "
+                    f"{', '.join(map(str, self.stubs))})")
+        said = []
+        wrong = [r for r in failing if r["status"] == "fail"]
+        if wrong:
+            first = self.first_wrong.split(" (")[0]
+            if any(r["quantity"] == first for r in wrong):
+                said.append(f"wrong: {_names(wrong)}; first wrong step {self.first_wrong}"
+                            + (f"; {self.suspect}" if self.suspect else ""))
+            elif first:
+                said.append(f"wrong: {_names(wrong)} (after the first wrong step, {first})")
+            else:
+                said.append(f"wrong: {_names(wrong)}")
+        missing = [r for r in failing if r["status"] == "missing"] if held else []
+        if missing or not held:
+            what = _names(missing) if missing else "its quantities"
+            said.append(f"missing: {what} {self._why_missing()}")
+        return "; ".join(said)
+
+    def _why_missing(self) -> str:
+        limits = [e["limit"] for e in self.errors if e.get("limit")]
+        if limits:
+            return f"(stopped by {limits[0]})"
+        if self.timed_out:
+            return "(timed out)"
+        return "(never computed)"
 
     @property
     def passed(self) -> bool:
@@ -149,7 +215,27 @@ class Graded:
                 "quantities": self.rows, "first_wrong": self.first_wrong or None,
                 "suspect": self.suspect or None, "errors": self.errors,
                 "not_completed": self.stubs, "timed_out": self.timed_out,
-                "problem": self.problem or None, "seconds": self.seconds}
+                "problem": self.problem or None, "seconds": self.seconds,
+                "score": self.score, "max_score": self.max_score, "tests": self.tests,
+                "protections": self.protections}
+
+    @classmethod
+    def from_json(cls, data: dict, path: str, rubric: tuple = ()) -> "Graded":
+        """The grade :meth:`to_json` wrote (from the cache), for the notebook at ``path``."""
+        return cls(path, data["notebook"], rows=data["quantities"],
+                   first_wrong=data["first_wrong"] or "", suspect=data["suspect"] or "",
+                   errors=data["errors"], stubs=data["not_completed"],
+                   timed_out=data["timed_out"], problem=data["problem"] or "",
+                   seconds=data["seconds"], protections=data["protections"],
+                   stubbed=data.get("stubbed", []), rubric=rubric)
+
+
+def _names(rows) -> str:
+    """Quantities named in a message: all of a few, the first and last of many."""
+    names = [r["quantity"] for r in rows]
+    if len(names) <= 4:
+        return ", ".join(names)
+    return f"{names[0]} ... {names[-1]} ({len(names)} quantities)"
 
 
 def which(nb) -> str | None:
@@ -165,7 +251,8 @@ def which(nb) -> str | None:
 
 
 def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2,
-              notebook_timeout: float = NOTEBOOK_TIMEOUT) -> list[Graded]:
+              notebook_timeout: float = NOTEBOOK_TIMEOUT, limits: Limits | None = None,
+              rubrics: dict | None = None, done=None) -> list[Graded]:
     """Grade several notebooks, ``workers`` at a time (each in its own kernel), in the
     order given.  One notebook's failure, however it fails, is its own grade: the
     others are graded all the same.  Ctrl-C (KeyboardInterrupt) stops them all: no
@@ -174,7 +261,12 @@ def grade_all(paths, timeout: float = TIMEOUT, workers: int = 2,
     from concurrent.futures import ThreadPoolExecutor
     _STOPPING.clear()
     pool = ThreadPoolExecutor(max_workers=workers)
-    futures = [pool.submit(grade, path, timeout, notebook_timeout) for path in paths]
+    futures = [pool.submit(grade, path, timeout, notebook_timeout, limits, rubrics)
+               for path in paths]
+    if done is not None:  # each grade as it comes (a progress bar, a cache)
+        for future in futures:
+            future.add_done_callback(lambda f: f.cancelled() or f.exception() is not None
+                                     or done(f.result()))
     try:
         return [future.result() for future in futures]
     except KeyboardInterrupt:
@@ -202,20 +294,26 @@ def _stop_every_kernel(futures) -> None:
             pass
 
 
-def grade(path, timeout: float = TIMEOUT, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> Graded:
+def grade(path, timeout: float = TIMEOUT, notebook_timeout: float = NOTEBOOK_TIMEOUT,
+          limits: Limits | None = None, rubrics: dict | None = None) -> Graded:
     """Run a copy of the notebook at ``path`` and grade it (see the module docstring):
-    each cell within ``timeout`` seconds (then interrupted), the whole within
-    ``notebook_timeout`` (then its kernel's process group killed).
+    in a :class:`~derive.sandbox.Sandbox` with ``limits`` (default: :class:`Limits` with
+    the notebook's time as its CPU seconds), each cell within ``timeout`` seconds (then
+    interrupted), the whole within ``notebook_timeout`` (then its kernel killed); scored
+    by ``rubrics`` (notebook → tests; default :data:`derive.rubric.RUBRICS`).
     Whatever the notebook does, the answer is a :class:`Graded` (a failure of the run
     itself is its ``problem``), never an exception."""
     try:
-        return _grade(path, timeout, notebook_timeout)
+        return _grade(path, timeout, notebook_timeout,
+                      limits or Limits(cpu_seconds=int(notebook_timeout) + 5),
+                      {**RUBRICS, **(rubrics or {})})
     except Exception as error:  # the notebook's doing (a kernel it broke, output it forged)
         return Graded(str(path), None, problem=f"could not be graded: {type(error).__name__}: "
                                                f"{str(error)[:200]}")
 
 
-def _grade(path, timeout: float, notebook_timeout: float) -> Graded:
+def _grade(path, timeout: float, notebook_timeout: float, limits: Limits,
+           rubrics: dict) -> Graded:
     import nbformat
 
     from .files import NOTEBOOK_BYTES, read_bytes
@@ -235,8 +333,14 @@ def _grade(path, timeout: float, notebook_timeout: float) -> Graded:
         return Graded(shown, None, problem="none of notebooks 7.1, 7.2 and 7.3 (no toy "
                                            "model, network or initialization defined in "
                                            "its code)")
-    result = Graded(shown, kind, stubs=_stubs(nb, kind))
-    values = _run(nb, kind, timeout, result, notebook_timeout)
+    stubs, stubbed = _stubs(nb, kind)
+    result = Graded(shown, kind, stubs=stubs, stubbed=stubbed, rubric=rubrics.get(kind, ()))
+    with Sandbox(limits, hide=[path.resolve().parent]) as sandbox:
+        result.protections = sandbox.protections()
+        copy = sandbox.folder / path.name
+        copy.write_bytes(text)
+        sandbox.give(copy)
+        values = _run(nb, kind, timeout, result, notebook_timeout, sandbox)
     if not result.problem:
         with _DERIVE:  # kernels run side by side; SymPy's lambdify is not thread-safe
             if kind == "7.3":
@@ -248,20 +352,24 @@ def _grade(path, timeout: float, notebook_timeout: float) -> Graded:
     return result
 
 
-def _stubs(nb, kind) -> list[int]:
-    """Numbers (1-based, among code cells) of TODO cells still holding a published stub."""
-    found, number = [], 0
+def _stubs(nb, kind) -> tuple[list[int], list[str]]:
+    """Numbers (1-based, among code cells) of TODO cells still holding a published stub,
+    and the names the stubs set (7.3: the experiments left at the published size)."""
+    found, names, number = [], set(), 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         number += 1
         lines = {line.strip() for line in cell.source.splitlines()}
         if kind == "7.3":  # its TODOs are comments: the experiment cells hold the stubs
-            if grading73.experiment_cell(cell.source) and lines & grading73.STUBS:
+            experiment = grading73.experiment_cell(cell.source)
+            if experiment and lines & grading73.STUBS:
                 found.append(number)
+                names.add(experiment)
         elif "TODO" in cell.source and lines & STUBS[kind]:
             found.append(number)
-    return found
+            names.update(re.match(r"\w+", line)[0] for line in lines & STUBS[kind])
+    return found, sorted(names)
 
 
 OVERRAN = "derive: the cell's timeout"
@@ -283,7 +391,7 @@ class _Stopped(Exception):
     KeyboardInterrupt, so that nbclient still shuts the kernel down on its way out)."""
 
 
-def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> dict:
+def _run(nb, kind, timeout, result, notebook_timeout: float, sandbox: Sandbox) -> dict:
     """Execute every cell (errors recorded, not fatal; each cell within ``timeout`` and
     the whole within ``notebook_timeout``, then the kernel's process group killed: nbclient
     shuts the kernel down "immediately", which jupyter_client does by SIGKILL to the
@@ -334,7 +442,7 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
         # error_on_timeout: after a cell's timeout and its interrupt, nbclient takes this as
         # the cell's reply and goes on; without it, it waits for the kernel's own reply
         # again, interrupting it each timeout, for ever where the kernel ignores SIGINT
-        client = NotebookClient(nb, kernel_name="python3", timeout_func=cell_timeout,
+        client = NotebookClient(nb, km=_kernel(sandbox), timeout_func=cell_timeout,
                                 allow_errors=True, interrupt_on_timeout=True,
                                 record_timing=False, on_notebook_start=started,
                                 error_on_timeout={"ename": OVERRAN, "evalue": "",
@@ -342,21 +450,27 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
                                 on_cell_start=before, on_cell_executed=after,
                                 shutdown_kernel="immediate")
         try:
-            client.execute(stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
+            # cleanup_kc: shut the kernel down at the end, though the manager is ours
+            client.execute(env=sandbox.env, cwd=str(sandbox.folder), cleanup_kc=True,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # the kernel's own chatter stays out
         except _Stopped:
             raise KeyboardInterrupt from None
         except _OverTime:
             result.timed_out = True
             result.errors.append({"cell": None, "error": f"the notebook's time limit "
                                   f"({notebook_timeout:g} s) reached: its other cells not "
-                                  "run, its kernel and the processes it started killed"})
+                                  "run, its kernel and the processes it started killed",
+                                  "limit": f"the notebook's time limit ({notebook_timeout:g} s)"})
         except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
             if _STOPPING.is_set():
                 raise KeyboardInterrupt from None
             if not began and start + 1 < KERNEL_STARTS:
                 continue  # the kernel died starting (two kernels raced for a port): again
             result.timed_out = True
-            result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"})
+            died = _died_of(client, sandbox.limits) if isinstance(error, DeadKernelError) else None
+            result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"
+                                  + (f" ({died})" if died else ""), "limit": died})
         finally:
             _KERNELS.pop(id(client), None)
         break
@@ -370,7 +484,8 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
                 if output.get("ename") == "KeyboardInterrupt":
                     result.timed_out = True
                 result.errors.append({"cell": number, "error": f"{output.get('ename')}: "
-                                      f"{str(output.get('evalue'))[:200]}"})
+                                      f"{str(output.get('evalue'))[:200]}",
+                                      "limit": _limit(output, sandbox.limits, timeout)})
     ours = nb.cells[-1].get("outputs", [])
     text = "".join(o.get("text", "") for o in ours if o.get("output_type") == "stream")
     lines = [line for line in text.splitlines() if MARK in line]
@@ -383,6 +498,56 @@ def _run(nb, kind, timeout, result, notebook_timeout: float = NOTEBOOK_TIMEOUT) 
     except ValueError:
         values = {}
     return values if isinstance(values, dict) else {}
+
+
+def _limit(error: dict, limits: Limits, timeout: float) -> str | None:
+    """The sandbox's limit a cell's error shows it reached, in words, or None."""
+    name, value = error.get("ename"), str(error.get("evalue"))
+    if name == "MemoryError" or "Cannot allocate memory" in value:
+        return f"the memory limit ({limits.memory_mb} MB)"
+    if "[Errno 27]" in value or "[Errno 28]" in value:  # EFBIG, ENOSPC
+        return f"the file size limit ({limits.file_mb} MB)"
+    if "[Errno 11]" in value:  # EAGAIN from fork: the process limit
+        return f"the process limit ({limits.processes})"
+    if name in (OVERRAN, "KeyboardInterrupt"):
+        return f"the cell's time limit ({timeout:g} s)"
+    return None
+
+
+def _died_of(client, limits: Limits) -> str:
+    """Why a kernel died, from its exit status (bwrap passes its kernel's on)."""
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    code = process.poll() if process is not None else None
+    signum = -code if code is not None and code < 0 else (
+        code - 128 if code is not None and code > 128 else None)
+    if signum == signal.SIGXCPU:
+        return f"the CPU time limit ({limits.cpu_seconds} s)"
+    if signum == signal.SIGXFSZ:
+        return f"the file size limit ({limits.file_mb} MB)"
+    if signum == signal.SIGKILL:
+        return f"a kill (the memory limit, {limits.memory_mb} MB, or the notebook's own code)"
+    return "the kernel died" + (f" (exit status {code})" if code is not None else "")
+
+
+def _kernel(sandbox: Sandbox):
+    """A kernel manager that starts its kernel inside ``sandbox``, talking over Unix
+    sockets in the sandbox's folder (no network needed)."""
+    from jupyter_client.manager import AsyncKernelManager  # nbclient's own kind: its waits
+
+    class Sandboxed(AsyncKernelManager):  # never block the loop that runs the cell timeouts
+        def format_kernel_cmd(self, extra_arguments=None):
+            return sandbox.wrap(super().format_kernel_cmd(extra_arguments))
+
+        def write_connection_file(self, **kw):
+            super().write_connection_file(**kw)
+            sandbox.give(Path(self.connection_file))
+
+    manager = Sandboxed(kernel_name="python3", transport="ipc",
+                        connection_file=str(sandbox.folder / "kernel.json"))
+    # a cell's timeout interrupts by a message the kernel acts on itself: a signal to the
+    # process group would reach the jail's own bwrap first, and end it
+    manager.kernel_spec.interrupt_mode = "message"
+    return manager
 
 
 def _ours(source: str):

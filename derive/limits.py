@@ -45,3 +45,17 @@ MEMORY_FACTOR = 12
 """Peak bytes of a check over 8 bytes times the values a forward pass keeps, as measured
 here (/usr/bin/time -f %M derive check ... --batch N): toy 2.7, chain:tanh*64 3.7,
 mlp:udl72 11, rounded up."""
+
+
+GRADE_MEMORY_MB = 2048
+"""``derive grade --memory``: address space of a graded notebook's kernel and of each
+process it starts (MB)."""
+GRADE_PROCESSES = 64
+"""``derive grade --processes``: processes and threads a graded notebook may run at once
+(its kernel uses about 10)."""
+GRADE_FILE_MB = 200
+"""``derive grade --file-size``: the largest file a graded notebook may write (MB); inside
+a bwrap jail, what it may write in all."""
+JAILS = ("auto", "bwrap", "off")
+"""``derive grade --jail``: bwrap where it works (auto), bwrap or refuse (bwrap), no jail
+(off)."""

@@ -98,3 +98,10 @@ xdist's two workers is left running one of them alone at the end of the run."""
 
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST))
+
+
+@pytest.fixture(autouse=True)
+def _own_grade_cache(tmp_path_factory, monkeypatch):
+    """Each test keeps `derive grade`'s grades in a folder of its own (never the user's
+    ~/.cache, and never a grade kept by another test)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
