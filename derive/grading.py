@@ -203,11 +203,18 @@ class Graded:
         if self.stubs:
             lines.append(f"not completed: TODO cell(s) {', '.join(map(str, self.stubs))} "
                          "still hold the published stub")
-        lines += [f"cell {e['cell'] or '?'} raised {e['error']}" for e in self.errors]
+        lines += [f"cell {e['cell'] or '?'} raised {e['error']}"
+                  + (f" (stopped by {e['limit']})" if e.get("limit") else "")
+                  for e in self.errors]
         if self.stubs or any(e["cell"] for e in self.errors):
             lines.append(f"({CELLS_COUNTED})")
+        tests = self.tests
+        if tests:
+            lines += ["", f"score {self.score:g} of {self.max_score:g}"]
+            lines += [f"  {t['name']}: {t['score']:g}/{t['max_score']:g}: {t['output']}"
+                      for t in tests]
+        lines += [f"note: {p}" for p in self.protections if p.startswith("no ")]
         return "\n".join(lines).rstrip()
-
 
     def to_json(self) -> dict:
         """The documented ``derive grade --json`` entry."""

@@ -444,17 +444,21 @@ def render_grades(results) -> str:
 
 
 def class_table(results) -> dict:
-    """The class table's columns (every quantity graded, in first-seen order) and its
-    rows: each notebook's path, verdict, counts, first wrong step and status by quantity.
+    """The class table's columns (every rubric test, every quantity graded, in first-seen
+    order) and its rows: each notebook's path, score, verdict, counts, first wrong step,
+    points by test and status by quantity.
 
     Cost: linear in the quantities graded.
     """
     columns = list(dict.fromkeys(r["quantity"] for g in results for r in g.rows))
+    tests = list(dict.fromkeys(t["name"] for g in results for t in g.tests))
     rows = [{"path": g.path, "passed": g.passed, "notebook": g.notebook or "-",
+             "score": f"{g.score:g}", "max_score": f"{g.max_score:g}",
+             "tests": {t["name"]: f"{t['score']:g}" for t in g.tests},
              "wrong": sum(r["status"] != "pass" for r in g.rows),
              "first_wrong": g.first_wrong or g.problem or "",
              "status": {r["quantity"]: r["status"] for r in g.rows}} for g in results]
-    return {"columns": columns, "students": rows}
+    return {"columns": columns, "test_columns": tests, "students": rows}
 
 
 def render_tex(data: dict, pages: dict) -> str:

@@ -1,6 +1,5 @@
 """Issue 28, "reads within bounds": model files, batch files and notebooks that are FIFOs,
-devices, huge or deeply nested are refused in one line, exit 2 (a notebook: graded as a
-problem, exit 1), in a real process under a 4 GB address-space cap and a 120 s timeout:
+devices, huge or deeply nested are refused in one line, exit 2, in a real process under a 4 GB address-space cap and a 120 s timeout:
 no hang, no MemoryError, no RecursionError, no exit 3."""
 
 import os
@@ -65,13 +64,39 @@ def test_a_csv_of_one_huge_line_is_refused_before_reading(tmp_path):
     assert done.returncode == 2 and "over the limit" in done.stderr
 
 
-@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
-def test_a_hostile_notebook_is_a_problem_graded_not_a_hang(tmp_path, kind):
+def resident(*argv) -> tuple[int, str, int]:
+    """Exit status, stderr and the peak resident memory (bytes) of derive run on argv."""
+    process = subprocess.Popen([*DERIVE, *argv], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, err, usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge", "empty folder", "not JSON",
+                                  "not a notebook"])
+def test_a_hostile_notebook_is_one_line_exit_2_in_little_memory(tmp_path, kind):
+    """Issue 26: a notebook that is a FIFO, a link to /dev/zero, a 2 GB file, a folder
+    with no notebooks, not JSON or JSON without cells: refused before anything runs or is
+    read into memory (under 100 MB resident)."""
     pytest.importorskip("nbclient", reason="nbclient not installed: pip install -e '.[test]'")
-    path = hostile_file(tmp_path, kind, ".ipynb")
-    done = capped("grade", str(path))
-    assert done.returncode == 1, done.stderr
-    assert "internal error" not in done.stderr and str(path) in done.stdout
+    path = tmp_path / "x.ipynb"
+    if kind == "huge":
+        with open(path, "wb") as stream:
+            stream.truncate(2 * 1024**3)  # sparse
+    elif kind == "empty folder":
+        path = tmp_path / "class"
+        path.mkdir()
+    elif kind == "not JSON":
+        path.write_text("print('hello')")
+    elif kind == "not a notebook":
+        path.write_text('{"hello": 1}')
+    else:
+        path = hostile_file(tmp_path, kind, ".ipynb")
+    code, err, peak = resident("grade", str(path))
+    assert code == 2 and one_error(err), err
+    assert peak < 100 * 2**20, peak
 
 
 def test_a_batch_predicted_past_the_memory_limit_is_refused_before_work():
