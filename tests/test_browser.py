@@ -211,7 +211,7 @@ def test_a_networks_growth_of_values_reads_at_any_width(shown, reports, width):
 
 CLASS = ["completed_7_1.ipynb", "bug_7_1.ipynb", "completed_7_2.ipynb"]
 CLASS_ROWS = """() => [...document.querySelectorAll('#class-table tbody tr')].map(
-    row => [...row.cells].slice(0, 5).map(c => c.textContent.trim()))"""
+    row => [...row.cells].slice(0, 7).map(c => c.textContent.trim()))"""
 
 
 @pytest.fixture(scope="module")
@@ -228,18 +228,20 @@ def class_page(tmp_path_factory) -> Path:
 def test_the_class_table_of_a_grade_sorts_by_a_click_without_a_network(browser, class_page,
                                                                        width):
     """Issue 24: `derive grade --html` of several notebooks opens with a class table (a
-    row per notebook, its verdict, count and first wrong step, a column per quantity),
+    row per notebook, its score, verdict, count and first wrong step, a column per test
+    and per quantity),
     sortable by a click on a column's head, with no request beyond the file itself."""
     page = opened(browser, class_page.as_uri(), width)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"grade-class-{width}.png"), full_page=True)
     rows = page.evaluate(CLASS_ROWS)
     assert [Path(r[0]).name for r in rows] == CLASS
-    assert [r[2] for r in rows] == ["pass", "fail", "pass"]
-    assert "dldf1" in rows[1][4]  # the buggy notebook's first wrong step
-    page.click("#class-table th:nth-child(4)")  # "not passed": fewest first
-    assert [int(r[3]) for r in page.evaluate(CLASS_ROWS)] == sorted(int(r[3]) for r in rows)
-    page.click("#class-table th:nth-child(4)")  # again: most first
+    assert [r[2] for r in rows] == ["30", "10", "20"]  # score (issue 26), of r[3]
+    assert [r[4] for r in rows] == ["pass", "fail", "pass"]
+    assert "dldf1" in rows[1][6]  # the buggy notebook's first wrong step
+    page.click("#class-table th:nth-child(6)")  # "not passed": fewest first
+    assert [int(r[5]) for r in page.evaluate(CLASS_ROWS)] == sorted(int(r[5]) for r in rows)
+    page.click("#class-table th:nth-child(6)")  # again: most first
     assert Path(page.evaluate(CLASS_ROWS)[0][0]).name == "bug_7_1.ipynb"
     assert page.evaluate(OVERFLOWING) == []  # the wide table scrolls in its own box
     assert all(url.startswith("file:") for url in page.requests) and not page.errors
