@@ -44,7 +44,6 @@ from pathlib import Path
 from .limits import GRADE_FILE_MB as FILE_MB
 from .limits import GRADE_MEMORY_MB as MEMORY_MB
 from .limits import GRADE_PROCESSES as PROCESSES
-from .limits import JAILS  # noqa: F401  (one of them is Limits.jail)
 
 UID_RANGE = (200_000, 2_000_000_000)
 """User ids picked for notebooks: above any account's, one per notebook."""
@@ -72,7 +71,7 @@ become the kernel (arguments: address space, CPU s, file size, processes, user i
 class Limits:
     """What one notebook's kernel may use: ``memory_mb`` of address space per process,
     ``cpu_seconds`` of CPU per process, files of at most ``file_mb``, ``processes`` at
-    once, and the jail (one of :data:`JAILS`)."""
+    once, and the jail (one of :data:`derive.limits.JAILS`)."""
 
     memory_mb: int = MEMORY_MB
     cpu_seconds: int = 300
@@ -183,8 +182,8 @@ class Sandbox:
     def protections(self) -> list[str]:
         """What contained this notebook, one phrase each (the grade's ``protections``)."""
         limits = self.limits
-        said = [f"a private folder (HOME and TMPDIR in it, none of the teacher's "
-                f"environment)", f"memory {limits.memory_mb} MB per process",
+        said = ["a private folder (HOME and TMPDIR in it, none of the teacher's "
+                "environment)", f"memory {limits.memory_mb} MB per process",
                 f"CPU {limits.cpu_seconds} s per process", f"files {limits.file_mb} MB"]
         if self.uid >= 0:
             said += [f"at most {limits.processes} processes", "a user id of its own (the "
