@@ -327,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = _command(sub, "grade", _grade, "grade completed notebooks 7.1, 7.2 and 7.3",
                      "Run a copy of each notebook (the file is never modified) in a fresh "
-                     "Jupyter kernel, every cell even when one raises, and grade the values "
+                     "Jupyter kernel inside a sandbox (a private folder, limits on memory, "
+                     "CPU, files and processes, and a bubblewrap jail where it works: see "
+                     "--jail), every cell even when one raises, and grade the values "
                      "it computed (7.1: f0 ... l_i, dldf3 ... dldf0, dldbeta0 ... dldomega3; "
                      "7.2: all_f, all_h, all_dl_dweights, all_dl_dbiases) against derive's "
                      "for the notebook's own parameters or weights; 7.3: both experiments at "
@@ -336,8 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(the exploding layer named), and init_params, compute_network_output "
                      "and backward_pass against derive's program. Names the first wrong "
                      "step and its suspect rule; a TODO cell still holding the published "
-                     "stub is 'not completed'. Exit 0 when every notebook passes, 1 when "
-                     "any quantity is wrong or missing, 2 on bad input.", model=False)
+                     "stub is 'not completed'. Scores each notebook by a rubric (each TODO "
+                     "10 points by default) with a message per test. Exit 0 when every "
+                     "notebook passes, 1 when any quantity is wrong or missing, 2 on bad "
+                     "input (a bad notebook named here included: nothing runs).", model=False)
     grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK.ipynb|FOLDER",
                        help="notebooks, or folders whose notebooks (*.ipynb, in subfolders "
                        "too) are all graded: a teacher's folder of submissions")

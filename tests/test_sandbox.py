@@ -15,16 +15,20 @@ import pytest
 from derive.sandbox import bwrap_works
 
 NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
-MARK = "987.654"  # the sleeps the process fixture starts, found by their argument
+MARKS = {"bwrap": "987.654", "off": "987.655"}
+"""The sleeps the process fixture starts, found by their argument (one per test, so that
+tests running side by side never count each other's)."""
 HOSTILE = {
     "delete": "import os\nos.remove({planted!r})",
     "big_file": ("with open('big', 'wb') as f:\n"
                  "    for _ in range(5 * 1024):  # 5 GB, a MB at a time\n"
                  "        f.write(bytes(1 << 20))"),
     "memory": "import numpy as np\nwasted = np.ones(2**30)  # 8 GB of float64",
-    "processes": ("import subprocess\nstarted = []\n"
+    "processes": ("import subprocess\n"
+                  "subprocess.Popen(['sleep', '{mark}'], start_new_session=True)  # escapes\n"
+                  "started = []\n"
                   "for _ in range(500):  # bounded here: root ignores RLIMIT_NPROC\n"
-                  f"    started.append(subprocess.Popen(['sleep', '{MARK}']))"),
+                  "    started.append(subprocess.Popen(['sleep', '{mark}']))"),
     "loop": "while True:\n    pass",
     "home": "print(open({secret!r}).read())",
     "socket": "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
@@ -54,7 +58,7 @@ def listener():
     server.close()
 
 
-def hostile_class(tmp_path: Path, port: int) -> tuple[Path, Path, Path]:
+def hostile_class(tmp_path: Path, port: int, mark: str) -> tuple[Path, Path, Path]:
     """The class folder, the teacher's planted file and the teacher's home."""
     import nbformat
     teacher = tmp_path / "teacher"
@@ -66,7 +70,8 @@ def hostile_class(tmp_path: Path, port: int) -> tuple[Path, Path, Path]:
     (home / "secret.txt").write_text(SECRET)
     folder = tmp_path / "class"
     folder.mkdir()
-    values = {"planted": str(planted), "secret": str(home / "secret.txt"), "port": port}
+    values = {"planted": str(planted), "secret": str(home / "secret.txt"), "port": port,
+              "mark": mark}
     for name, cell in HOSTILE.items():
         nb = nbformat.read(NOTEBOOKS / "completed_7_1.ipynb", as_version=4)
         nb.cells.insert(0, nbformat.v4.new_code_cell(cell.format(**values)))
@@ -87,8 +92,9 @@ def grade_class(folder: Path, home: Path, jail: str) -> dict:
     return {Path(n["path"]).stem: n for n in json.loads(done.stdout)["notebooks"]}
 
 
-def sleeps_left() -> int:
-    """The fixture's sleeps still running (read from /proc: jailed or not, they show)."""
+def sleeps_left(mark: str, kill: bool = False) -> int:
+    """The fixture's sleeps still running (read from /proc: jailed or not, they show);
+    ``kill``: end them too."""
     left = 0
     for entry in Path("/proc").iterdir():
         try:
@@ -96,7 +102,10 @@ def sleeps_left() -> int:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        left += command[:2] == [b"sleep", MARK.encode()] and state != "Z"
+        if command[:2] == [b"sleep", mark.encode()] and state != "Z":
+            left += 1
+            if kill:
+                os.kill(int(entry.name), 9)
     return left
 
 
@@ -112,7 +121,7 @@ def errors(graded: dict) -> str:
 def test_the_hostile_class_is_contained_in_the_jail(tmp_path, listener):
     port, offered = listener
     offered.clear()
-    folder, planted, home = hostile_class(tmp_path, port)
+    folder, planted, home = hostile_class(tmp_path, port, MARKS["bwrap"])
     grades = grade_class(folder, home, "bwrap")
     assert planted.read_text() == "keep me"  # the file outside survives
     assert "FileNotFoundError" in errors(grades["delete"])  # the teacher's /tmp is not there
@@ -124,7 +133,7 @@ def test_the_hostile_class_is_contained_in_the_jail(tmp_path, listener):
     assert grades["loop"]["timed_out"]
     assert "FileNotFoundError" in errors(grades["home"])
     assert "ConnectionRefusedError" in errors(grades["socket"]) and not offered
-    assert sleeps_left() == 0
+    assert sleeps_left(MARKS["bwrap"]) == 0  # the one that left the kernel's session (setsid) too
     for name, graded in grades.items():  # the others are graded all the same
         assert graded["score"] == graded["max_score"] == 30, (name, graded)
         assert graded["seconds"] < 40 + 5, name  # within its notebook's time limit
@@ -137,7 +146,7 @@ def test_without_the_jail_the_grade_says_which_protections_hold(tmp_path, listen
     the notebook could reach is what those protections leave."""
     port, offered = listener
     offered.clear()
-    folder, planted, home = hostile_class(tmp_path, port)
+    folder, planted, home = hostile_class(tmp_path, port, MARKS["off"])
     grades = grade_class(folder, home, "off")
     said = grades["good"]["protections"]
     assert any(p.startswith("no jail (--jail off)") for p in said)
@@ -153,7 +162,9 @@ def test_without_the_jail_the_grade_says_which_protections_hold(tmp_path, listen
         assert not planted.exists()
         assert not limit(grades["processes"])
     assert offered  # no network namespace: the loopback server was reached
-    assert sleeps_left() == 0  # the kernel's process group is killed all the same
+    # the kernel's process group is killed all the same; the process that left it with
+    # setsid dies only where the notebook had a user id of its own
+    assert sleeps_left(MARKS["off"], kill=True) == (0 if own_uid else 1)
     for graded in grades.values():
         assert graded["score"] == graded["max_score"] == 30
 
