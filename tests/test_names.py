@@ -86,7 +86,7 @@ def _sum(value) -> float:
     return float(array.sum())
 
 
-@settings(max_examples=200, deadline=None, derandomize=True,
+@settings(max_examples=500, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(m=named_models())
 def test_generated_code_runs_on_every_backend_whatever_the_names(m):

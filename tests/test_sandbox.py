@@ -33,6 +33,11 @@ HOSTILE = {
     "home": "print(open({secret!r}).read())",
     "socket": "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
 }
+IN_THE_JAIL = {
+    # issue 28: a notebook could SIGKILL the grader; in the jail its parent is the
+    # jail's, its user id not root's (outside it, as root, nothing would stop it)
+    "grader": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+}
 SECRET = "the teacher's secret answer key"
 
 
@@ -58,7 +63,7 @@ def listener():
     server.close()
 
 
-def hostile_class(tmp_path: Path, port: int, mark: str) -> tuple[Path, Path, Path]:
+def hostile_class(tmp_path: Path, port: int, mark: str, more=None) -> tuple[Path, Path, Path]:
     """The class folder, the teacher's planted file and the teacher's home."""
     import nbformat
     teacher = tmp_path / "teacher"
@@ -72,7 +77,7 @@ def hostile_class(tmp_path: Path, port: int, mark: str) -> tuple[Path, Path, Pat
     folder.mkdir()
     values = {"planted": str(planted), "secret": str(home / "secret.txt"), "port": port,
               "mark": mark}
-    for name, cell in HOSTILE.items():
+    for name, cell in {**HOSTILE, **(more or {})}.items():
         nb = nbformat.read(NOTEBOOKS / "completed_7_1.ipynb", as_version=4)
         nb.cells.insert(0, nbformat.v4.new_code_cell(cell.format(**values)))
         nbformat.write(nb, folder / f"{name}.ipynb")
@@ -121,7 +126,7 @@ def errors(graded: dict) -> str:
 def test_the_hostile_class_is_contained_in_the_jail(tmp_path, listener):
     port, offered = listener
     offered.clear()
-    folder, planted, home = hostile_class(tmp_path, port, MARKS["bwrap"])
+    folder, planted, home = hostile_class(tmp_path, port, MARKS["bwrap"], IN_THE_JAIL)
     grades = grade_class(folder, home, "bwrap")
     assert planted.read_text() == "keep me"  # the file outside survives
     assert "FileNotFoundError" in errors(grades["delete"])  # the teacher's /tmp is not there
@@ -133,6 +138,7 @@ def test_the_hostile_class_is_contained_in_the_jail(tmp_path, listener):
     assert grades["loop"]["timed_out"]
     assert "FileNotFoundError" in errors(grades["home"])
     assert "ConnectionRefusedError" in errors(grades["socket"]) and not offered
+    assert "PermissionError" in errors(grades["grader"])  # and the run went on
     assert sleeps_left(MARKS["bwrap"]) == 0  # the one that left the kernel's session (setsid) too
     for name, graded in grades.items():  # the others are graded all the same
         assert graded["score"] == graded["max_score"] == 30, (name, graded)
