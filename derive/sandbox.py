@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import DeriveError
 from .limits import GRADE_FILE_MB as FILE_MB
 from .limits import GRADE_MEMORY_MB as MEMORY_MB
 from .limits import GRADE_PROCESSES as PROCESSES
@@ -105,6 +106,8 @@ class Sandbox:
     def __init__(self, limits: Limits, hide=()):
         self.limits = limits
         self.why_no_jail = bwrap_works() if limits.jail != "off" else "--jail off"
+        if limits.jail == "bwrap" and self.why_no_jail:
+            raise DeriveError(f"--jail bwrap: {self.why_no_jail}")
         self.jailed = not self.why_no_jail
         self.folder = Path(tempfile.mkdtemp(prefix="derive-grade-"))
         self.home = self.folder / "home"
