@@ -754,17 +754,17 @@ def _grade(args) -> int:
                     args.processes, args.jail)
     settings = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
                 "limits": limits, "rubrics": sorted(rubrics.items()), "derive": __version__}
-    kept = {} if args.regrade else {p: gradebook.recall(p, settings) for p in paths}
+    names = {str(p): gradebook.name(p, settings) for p in paths}
+    kept = {} if args.regrade else {p: gradebook.recall(names[str(p)]) for p in paths}
     todo = [p for p in paths if kept.get(p) is None]
     if len(paths) > len(todo):
         print(f"derive: {len(paths) - len(todo)} notebook(s) graded before and unchanged: "
               "kept grades used (--regrade grades them again)", file=sys.stderr)
-    from .text import progress_bars
-    bar = progress_bars(sys.stderr.isatty() and not args.quiet and len(todo) > 1)
-    shown = bar(None, total=len(todo), desc="grading") if bar and todo else None
+    bar = _progress(args) if len(todo) > 1 else None
+    shown = bar(None, total=len(todo), desc="grading") if bar else None
 
     def done(graded):
-        gradebook.keep(Path(graded.path), graded, settings)
+        gradebook.keep(names[graded.path], graded)
         if shown is not None:
             shown.update(1)
 
@@ -805,7 +805,6 @@ def _grade(args) -> int:
 def _notebooks(names) -> tuple[list[Path], list]:
     """The notebooks named (each checked now: a bad one exits 2 before any runs) and those
     in the folders named (a bad entry there is that entry's grade)."""
-    from .files import NOTEBOOK_BYTES, check
     from .gradebook import notebooks_in
     paths, refused = [], []
     for name in names:
@@ -817,8 +816,7 @@ def _notebooks(names) -> tuple[list[Path], list]:
             paths += found
             refused += bad
         else:
-            check(path, "notebook", NOTEBOOK_BYTES)
-            _parse_notebook(path)
+            _parse_notebook(path)  # read within bounds: a FIFO, a device, 3 GB refused
             paths.append(path)
     return list(dict.fromkeys(paths)), refused
 

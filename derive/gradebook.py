@@ -27,9 +27,6 @@ from pathlib import Path
 from .errors import DeriveError
 from .files import NOTEBOOK_BYTES, check, read_bytes
 
-GRADESCOPE_STATUS = ("passed", "failed")
-
-
 def notebooks_in(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The notebooks (``*.ipynb``) under ``folder``, sorted, and the entries refused with
     why (a link out of the folder, a file that is not a regular one or is too large).
@@ -67,32 +64,39 @@ def key(data: bytes, settings: dict) -> str:
     return digest.hexdigest()
 
 
-def recall(path: Path, settings: dict) -> dict | None:
-    """The kept grade of the notebook at ``path`` graded with ``settings``, or None."""
+def name(path: Path, settings: dict) -> str | None:
+    """The file the grade of the notebook at ``path``, graded with ``settings``, is kept
+    in (named by the notebook's bytes as read now, before grading: a file changed while it
+    is graded is graded again next time), or None where it cannot be read."""
     try:
         data = read_bytes(path, "notebook", NOTEBOOK_BYTES)
-        kept = folder() / f"{key(data, settings)}.json"
-        return json.loads(kept.read_text("utf-8"))
-    except (DeriveError, OSError, ValueError):
+    except DeriveError:
+        return None
+    return str(folder() / f"{key(data, settings)}.json")
+
+
+def recall(kept: str | None) -> dict | None:
+    """The grade kept in the file :func:`name` gave, or None."""
+    try:
+        return json.loads(Path(kept).read_text("utf-8")) if kept else None
+    except (OSError, ValueError):
         return None
 
 
-def keep(path: Path, graded, settings: dict) -> None:
-    """Keep ``graded`` (a :class:`derive.grading.Graded`) for the file at ``path``; a
+def keep(kept: str | None, graded) -> None:
+    """Keep ``graded`` (a :class:`derive.grading.Graded`) in the file :func:`name` gave; a
     grade that failed for reasons of the run's own (an interrupted kernel start) is not
     kept.  A cache that cannot be written is skipped silently: it only saves time."""
-    if graded.problem.startswith("could not be graded"):
+    if kept is None or graded.problem.startswith("could not be graded"):
         return
     try:
-        data = read_bytes(path, "notebook", NOTEBOOK_BYTES)
-        target = folder()
-        target.mkdir(parents=True, exist_ok=True)
-        entry = {**graded.to_json(), "stubbed": graded.stubbed}
-        name = target / f"{key(data, settings)}.json"
-        temporary = name.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(entry), "utf-8")
-        os.replace(temporary, name)
-    except (DeriveError, OSError):
+        target = Path(kept)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({**graded.to_json(), "stubbed": graded.stubbed}),
+                             "utf-8")
+        os.replace(temporary, target)
+    except OSError:
         pass
 
 

@@ -158,16 +158,16 @@ class Sandbox:
         hidden = [Path("/home"), Path("/root"), Path("/tmp"), Path("/var/tmp"), Path("/mnt"),
                   Path("/media"), Path("/srv"), Path("/run"), Path.home(), Path.cwd(),
                   *self.hide]
-        shown = set()
+        covered = set()
         for path in hidden:
             path = path.resolve()
-            if path.is_dir() and path != Path("/") and path not in shown:
-                shown.add(path)
+            if path.is_dir() and path != Path("/") and path not in covered:
+                covered.add(path)
                 args += ["--size", size, "--tmpfs", str(path)]
         args += ["--size", size, "--tmpfs", "/dev/shm"]
         made = set()
         for path in _python_folders():  # Python itself, where it sits in a hidden folder
-            under = [h for h in shown if path.is_relative_to(h)]
+            under = [h for h in covered if path.is_relative_to(h)]
             if under:
                 for parent in reversed(path.parents):  # open to the notebook's user id
                     if parent.is_relative_to(under[0]) and parent != under[0] \
