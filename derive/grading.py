@@ -521,8 +521,9 @@ def _limit(error: dict, limits: Limits, timeout: float) -> str | None:
     return None
 
 
-def _died_of(client, limits: Limits) -> str:
-    """Why a kernel died, from its exit status (bwrap passes its kernel's on)."""
+def _died_of(client, limits: Limits) -> str | None:
+    """The limit a dead kernel's exit status shows it reached (bwrap passes its kernel's
+    on), or None where the status names none."""
     process = getattr(getattr(client.km, "provisioner", None), "process", None)
     code = process.poll() if process is not None else None
     signum = -code if code is not None and code < 0 else (
@@ -533,7 +534,7 @@ def _died_of(client, limits: Limits) -> str:
         return f"the file size limit ({limits.file_mb} MB)"
     if signum == signal.SIGKILL:
         return f"a kill (the memory limit, {limits.memory_mb} MB, or the notebook's own code)"
-    return "the kernel died" + (f" (exit status {code})" if code is not None else "")
+    return None
 
 
 def _kernel(sandbox: Sandbox):
