@@ -55,6 +55,7 @@ DIFF_WORK_CAP = 5_000
 EPS = float(np.finfo(float).eps)
 CENTRAL_STEP = EPS ** (1 / 3)
 COMPLEX_STEP = 1e-20
+TINY = float(np.finfo(float).tiny)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def check(model, tolerances: dict | None = None,
     else:
         by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff", budget)
     analytic, blockers = complex_step_applies(p)
-    evaluate = evaluator(p, model.values)
+    evaluate, slope = evaluator(p, model.values), slopes(p, model.values)
     rows, conventions, overflowed = [], [], []
     scale = max((abs(g) for g in backprop.values() if math.isfinite(g)), default=0.0)
     iterate = progress or (lambda items, **_: items)
@@ -193,7 +194,7 @@ def check(model, tolerances: dict | None = None,
         central, estimate, flag = _central(evaluate, model.values, w, loss, scale)
         if flag is None and not tol["central_difference"].agree(central, backprop[w], loss,
                                                                 estimate):
-            flag = _step_too_large(evaluate, model.values, w, central, scale)
+            flag = _step_too_large(evaluate, slope, model.values, w, central, scale)
         row = {"name": str(w), "backprop": backprop[w], "forward_mode": forward[w],
                "symbolic": symbolic[i],
                "symbolic_diff": by_diff[i], "central_difference": central,
@@ -206,6 +207,10 @@ def check(model, tolerances: dict | None = None,
         if row["complex_step"] is not None and not math.isfinite(row["complex_step"]):
             row["complex_step"] = None  # overflow inside a row on a complex argument
             overflowed.append(row["name"])
+        row["complex_flag"] = (None if row["complex_step"] is None or tol["complex_step"].agree(
+            row["complex_step"], backprop[w], loss, 0.0, scale) else _complex_doubt(
+            evaluate, model.values, w, row["complex_step"], backprop[w], tol["complex_step"],
+            scale))
         _textbook_undefined(row, conventions)
         row["agree"] = _agrees(row, methods, tol, loss, scale)
         rows.append(row)
@@ -265,6 +270,7 @@ def _unsampled(w, i, backprop, symbolic, by_diff, staged, methods, tol, loss, sc
     row = {"name": str(w), "backprop": backprop[w], "forward_mode": None,
            "symbolic": symbolic[i], "symbolic_diff": by_diff[i], "central_difference": None,
            "central_estimate": 0.0, "central_flag": None, "kink": False, "complex_step": None,
+           "complex_flag": None,
            **{name: grads[w] for name, grads in staged.items()}}
     row["agree"] = _agrees(row, [m for m in methods if m != "forward_mode"], tol, loss, scale)
     return row
@@ -282,9 +288,12 @@ def _textbook_undefined(row: dict, conventions: list):
 
 def _agrees(row: dict, methods, tol: dict, loss: float, scale: float) -> bool:
     """Every method that applies agrees with backprop (a flagged central difference aside:
-    across a kink, out of the domain, or unreliable)."""
+    across a kink, out of the domain, or unreliable; and a flagged complex step: underflow
+    or unreliable)."""
     for m in methods:
         if m == "central_difference" and row["central_flag"]:
+            continue
+        if m == "complex_step" and row.get("complex_flag"):
             continue
         if row[m] is None and m not in ("symbolic", "forward_mode", *STAGED):
             continue  # not applicable (complex step through relu, sympy.diff skipped)
@@ -303,13 +312,21 @@ def _notes(rows, analytic, blockers, kinked, model) -> list[str]:
            "domain": "a step leaves the domain (the loss is not finite there)",
            "unreliable": "the step is large against the function's scale (its error "
                          f"estimate, or its change when the step shrinks 64-fold, exceeds "
-                         f"{UNRELIABLE:g} of the value)"}
-    for flag, reason in why.items():
-        flagged = [r["name"] for r in rows if r["central_flag"] == flag]
-        if flagged:
-            shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
-            notes.append(f"central difference flagged ({flag}), not compared, for "
-                         f"{len(flagged)} variable(s) ({shown}): {reason}")
+                         f"{UNRELIABLE:g} of the value, or the gradient changes by more than "
+                         f"{UNRELIABLE:g} within the step)"}
+    doubts = {"underflow": "Im L = g·h lies below the normal doubles (it keeps fewer than "
+                           "53 bits)",
+              "unreliable": "its error estimate (its change when the step shrinks 16-fold) "
+                            "exceeds the tolerance and accounts for the difference (its "
+                            "truncation error, h²·f‴/6, is large: near a singularity)"}
+    for key, method, reasons in [("central_flag", "central difference", why),
+                                 ("complex_flag", "complex step", doubts)]:
+        for flag, reason in reasons.items():
+            flagged = [r["name"] for r in rows if r.get(key) == flag]
+            if flagged:
+                shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
+                notes.append(f"{method} flagged ({flag}), not compared, for "
+                             f"{len(flagged)} variable(s) ({shown}): {reason}")
     return notes
 
 
@@ -327,6 +344,19 @@ def evaluator(p, values):
         return np.sum(value[p.output]), p.sides(value)
 
     return evaluate
+
+
+def slopes(p, values):
+    """slope(w, delta) -> backprop's ∂L/∂w with the symbol w shifted by delta: how the
+    gradient itself moves within a finite difference's step.  Cost: a forward and a
+    backward pass per call."""
+    leaves = p.load(values)
+
+    def slope(w, delta):
+        value = p.run(p.shifted(leaves, w, delta))
+        return p.summed(value, p.backward(value))[1].get(w, 0.0)
+
+    return slope
 
 
 def _numeric(exprs, model, shape, notes, what: str, budget=None) -> list[float]:
@@ -364,17 +394,27 @@ def forward_difference(evaluate, w, h) -> float:
     return float((evaluate(w, h)[0] - evaluate()[0]) / h)
 
 
-def _step_too_large(evaluate, values, w, central: float, scale: float) -> str | None:
+@_quiet
+def _step_too_large(evaluate, slope, values, w, central: float, scale: float) -> str | None:
     """"unreliable" where D(h) disagrees and its step is larger than |p| itself (the
     steps cross p's sign, as for x**-2 at 1e-100), or a 64 times smaller step changes it
     by more than UNRELIABLE of the scale (h is large against the function's scale, as at
-    sin(1e6)); None where D(h/64) confirms D(h), so that a wrong gradient is caught."""
+    sin(1e6)), or the gradient at p ± h differs from the gradient at p by more than
+    UNRELIABLE of the scale (the slope turns within the step, as at sin(1e15), where the
+    step spans 10^9 periods, or tan at π/2); None where the function is smooth over the
+    step and D(h/64) confirms D(h), so that a wrong gradient is caught (a wrong rule is
+    wrong at p ± h alike)."""
     h = _step(values, w, CENTRAL_STEP)
     if h > float(np.max(np.abs(values[w]))):
         return "unreliable"  # the steps cross p's sign: a singularity at 0 may lie between
     small = central_difference(evaluate, w, h / 64)
     if math.isfinite(small) and abs(small - central) > UNRELIABLE * max(abs(small), scale):
         return "unreliable"
+    at = slope(w, 0.0)
+    for step in (-h, h):
+        moved = slope(w, step)
+        if not math.isfinite(moved) or abs(moved - at) > UNRELIABLE * max(abs(at), scale):
+            return "unreliable"
     return None
 
 
@@ -407,13 +447,39 @@ def _central(evaluate, values, w, at: float = 0.0, scale: float = 0.0):
 
 
 @_quiet
-def complex_step(evaluate, values, w) -> float:
-    """Im L(p + ih) / h, with h = 1e-20·min(1, |p|) (1e-20 at p = 0; never below 1e-200):
-    the imaginary step suffers no cancellation, so it may be as small as it must be to
-    stay far below p's own size (at p = 1e-100, 1e-20 would not)."""
-    size = float(np.max(np.abs(values[w])))
-    h = max(COMPLEX_STEP * (min(1.0, size) if size > 0 else 1.0), 1e-200)
+def complex_step(evaluate, values, w, h: float | None = None) -> float:
+    """Im L(p + ih) / h, with h = 1e-20·min(1, |p|) (1e-20 at p = 0; never below 1e-200)
+    unless given: the imaginary step suffers no cancellation, so it may be as small as it
+    must be to stay far below p's own size (at p = 1e-100, 1e-20 would not)."""
+    h = _complex_h(values, w) if h is None else h
     return float(np.imag(evaluate(w, 1j * h)[0]) / h)
+
+
+def _complex_h(values, w) -> float:
+    size = float(np.max(np.abs(values[w])))
+    return max(COMPLEX_STEP * (min(1.0, size) if size > 0 else 1.0), 1e-200)
+
+
+@_quiet
+def _complex_doubt(evaluate, values, w, value: float, exact: float, tolerance: Tolerance,
+                   scale: float) -> str | None:
+    """Why a complex step that disagrees with backprop cannot be trusted, or None (it is
+    compared, so that a wrong gradient is caught): "underflow" where Im L = g·h, by the
+    complex step and by backprop alike, lies below the normal doubles (w*w at 1e-300,
+    exp(-700)*w: it was rounded to a few bits or to 0); "unreliable" where its own
+    error estimate, from a 16 times smaller step (the error is O(h²)), exceeds the
+    tolerance and accounts for the difference (its truncation error h²·f‴/6 is large,
+    as for arcsin near 1 or a chain of 60 squarings).  A difference the estimate cannot
+    explain stays a disagreement: a rule wrong by 10% is caught there."""
+    h = _complex_h(values, w)
+    if max(abs(value), abs(exact)) * h < TINY / EPS:
+        return "underflow"
+    small = complex_step(evaluate, values, w, h / 16)
+    allowed = tolerance.atol * scale + tolerance.rtol * abs(exact)
+    estimate = abs(small - value) * 256 / 255  # the O(h²) error of CS(h)
+    if math.isfinite(small) and allowed < estimate and abs(value - exact) <= allowed + 2 * estimate:
+        return "unreliable"
+    return None
 
 
 def complex_step_applies(p) -> tuple[set, set]:

@@ -227,8 +227,15 @@ def _gradient_section(result) -> list[dict]:
             methods.append({"method": m, "value": value, "abs_error": error,
                             "rel_error": None if value is None else error / max(abs(b), 1e-300)})
         rows.append({"name": r["name"], "symbol": sympy.Symbol(r["name"]), "layer": 0,
-                     "kink": r["kink"], "flag": r["central_flag"], "backprop": b, "methods": methods, "agree": r["agree"]})
+                     "kink": r["kink"], "flag": _flags(r), "backprop": b, "methods": methods, "agree": r["agree"]})
     return rows
+
+
+def _flags(row: dict) -> str | None:
+    """Why a method of this row was not compared, as the agree cell shows it."""
+    flags = [f"central: {row['central_flag']}" if row["central_flag"] else "",
+             f"complex step: {row['complex_flag']}" if row.get("complex_flag") else ""]
+    return "; ".join(f for f in flags if f) or None
 
 
 def _nightmare(model, derived) -> dict:

@@ -62,12 +62,14 @@ def format_check(c: Check) -> str:
 
 
 def _flag_kink(row: dict) -> dict:
-    """A row whose central difference is not compared shows why beside the number:
-    (kink), (domain) or (unreliable)."""
-    if not row["central_flag"]:
-        return row
-    return {**row, "central_difference": f"{cell(row['central_difference'])} "
-                                         f"({row['central_flag']})"}
+    """A row whose central difference or complex step is not compared shows why beside
+    the number: (kink), (domain), (unreliable) or (underflow)."""
+    shown = dict(row)
+    for method, flag in [("central_difference", "central_flag"),
+                         ("complex_step", "complex_flag")]:
+        if row.get(flag):
+            shown[method] = f"{cell(row[method])} ({row[flag]})"
+    return shown
 
 
 def format_check_summary(c: Check) -> str:

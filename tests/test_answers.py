@@ -229,6 +229,17 @@ TRIALS = [
     (["trace", "--expr", "f + l*sin(x)", "--param", "f=1", "--param", "l=2", "--input",
       "x=0.5", "--target", "y=1"], 0, "v1    f + l·h₁"),  # your l is not ℓ
     (["check", "--expr", "log(w)", "--param", "w=1e-7"], 0, "(domain)"),
+    # issue 28's false disagreements: every exact method agrees, and a method that cannot
+    # be trusted at the point is flagged with its reason, not counted
+    (["check", "--expr", "sin(w)", "--param", "w=1e15"], 0, "(unreliable)"),
+    (["check", "--expr", "tan(w)", "--param", "w=1.5707963267948966"], 0, "(unreliable)"),
+    (["check", "--expr", "arcsin(w)", "--param", "w=0.9999999999999999"], 0,
+     "complex step flagged (unreliable)"),
+    (["check", "--expr", "w*w", "--param", "w=1e-300"], 0, "complex step flagged (underflow)"),
+    (["check", "--expr", "exp(-700)*w", "--param", "w=1"], 0, "complex step flagged (underflow)"),
+    (["check", "--expr", "; ".join(["h1 = w*w"] + [f"h{i} = h{i - 1}*h{i - 1}"
+                                                   for i in range(2, 61)]),
+      "--param", "w=0.9999999999999999"], 0, "complex step flagged (unreliable)"),
 ]
 
 
@@ -275,16 +286,23 @@ def test_a_model_files_path_outside_its_folder_needs_allow_path(run, trial_files
     assert code == 0, err
 
 
-def test_a_wrong_gradient_is_still_caught_where_the_central_difference_is_unreliable(
-        run, monkeypatch):
-    """sin's rule made wrong (cos + 0.1): at x = 1e6 the central difference cannot be
-    trusted, yet sympy.diff (SymPy's own sin) and the complex step disagree with backprop."""
+@pytest.mark.parametrize("row,expr,at,partial", [
+    ("sin", "sin(x)", "1e6", lambda m, a, out, i: m.cos(a[0]) + 0.1),
+    ("sin", "sin(x)", "1e15", lambda m, a, out, i: m.cos(a[0]) + 0.1),
+    ("tan", "tan(x)", "1.5707963267948966", lambda m, a, out, i: 1.1 * (1 + out * out)),
+    ("arcsin", "arcsin(x)", "0.9999999999999999", lambda m, a, out, i:
+     1.1 / m.sqrt(1 - a[0] * a[0])),
+])
+def test_a_wrong_gradient_is_still_caught_where_a_numeric_method_is_flagged(
+        run, monkeypatch, row, expr, at, partial):
+    """A row's rule made wrong by 10%: where the central difference or the complex step
+    cannot be trusted (sin at 1e6 and 1e15, tan at π/2, arcsin next to 1), sympy.diff
+    (SymPy's own rule) or the complex step (whose own error estimate cannot explain 10%)
+    still disagrees with backprop: a flag never hides a wrong rule."""
     from derive.primitives import PRIMITIVES, primitive
     import dataclasses
-    wrong = dataclasses.replace(PRIMITIVES["sin"],
-                                partial=lambda m, a, out, i: m.cos(a[0]) + 0.1)
-    monkeypatch.setitem(PRIMITIVES, "sin", wrong)
-    code, out, _ = run("check", "--expr", "sin(x)", "--param", "x=1e6")
+    monkeypatch.setitem(PRIMITIVES, row, dataclasses.replace(PRIMITIVES[row], partial=partial))
+    code, out, _ = run("check", "--expr", expr, "--param", f"x={at}")
     assert code == 1 and "DISAGREE: x" in out
     assert primitive  # the table's own constructor is the one a new row uses
 
