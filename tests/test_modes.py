@@ -299,3 +299,56 @@ def test_check_and_jacobian_agree_off_the_batch_path(run, tmp_path):
     code, out, _ = run("jacobian", "--expr", "sin(b) + w*x", "--param", "b=1", "--param", "w=2",
                        "--input", f"x=@{tmp_path / 'x.csv'}", "--json")
     assert code == 0 and json.loads(out)["agree"] is True
+
+
+FAMILY_SPECS = st.one_of(
+    st.just("toy"),
+    st.lists(st.sampled_from(ACTIVATIONS), min_size=1, max_size=6).map(
+        lambda names: "chain:" + ",".join(names)),
+    st.integers(1, 12).map(lambda n: f"logistic:{n}"),
+    st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 3),
+              st.sampled_from(["relu", "tanh", "sigmoid", "softplus"])).map(
+        lambda t: f"mlp:{t[0]}-{t[1]}-{t[2]}:{t[3]}"))
+"""Every family's grammar: the toy, chains of any activations, logistic maps, networks."""
+
+ON_PATH = ["w*x", "sin(w*x)", "exp(w*x)*c", "tanh(w*x + b)", "x**2*w", "log1p(x**2)*w"]
+OFF_PATH = ["b", "sin(b)", "b*c", "exp(c)", "cos(b)*c", "c**2"]
+"""Terms of an --expr that read the batch's input x, and terms whose parameters' paths
+never meet it (their tangent is the same for every entry: summed N times)."""
+
+
+def _assert_forward_equals_backprop(m):
+    """Forward mode's summed gradient against backprop's, to 1e-12 of ‖g‖∞ (the two add
+    the same terms in different orders)."""
+    p = program(m)
+    value = p.forward(m.values)
+    _, backprop = p.summed(value, p.backward(value))
+    forward = forward_gradients(m)
+    scale = max(abs(g) for g in backprop.values())
+    for w in m.wrt:
+        assert abs(forward[w] - backprop[w]) <= 1e-12 * max(scale, 1e-300), (m.name, str(w))
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=FAMILY_SPECS, seed=st.integers(0, 2**16), batch=st.integers(1, 12))
+def test_forward_mode_equals_backprop_over_batches_in_every_family(spec, seed, batch):
+    """Issue 28's Must show: over a seeded batch, in every family (the toy's and the
+    logistic map's offsets, a chain's biases and a network's b_k are parameters whose
+    path meets the inputs only through a sum)."""
+    _assert_forward_equals_backprop(model(spec, seed=seed).batch(batch, seed))
+
+
+@settings(max_examples=200, deadline=None)
+@given(on=st.lists(st.sampled_from(ON_PATH), min_size=1, max_size=3),
+       off=st.lists(st.sampled_from(OFF_PATH), min_size=1, max_size=3),
+       seed=st.integers(0, 2**16), batch=st.integers(1, 12))
+def test_forward_mode_equals_backprop_over_batches_of_any_expression(on, off, seed, batch):
+    """An --expr whose parameters lie on the inputs' path (w), off it (b, c) or both."""
+    from derive.models import from_expression
+    expr = parse(" + ".join(on + off))
+    draw = np.random.default_rng(seed)
+    values = {s: float(draw.uniform(0.2, 1.5)) for s in expr.free_symbols if str(s) != "x"}
+    x = sympy.Symbol("x")
+    m = from_expression(expr, values, {x: draw.uniform(-1.0, 1.0, batch)} if batch > 1
+                        else {x: float(draw.uniform(-1.0, 1.0))})
+    _assert_forward_equals_backprop(m)
