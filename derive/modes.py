@@ -42,7 +42,7 @@ import sympy
 
 from . import codegen
 from .errors import DeriveError, require_model
-from .costs import predict
+from .costs import predict, seconds_text
 from .dag import sizes, topological_order
 from .limits import MAX_HESSIAN_VARIABLES
 from .primitives import NUMERIC, PRIMITIVES, rule_for
@@ -415,8 +415,11 @@ def hessian(model, wrt=None, progress=None, budget: float | None = None,
     """
     wrt = _variables(require_model(model), wrt)
     if len(wrt) > MAX_HESSIAN_VARIABLES:
-        raise DeriveError(f"a Hessian of {len(wrt):,} variables has {len(wrt) ** 2:,} entries: "
-                          f"at most {MAX_HESSIAN_VARIABLES:,} variables (--wrt to choose fewer)")
+        n, seconds = len(wrt), hessian_seconds(model, wrt, program(model))
+        raise DeriveError(f"a Hessian of {n:,} variables has {n ** 2:,} entries, "
+                          f"{n ** 2 * 8 / 1e9:,.1f} GB as float64 (forward-over-reverse "
+                          f"about {seconds_text(seconds['forward_over_reverse'].seconds)} predicted): at most "
+                          f"{MAX_HESSIAN_VARIABLES:,} variables (--wrt to choose fewer)")
     iterate = progress or (lambda items, **_: items)
     # the model's own program (a network's matrix form) for its parameters, else the
     # expression's program for the variables asked for
