@@ -417,7 +417,7 @@ def hessian(model, wrt=None, progress=None, budget: float | None = None,
     if len(wrt) > MAX_HESSIAN_VARIABLES:
         n, seconds = len(wrt), hessian_seconds(model, wrt, program(model))
         raise DeriveError(f"a Hessian of {n:,} variables has {n ** 2:,} entries, "
-                          f"{n ** 2 * 8 / 1e9:,.1f} GB as float64 (forward-over-reverse "
+                          f"{n ** 2 * 8 / 1e6:,.0f} MB as float64 (forward-over-reverse "
                           f"about {seconds_text(seconds['forward_over_reverse'].seconds)} predicted): at most "
                           f"{MAX_HESSIAN_VARIABLES:,} variables (--wrt to choose fewer)")
     iterate = progress or (lambda items, **_: items)

@@ -133,7 +133,8 @@ def test_a_hessian_past_its_limits_is_refused_before_work(run):
     # 1,153 variables: over the 1,000 a Hessian may have
     code, out, err = run("hessian", "mlp:1-32-32-1")
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "1,153 variables has 1,329,409 entries: at most 1,000 variables" in err
+    assert "1,153 variables has 1,329,409 entries, 11 MB as float64" in err
+    assert "at most 1,000 variables" in err and "predicted" in err
     # forward-over-reverse itself predicted over the budget: refused, not run
     code, out, err = run("hessian", "chain:tanh*100", "--budget", "1")
     assert code == 2 and out == "" and err.count("\n") == 1
