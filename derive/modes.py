@@ -331,7 +331,10 @@ def jacobian(model, wrt=None) -> Jacobian:
     seeded = [Program(list(zip(p.nodes, p.rules, p.args)), o, wrt, {}) for o in outputs]
     reverse = [list(q.per_symbol(value, q.backward(value)).values()) for q in seeded]
     seconds_reverse = time.perf_counter() - start
-    names = [model.names.get(o, str(o)) for o in outputs]
+    # the output's step name (a shared graph's str() would print it as a tree: 2^30
+    # factors for 30 squarings), else f1, f2, ...
+    names = [model.names[o] if o in model.names else f"f{i + 1}"
+             for i, o in enumerate(outputs)]
     return Jacobian(model.name, names, [str(w) for w in wrt],
                     [list(row) for row in zip(*forward)], reverse,
                     {"forward_mode": len(wrt), "reverse_mode": len(outputs)},

@@ -53,6 +53,10 @@ z = sympy.Symbol("z")
 # ---- the two readings of a rule: numbers and symbols ---------------------------
 
 
+OTHERS_DIRECT = 8
+"""Up to this many factors a product's partials multiply the other factors directly."""
+
+
 class _Numeric:
     """Rules read on numpy arrays: ``m.sin`` is the table's forward of sin."""
 
@@ -61,6 +65,25 @@ class _Numeric:
     @staticmethod
     def mul(*factors):
         return functools.reduce(operator.mul, factors)
+
+    _products = (None, None, None)
+    """The last n-ary product's factors, prefix and suffix products (see :meth:`others`)."""
+
+    def others(self, factors: list, i: int):
+        """The product of every factor but factors[i]: a product's partial.  Over many
+        factors, from prefix and suffix products made once per list of factors (its n
+        partials cost O(n), not O(n²): a product of 4,999 factors took 25 s)."""
+        if len(factors) <= OTHERS_DIRECT:
+            return self.mul(*factors[:i], *factors[i + 1:])
+        last, prefix, suffix = self._products  # one read: safe beside another thread
+        if last is not factors:
+            prefix, suffix = [self.one], [self.one]
+            for a, b in zip(factors[:-1], reversed(factors[1:])):
+                prefix.append(prefix[-1] * a)
+                suffix.append(suffix[-1] * b)
+            self._products = (factors, prefix, suffix[::-1])
+            last, prefix, suffix = self._products
+        return prefix[i] * suffix[i]
 
     @staticmethod
     def times(local, bar):
@@ -90,6 +113,10 @@ class _Symbolic:
     @staticmethod
     def mul(*factors):
         return factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+
+    def others(self, factors: list, i: int):
+        """The product of every factor but factors[i], as written."""
+        return self.mul(*factors[:i], *factors[i + 1:])
 
     @staticmethod
     def times(local, bar):
@@ -619,7 +646,7 @@ ARITHMETIC: dict[Any, Rule] = {
                     build=lambda *a: sympy.Add(*a, evaluate=False),
                     ops=lambda n: (n - 1, 0)),
     sympy.Mul: Rule("mul", "*", "{} {}", params=(), join=" * ", sympy=sympy.Mul,
-                    partial=lambda m, args, out, i: m.mul(*args[:i], *args[i + 1:]),
+                    partial=lambda m, args, out, i: m.others(args, i),
                     build=lambda *a: sympy.Mul(*a, evaluate=False),
                     ops=lambda n: (n - 1, max(n - 2, 0) + 1)),
     sympy.Pow: Rule("pow", "x ** p", "{}^{{{}}}", params=("x", "p"), sympy=sympy.Pow,

@@ -125,6 +125,14 @@ def test_a_batch_within_the_limit_runs_under_the_cap():
      "--budget to raise it"),
     # refused before work, with its size and predicted time
     (["hessian", "mlp:1-256-256-1"], 2, "predicted"),
+    # a product's partials from prefix and suffix products (O(n), where they took 25 s)
+    (["check", "--expr", "*".join(["w"] * 4999), "--param", "w=1.0001"], 0, "all agree"),
+    (["check", "--expr", "*".join(f"w{i}" for i in range(1000)), "--budget", "2",
+      *[a for i in range(1000) for a in ("--param", f"w{i}=1.001")]], 0, "all agree"),
+    # the output named by its step, never printed as a tree (2^30 factors)
+    (["jacobian", "--expr", "; ".join(["h1 = w*x"] + [f"h{i} = h{i - 1}*h{i - 1}"
+                                                      for i in range(2, 31)]),
+      "--param", "w=1", "--input", "x=1"], 0, "both agree"),
 ])
 def test_the_documented_limits_finish_or_are_refused_with_a_prediction(argv, code, said):
     """Issue 28's Must show: each limit case either finishes (under the 4 GB cap and the
