@@ -257,9 +257,17 @@ def _hessian_chart(section, kind):
         return save(fig, kind)
 
 
+HEATMAP_COLUMNS = 3
+"""Panels per row of the weights' heatmaps: six layers (udl72) in two rows of three,
+about 8 inches wide with the colour bar, so the whole figure fits a 1280 px page's
+column (it was one row, 10.8 inches, its colour bar scrolled out of view)."""
+
+
 def _heatmaps(layers, kind):
     """The gradient of each layer's weights Ω_k, one panel each: rows the units of
-    f_k, columns those of h_k, on one symmetric colour scale shared by the figure."""
+    f_k, columns those of h_k, on one symmetric colour scale shared by the figure.
+    Each matrix keeps its shape (square cells: Ω₀ of 6×1 is a column, Ω₅ of 1×6 a
+    row), in a 2-inch box, at most :data:`HEATMAP_COLUMNS` to a row."""
     plt = pyplot()
     from matplotlib.colors import SymLogNorm
     with plt.rc_context(STYLE):
@@ -268,27 +276,45 @@ def _heatmaps(layers, kind):
         limit = max(max(abs(v) for v in row) for variable in chosen
                     for row in variable["gradient"])
         limit = max(limit, 1e-300)
-        fig, axes = plt.subplots(1, len(layers), figsize=(1.9 * len(layers) + 1.4, 3.0),
+        columns = min(HEATMAP_COLUMNS, len(layers))
+        rows = -(-len(layers) // columns)
+        height = 2.4 * rows + 0.6
+        fig, axes = plt.subplots(rows, columns, figsize=(2.45 * columns + 1.0, height),
                                  squeeze=False)
-        fig.subplots_adjust(wspace=0.5, bottom=0.2, top=0.82)
+        # margins in inches: 0.65 above for the two titles, 0.45 below for the labels
+        fig.subplots_adjust(wspace=0.45, hspace=0.45, bottom=0.45 / height,
+                            top=1 - 0.65 / height)
         scale = SymLogNorm(linthresh=limit / 1000, vmin=-limit, vmax=limit)
-        for ax, layer, variable in zip(axes[0], layers, chosen):
-            image = ax.imshow(variable["gradient"], cmap="RdBu_r", norm=scale, aspect="auto")
+        panels = list(axes.flat)
+        for ax, layer, variable in zip(panels, layers, chosen):
+            image = ax.imshow(variable["gradient"], cmap="RdBu_r", norm=scale, aspect="equal")
             ax.set_title(f"∂ℓ/∂{text_name(variable['name'])}", fontsize=9)
-            rows, columns = variable["shape"]
-            ax.set_xticks(range(columns), [str(j) for j in range(columns)] if columns <= 8 else None)
-            ax.set_yticks(range(rows), [str(i) for i in range(rows)] if rows <= 8 else None)
+            m, n = variable["shape"]
+            ax.set_xticks(range(n), [str(j) for j in range(n)] if n <= 8 else None)
+            ax.set_yticks(range(m), [str(i) for i in range(m)] if m <= 8 else None)
+            if n > 8:
+                ax.xaxis.set_major_locator(_integer_ticks())
+            if m > 8:
+                ax.yaxis.set_major_locator(_integer_ticks())
             k = layer["k"]
             ax.set_xlabel(f"unit of {'x' if k == 0 else text_name(f'h{k}')}", fontsize=8)
             ax.set_ylabel(f"unit of {text_name(f'f{k}')}", fontsize=8, labelpad=1)
             ax.grid(False)
+        for ax in panels[len(layers):]:
+            ax.set_visible(False)
         top = 10.0 ** math.floor(math.log10(limit))
-        fig.colorbar(image, ax=list(axes[0]), fraction=0.03, pad=0.02,
+        fig.colorbar(image, ax=panels[:len(layers)], fraction=0.04, pad=0.04, shrink=0.9,
                      ticks=[-top, -top / 100, 0, top / 100, top],
                      label="∂ℓ/∂Ω entry (symmetric log)")
         fig.suptitle("the weights' gradients: row i, column j is ∂ℓ/∂Ω[i,j], one colour scale",
                      fontsize=9)
         return save(fig, kind)
+
+
+def _integer_ticks():
+    """At most five whole-number ticks on a heatmap's axis of many units."""
+    from matplotlib.ticker import MaxNLocator
+    return MaxNLocator(nbins=5, integer=True)
 
 
 def _run_label(run) -> str:

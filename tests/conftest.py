@@ -63,6 +63,46 @@ def ctrl_c_reaches_children():
         signal.signal(signal.SIGINT, previous)
 
 
+REPORTS = {
+    "toy": ["toy", "--depth", "1:12"],
+    "tanh12": ["chain:tanh*12", "--depth", "1:16"],
+    "udl72": ["mlp:udl72", "--depth", "1:6"],
+    "mlp8": ["mlp:1-8-8-8-8-8-1", "--depth", "1:3"],
+    "logistic5": ["logistic:5", "--depth", "1:10"],
+    "expr": ["--expr", "b1 + w1*tanh(b0 + w0*sin(b2 + w2*x))", "--param", "b0=0.1",
+             "--param", "w0=1.5", "--param", "b1=-0.2", "--param", "w1=2",
+             "--param", "b2=0.3", "--param", "w2=0.7", "--input", "x=1.2",
+             "--target", "y=0.5", "--title", "tanh of sin"],
+}
+"""The reports the browser and chart tests read (issue 24: the toy, chain:tanh*12,
+mlp:udl72, logistic:5, an --expr, and a deeper network)."""
+
+
+@pytest.fixture(scope="session")
+def report_folders(tmp_path_factory):
+    """{name: its report's folder}, each written on first use as a user writes it (HTML
+    and data.json; a 5 s budget, as the layout, not the sweep's length, is tested).
+    Each report's tests form one xdist group (:func:`by_report`), so each report is
+    built once, on one worker, while the other worker builds the rest."""
+    root = tmp_path_factory.mktemp("reports")
+
+    class Built(dict):
+        def __missing__(self, name):
+            out = root / name
+            code = main(["report", *REPORTS[name], "--out", str(out), "--format", "html",
+                         "--timestamp", "t", "--quiet", "--budget", "5"])
+            assert code == 0, name
+            self[name] = out
+            return out
+
+    return Built()
+
+
+def by_report(names):
+    """Parameters, one per report, each in that report's xdist group (the browser's)."""
+    return [pytest.param(n, marks=pytest.mark.xdist_group(f"browser-{n}")) for n in names]
+
+
 pytest_plugins = ["pytester"]  # the derive_check fixture is tested in a temporary project
 
 
