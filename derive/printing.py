@@ -24,7 +24,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .primitives import by_function, row, row_latex
+from .primitives import by_function, row_latex
 
 
 _ENTRY = re.compile(r"(Omega|beta)([0-9]+)\[([0-9]+(?:,[0-9]+)?)\]")
@@ -58,10 +58,25 @@ def leads_with_minus(expr) -> bool:
     return False
 
 
+def flat_sum(expr: sympy.Add) -> sympy.Add:
+    """A sum with the sums among its terms opened in place (unevaluated): printed
+    (β₃ + ω₃·h₃ − y)², as MathML prints it, not the nightmare's ((β₃ + …) − y)."""
+    if not any(term.is_Add for term in expr.args):
+        return expr
+    terms = []
+    for term in expr.args:
+        terms.extend(flat_sum(term).args if term.is_Add else [term])
+    return sympy.Add._from_args(terms)
+
+
 def book_product(expr: sympy.Mul) -> sympy.Mul:
     """The same product with its factors in :func:`book_factors` order (unevaluated)."""
     ordered = book_factors(expr.args)
     return expr if list(expr.args) == ordered else sympy.Mul._from_args(ordered)
+
+
+LATEX = {"order": "none", "mul_symbol": "dot"}
+"""The LaTeX printer's settings: terms as written, a dot between factors (as MATHML)."""
 
 
 class BookLatexPrinter(LatexPrinter):
@@ -73,15 +88,29 @@ class BookLatexPrinter(LatexPrinter):
         return row_latex(expr, self, exp)
 
     def _print_Mul(self, expr):
-        """A product in the book's order (:func:`book_factors`: ω1·h1); a number after the
-        first factor, or a factor repeated, gets a dot (d·2 and x·x, not d 2 and x x)."""
+        """A product in the book's order (:func:`book_factors`: ω1·h1) with a dot between
+        factors, as the notebook writes ω_3\\cdot\\cos and the other printers do; a
+        product inside it in brackets, and a factor after the first that starts with a
+        minus (ω₂·(−sin[f₂])); −X as − X.  A fraction in SymPy's layout, with the dot."""
+        if any(a.is_Pow and a.exp.is_negative or a.is_Rational and not a.is_Integer
+               for a in expr.args):
+            return super()._print_Mul(expr)
+        minus, *rest = expr.args
+        if minus is sympy.S.NegativeOne and rest:
+            inner = rest[0] if len(rest) == 1 else sympy.Mul._from_args(rest)
+            body = self._print(inner)
+            return rf"- \left({body}\right)" if inner.is_Add else f"- {body}"
         expr = book_product(expr)
-        if any(a.is_Number for a in expr.args[1:]) or len(set(expr.args)) < len(expr.args):
-            return r" \cdot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
-        return super()._print_Mul(expr)
+        return r" \cdot ".join(
+            self._print(a) if i == 0 and a.is_Number  # −2·ω₁, not (−2)·ω₁
+            else rf"\left({self._print(a)}\right)" if i and leads_with_minus(a)
+            else self.parenthesize(a, PRECEDENCE["Mul"]) for i, a in enumerate(expr.args))
 
     def _print_exp(self, expr, exp=None):
         return self._print_Function(expr, exp)
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(flat_sum(expr), order)
 
     _print_log = _print_exp  # SymPy has its own printers for these two
 
@@ -123,7 +152,7 @@ def typed_name(name: str) -> str:
 
 def to_latex(expr: sympy.Basic) -> str:
     """LaTeX for ``expr`` in the notebook's notation (a full tree walk)."""
-    return BookLatexPrinter({"order": "none"}).doprint(expr)
+    return BookLatexPrinter(LATEX).doprint(expr)
 
 
 class Adjoint(sympy.Symbol):
@@ -166,22 +195,28 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
                                            self._print(sympy.Symbol(sym.name))))
 
     def _print_Mul(self, expr):
-        """Factors in the book's order (:func:`book_factors`), where no coefficient or
-        fraction asks for SymPy's own layout; a visible dot between factors (ω₁·h₁), as
-        the terminal, the graph and the PDF write them."""
-        expr = book_product(expr)
-        plain = not any(a.is_Number or (a.is_Pow and a.exp.is_negative) for a in expr.args)
-        if self._settings["order"] != "none" or not plain:
-            return super()._print_Mul(expr)
+        """Factors in the book's order (:func:`book_factors`), where no fraction asks for
+        SymPy's own layout; a visible dot between factors (ω₁·h₁), as the terminal, the
+        graph and the PDF write them; a product inside in brackets; −X as − X."""
+        fraction = any(a.is_Pow and a.exp.is_negative or a.is_Rational and not a.is_Integer
+                       for a in expr.args)
+        if self._settings["order"] != "none" or fraction:
+            return super()._print_Mul(book_product(expr))
+        minus, *rest = expr.args
+        if minus is sympy.S.NegativeOne and rest:  # −X as − X, as the text and LaTeX
+            inner = rest[0] if len(rest) == 1 else sympy.Mul._from_args(rest)
+            return self._element("mrow", self._element("mo", text="−"),
+                                 self._bracketed(inner) if inner.is_Add else self._print(inner))
         row = self._element("mrow")
-        for i, factor in enumerate(expr.args):
+        for i, factor in enumerate(book_product(expr).args):
             if i:
                 dot = self._element("mo", text=TIMES)
                 dot.setAttribute("lspace", TIMES_SPACE)
                 dot.setAttribute("rspace", TIMES_SPACE)
                 row.appendChild(dot)
             negative = i and leads_with_minus(factor)  # ω₂·(−sin[…]), not ω₂·−sin[…]
-            row.appendChild(self._bracketed(factor) if negative else
+            row.appendChild(self._print(factor) if i == 0 and factor.is_Number else
+                            self._bracketed(factor) if negative else
                             self.parenthesize(factor, PRECEDENCE["Mul"]))
         return row
 
@@ -380,7 +415,7 @@ def _flow(expr, printer, limit) -> list[tuple[str, int]]:
             factors = ([-factors[0]] if factors[0] != -1 else []) + factors[1:]
         for i, factor in enumerate(factors):
             pieces = _flow(factor, printer, limit)
-            if factor.is_Add or (i and leads_with_minus(factor)):
+            if factor.is_Add or factor.is_Mul or (i and leads_with_minus(factor)):
                 pieces = _wrapped(pieces, _mo("("), _mo(")"))
             operator = TIGHT_TIMES if i else _mo("−") if negative else ""
             out += _wrapped(pieces, operator, "")
@@ -496,7 +531,19 @@ class BookTextPrinter(StrPrinter):
         return self.parenthesize(expr.args[0], PRECEDENCE["Pow"]) + "ᵀ"
 
     def _print_Mul(self, expr):
+        minus, *rest = expr.args
+        if minus is sympy.S.NegativeOne and len(rest) == 1 and not rest[0].is_Number:
+            # −X as −X (SymPy would re-evaluate X, flattening the products inside it)
+            inner = self._print(rest[0])
+            return f"-({inner})" if rest[0].is_Add else f"-{inner}"
         return super()._print_Mul(book_product(expr)).replace("*", "·")
+
+    def parenthesize(self, item, level, strict=False):
+        """A product inside a product keeps its brackets, as in LaTeX and MathML: a
+        chain rule's local partial times the adjoint, (4·l₃)·∂ℓ/∂l₄."""
+        if level == PRECEDENCE["Mul"] and getattr(item, "is_Mul", False):
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp.is_Integer and expr.exp > 1:
@@ -505,7 +552,7 @@ class BookTextPrinter(StrPrinter):
         return super()._print_Pow(expr, rational).replace("**", "^")
 
     def _print_Add(self, expr, order=None):
-        return re.sub(r"(^|(?<=[ (\[]))-", "−", super()._print_Add(expr, order))
+        return re.sub(r"(^|(?<=[ (\[]))-", "−", super()._print_Add(flat_sum(expr), order))
 
 
 def to_text(expr: sympy.Basic, loss: str | None = "l") -> str:

@@ -370,9 +370,9 @@ def tex_number(value, digits: int = 3) -> str:
 
 
 def breakable(latex: str) -> str:
-    r"""Inline LaTeX that may break across lines: no \left/\right groups, dots for products."""
-    latex = re.sub(r"\\(left|right)(?![a-zA-Z])", "", latex)
-    return re.sub(r"(?<=[}\])]) (?=[\\a-zA-Z(])", r" \\cdot ", latex)
+    r"""Inline LaTeX that may break across lines: no \left/\right groups (the printer
+    already writes its dot between factors)."""
+    return re.sub(r"\\(left|right)(?![a-zA-Z])", "", latex)
 
 
 def _load_template(name: str) -> str:

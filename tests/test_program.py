@@ -18,7 +18,7 @@ def test_a_network_runs_as_a_matrix_program_of_table_rows():
                                          "h5", "f5", "l"]
     assert [r.name for r in p.rules] == ["affine", "relu"] * 5 + ["affine", "least_squares"]
     assert str(p.steps[0].equation) == "Omega0*x + beta0"
-    assert to_latex(p.steps[0].equation) == r"\beta_{0} + \Omega_{0} x"
+    assert to_latex(p.steps[0].equation) == r"\beta_{0} + \Omega_{0} \cdot x"
 
 
 def test_matrix_adjoints_equal_the_scalar_programs_entry_by_entry():
@@ -68,20 +68,21 @@ def test_forward_mode_equals_backprop_one_direction_at_a_time(spec):
 def test_the_chain_rule_column_is_the_rule_the_program_runs():
     t = trace(model("chain:tanh,sigmoid"))
     rule = {r["name"]: to_latex(r["rule"]) for r in t.backward}
-    assert rule["f0"] == r"\left(1 - h_{1}^{2}\right) \frac{\partial \ell}{\partial h_{1}}"
+    assert rule["f0"] == r"\left(1 - h_{1}^{2}\right) \cdot \frac{\partial \ell}{\partial h_{1}}"
     # sig' = h·sig[−f], not h·(1 − h), which cancels to 0 past f = 37 (test_precision)
-    assert rule["f1"] == (r"h_{2} \operatorname{sig}\left[- f_{1}\right] \frac{\partial "
-                          r"\ell}{\partial h_{2}}")
-    assert rule["h1"] == r"\omega_{1} \frac{\partial \ell}{\partial f_{1}}"
-    assert rule["f2"] == r"2 \left(f_{2} - y\right)"
+    assert rule["f1"] == (r"\left(h_{2} \cdot \operatorname{sig}\left[- f_{1}\right]\right) "
+                          r"\cdot \frac{\partial \ell}{\partial h_{2}}")
+    assert rule["h1"] == r"\omega_{1} \cdot \frac{\partial \ell}{\partial f_{1}}"
+    assert rule["f2"] == r"2 \cdot \left(f_{2} - y\right)"
 
 
 def test_the_networks_chain_rule_is_the_books(tmp_path):
     t = trace(model("mlp:udl72"))
     rule = {r["name"]: to_latex(r["rule"]) for r in t.backward}
-    assert rule["f5"] == r"2 \left(f_{5} - y\right)"
-    assert rule["h5"] == r"\Omega_{5}^{T} \frac{\partial \ell}{\partial f_{5}}"
-    assert rule["f4"] == r"\mathbb{I}\left[f_{4} > 0\right] \frac{\partial \ell}{\partial h_{5}}"
+    assert rule["f5"] == r"2 \cdot \left(f_{5} - y\right)"
+    assert rule["h5"] == r"\Omega_{5}^{T} \cdot \frac{\partial \ell}{\partial f_{5}}"
+    assert rule["f4"] == (r"\mathbb{I}\left[f_{4} > 0\right] \cdot "
+                          r"\frac{\partial \ell}{\partial h_{5}}")
 
 
 def test_the_report_shows_the_rules_tanh_and_sigmoid_run(run, tmp_path):
@@ -91,7 +92,7 @@ def test_the_report_shows_the_rules_tanh_and_sigmoid_run(run, tmp_path):
     data = json.loads((tmp_path / "r" / "data.json").read_text())
     chain = {r["name"]: r["chain"] for r in data["backward"]}
     assert chain["f0"].startswith(r"\left(1 - h_{1}^{2}\right)")
-    assert chain["f1"].startswith(r"h_{2} \operatorname{sig}\left[- f_{1}\right]")
+    assert chain["f1"].startswith(r"\left(h_{2} \cdot \operatorname{sig}\left[- f_{1}\right]")
     assert "mathml" not in json.dumps(data) and "<math" not in json.dumps(data)
     html = (tmp_path / "r" / "index.html").read_text()
     start = html.index('id="backward"')
