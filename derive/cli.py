@@ -26,7 +26,7 @@ from .limits import GRADE_FILE_MB as FILE_MB
 from .limits import GRADE_MEMORY_MB as MEMORY_MB
 from .limits import GRADE_PROCESSES as PROCESSES
 from .limits import JAILS
-from .policy import INSTALL
+from .policy import INSTALL, WAYS, WORDS
 from .version import __version__
 
 # Each command imports what it needs when it runs: --help and --version load no SymPy,
@@ -129,9 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "Compare each parameter's gradient by staged backprop (reverse mode) with "
                      "forward mode (one tangent pass per parameter), the symbolic derivative "
                      "(DAG sweep, and sympy.diff below its size cap), the central difference, "
-                     "the complex step and, for a network, its scalar staged program: six ways "
-                     "in all, seven for a network. Exit 0 when all agree, 1 when any disagree, "
-                     "2 on bad input.")
+                     "the complex step and, for a network, its scalar staged program: "
+                     f"{WORDS[WAYS]} ways in all, {WORDS[WAYS + 1]} for a network. Exit 0 when "
+                     "all agree, 1 when any disagree, 2 on bad input.")
     check.add_argument("--batch", type=int, metavar="N",
                        help="check on a seeded batch of N inputs (loss and gradients summed)")
     check.add_argument("--all", action="store_true",
@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = _command(sub, "report", _report, "write the HTML, LaTeX and PDF report",
                       "Write a report for MODEL: the model, the forward and backward passes, "
-                      "the gradient checked six ways (seven for a network), the closed form "
+                      f"the gradient checked {WORDS[WAYS]} ways ({WORDS[WAYS + 1]} for a "
+                      "network), the closed form "
                       "beside its shared intermediates, a growth sweep of the model's family with charts and "
                       "fitted laws, and a finite-difference step chart. Files: index.html, "
                       "report.tex, charts.pdf (its charts and graph, a page each), report.pdf "

@@ -8,6 +8,11 @@ METHODS = ["forward_mode", "symbolic", "symbolic_diff", "central_difference", "c
            "scalar_staged"]
 """The methods compared with backprop, in the order every table shows them."""
 
+WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+WAYS = len(METHODS)
+"""The ways a check computes the gradient: backprop and the methods above but the scalar
+staged program, which only a network adds (WAYS + 1 ways).  --help says it in words."""
+
 METHOD_NAMES = {"backprop": "backprop", "forward_mode": "forward mode", "symbolic": "symbolic",
                 "symbolic_diff": "sympy.diff",
                 "central_difference": "central", "complex_step": "complex",
