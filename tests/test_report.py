@@ -293,3 +293,16 @@ def test_the_pdf_uses_vector_fonts_only(toy_report):
     assert len(fonts) > 5
     assert not [f for f in fonts if "Type 3" in f], listed
     assert any("LMRoman" in f for f in fonts) and any("DejaVuSans" in f for f in fonts)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdflatex") is None,
+                    reason="pdftotext or pdflatex not installed (apt-get install poppler-utils "
+                           "texlive-latex-base texlive-latex-recommended); .ci/run installs them")
+def test_the_pdfs_first_page_is_not_left_blank_by_the_graph(toy_report):
+    """Issue 24: the tall graph floats to a page of its own, so the model, Step 1 and
+    Step 2 fill the first page (it was the model alone, the rest of the page blank)."""
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout",
+                            str(toy_report[0] / "report.pdf"), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "The model" in first and "Step 1: the forward pass" in first
+    assert "Step 2: the backward pass" in first
