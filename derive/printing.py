@@ -325,6 +325,7 @@ def _bracket_name(latex: str) -> str | None:
     r"""The name a row's LaTeX applies with brackets (\cos\left[{}\right] -> cos,
     \log_{{2}}... -> log₂), or None for a row written otherwise (\sqrt{{{}}}).
 
+    >>> from derive.primitives import row
     >>> _bracket_name(row("cos").latex), _bracket_name(row("log2").latex), _bracket_name(row("sqrt").latex)
     ('cos', 'log₂', None)
     """

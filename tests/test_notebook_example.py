@@ -25,7 +25,11 @@ def test_example_notebook_executes_and_shows_html(tmp_path):
     assert any("derive-check" in h for h in html)               # the comparison
     assert any("derive-sizes" in h for h in html)               # the growth table
     assert any("<iframe" in h for h in html)                    # the whole report
-    _renders_in_a_browser(html, tmp_path)
+    # in a thread of its own: nbclient leaves this one's asyncio loop marked running, and
+    # Playwright's sync API refuses to start inside a running loop
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(_renders_in_a_browser, html, tmp_path).result()
 
 
 def _renders_in_a_browser(html: list, tmp_path):
