@@ -46,6 +46,7 @@ import numpy as np
 import sympy
 
 from .errors import DeriveError
+from .sweep import numeric_total, symbolic_total
 
 z = sympy.Symbol("z")
 
@@ -65,6 +66,8 @@ class _Numeric:
     @staticmethod
     def mul(*factors):
         return functools.reduce(operator.mul, factors)
+
+    total = staticmethod(numeric_total)  # an adjoint from its users' shares
 
     _products = (None, None, None)
     """The last n-ary product's factors, prefix and suffix products (see :meth:`others`)."""
@@ -113,6 +116,8 @@ class _Symbolic:
     @staticmethod
     def mul(*factors):
         return factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
+
+    total = staticmethod(symbolic_total)  # an adjoint from its users' shares, one sum
 
     def others(self, factors: list, i: int):
         """The product of every factor but factors[i], as written."""

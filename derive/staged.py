@@ -51,6 +51,7 @@ from sympy.core.parameters import distribute
 from .errors import require_model
 from .dag import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
+from .sweep import count_total, reverse
 from .printing import Adjoint, loss_name, text_name, to_latex, to_text
 from .table import Table, plain
 
@@ -214,20 +215,19 @@ class Program:
         operation's value and adjoint are dropped once passed on (from ``value`` too),
         leaving the leaves' adjoints: what :meth:`gradients` needs.
         """
-        adjoint = {self.output: np.ones_like(value[self.output]) if seed is None else seed}
+        read = {}  # the node whose inputs were last read, and them (a row's shares share it)
+
+        def share(node, rule, args, i, bar):
+            if read.get("node") is not node:
+                read.update(node=node, inputs=[value.get(a) for a in args])
+            return rule.vjp_of(m, read["inputs"], value.get(node), bar, i)
+
         with np.errstate(all="ignore"):
-            for node, rule, args in zip(reversed(self.nodes), reversed(self.rules),
-                                        reversed(self.args)):
-                if node in adjoint:
-                    inputs = [value.get(a) for a in args]
-                    for i, arg in rule.differentiable(args):
-                        if arg in self.active:
-                            bar = rule.vjp_of(m, inputs, value.get(node), adjoint[node], i)
-                            adjoint[arg] = adjoint[arg] + bar if arg in adjoint else bar
-                if release and node is not self.output:
-                    value.pop(node, None)
-                    adjoint.pop(node, None)
-        return adjoint
+            return reverse(list(zip(self.nodes, self.rules, self.args)), self.output,
+                           self.active,
+                           np.ones_like(value[self.output]) if seed is None else seed,
+                           share, m.total,
+                           (lambda node: value.pop(node, None)) if release else None)
 
     def tangents(self, value: dict, direction: dict) -> dict:
         """Forward mode: dv/dt of every node along ``direction`` {leaf: tangent}."""
@@ -351,18 +351,15 @@ class Program:
             user, cluster = steps[name], self.clusters[name]
             inside = set(cluster)
             seed = sympy.S.One if user.node is self.output else Adjoint(user.name)
-            bar = {user.node: seed}
             with distribute(False):  # keep 2·(f − y) as the rule writes it
-                for key in reversed(cluster):
-                    rule, args = self._op[key]
-                    shown = [self.display(a) for a in args]
-                    for i, arg in rule.differentiable(args):
-                        if key in bar and (arg == step.node or arg in inside):
-                            part = rule.vjp_of(SYMBOLIC, shown, self.display(key), bar[key], i)
-                            bar[arg] = (sympy.Add(bar[arg], part, evaluate=False)
-                                        if arg in bar else part)
+                bar = reverse([(key, *self._op[key]) for key in cluster], user.node,
+                              inside | {step.node}, seed, self._display_share, _nested_sum)
             terms.append(bar.get(step.node, sympy.S.Zero))
         return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+
+    def _display_share(self, node, rule, args, i, bar):
+        """A row's share of ∂ℓ/∂args[i] in display symbols (steps by their names)."""
+        return rule.vjp_of(SYMBOLIC, [self.display(a) for a in args], self.display(node), bar, i)
 
     # ---- numeric faults ------------------------------------------------------------
 
@@ -428,16 +425,15 @@ class Program:
         product with the incoming adjoint), plus one addition where adjoints meet.
         """
         forward = sum(rule.ops(len(args))[0] for rule, args in zip(self.rules, self.args))
-        backward, reached = 0, {self.output}
-        for node, rule, args in zip(reversed(self.nodes), reversed(self.rules),
-                                    reversed(self.args)):
-            if node not in reached:
-                continue
-            for _, arg in rule.differentiable(args):
-                if arg in self.active:
-                    backward += rule.ops(len(args))[1] + (arg in reached)
-                    reached.add(arg)
-        return forward + backward
+        counts = reverse(list(zip(self.nodes, self.rules, self.args)), self.output,
+                         self.active, 0, lambda node, rule, args, i, bar: rule.ops(len(args))[1],
+                         count_total)
+        return forward + sum(counts.values())
+
+
+def _nested_sum(shares: list):
+    """Shares summed as a displayed chain rule adds them: ((a + b) + c), unevaluated."""
+    return functools.reduce(lambda a, b: sympy.Add(a, b, evaluate=False), shares)
 
 
 def expression_program(model) -> Program:

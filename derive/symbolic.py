@@ -32,6 +32,7 @@ from sympy import S
 from .costs import Prediction, predict
 from .dag import depends_on, sizes, topological_order
 from .primitives import SYMBOLIC, rule_for
+from .sweep import reverse
 
 
 def diff_gradient(output: sympy.Expr, wrt) -> list[sympy.Expr]:
@@ -198,21 +199,14 @@ def adjoints(output: sympy.Expr, wrt) -> dict:
     order = topological_order(output)
     active = depends_on(order, [rule_for(n).live(n.args) if n.args else [] for n in order],
                         set(wrt))
-    terms: dict = {output: [S.One]}  # each node's adjoint: its users' shares, summed once
-    adjoint = {}
-    for node in reversed(order):
-        if node not in terms:
-            continue
-        shares = terms.pop(node)
-        adjoint[node] = shares[0] if len(shares) == 1 else sympy.Add(*shares, evaluate=False)
-        if not node.args:
-            continue
-        rule = rule_for(node)
-        for i, arg in rule.differentiable(node.args):
-            if arg in active:
-                terms.setdefault(arg, []).append(
-                    rule.vjp_of(SYMBOLIC, node.args, node, adjoint[node], i))
-    return adjoint
+    adjoint = reverse([(n, rule_for(n), n.args) for n in order if n.args], output, active,
+                      S.One, _share, SYMBOLIC.total)
+    return {n: adjoint[n] for n in reversed(order) if n in adjoint}  # the sweep's order
+
+
+def _share(node, rule, args, i, bar):
+    """A row's share of ∂output/∂args[i] on symbols: each node's value is itself."""
+    return rule.vjp_of(SYMBOLIC, args, node, bar, i)
 
 
 def diff_tree_nodes(output: sympy.Expr, wrt) -> int:
