@@ -41,6 +41,7 @@ dl/dh2*h2
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass, field
 
@@ -50,7 +51,7 @@ from sympy.core.parameters import distribute
 
 from .errors import require_model
 from .dag import depends_on, topological_order, users
-from .primitives import NUMERIC, OPERATORS, SYMBOLIC, rule_for
+from .primitives import NUMERIC, OPERATORS, PRIMITIVES, SYMBOLIC, rule_for
 from .sweep import count_total, reverse
 from .printing import Adjoint, loss_name, text_name, to_latex, to_text
 from .table import Table, plain
@@ -437,8 +438,25 @@ def _nested_sum(shares: list):
 
 
 def expression_program(model) -> Program:
-    """The scalar program of a model's SymPy expression."""
-    return Program.from_expression(model.output, model.wrt, model.names)
+    """The scalar program of a model's SymPy expression, built once per expression,
+    variables, step names and rule table (a toy report asked for it ten times; a row
+    replaced in the table, as tests replace one, builds it afresh).
+
+    Cost: a dictionary lookup, and the table's rows read, where built before."""
+    rows = (*PRIMITIVES.values(), *OPERATORS.values())
+    key = (model.output, tuple(model.wrt), frozenset(model.names.items()), tuple(map(id, rows)))
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key][0]
+    built = Program.from_expression(model.output, model.wrt, model.names)
+    _PROGRAMS[key] = (built, rows)  # the rows kept alive, so that their ids stay theirs
+    if len(_PROGRAMS) > 64:
+        _PROGRAMS.popitem(last=False)
+    return built
+
+
+_PROGRAMS: collections.OrderedDict = collections.OrderedDict()
+"""The last 64 expression programs built, by expression, variables, names and rows."""
 
 
 def programs(model) -> list[Program]:

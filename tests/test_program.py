@@ -138,3 +138,22 @@ def test_a_network_checks_on_a_batch(run, spec):
     code, out, _ = run("check", spec, "--batch", "5", "--json")
     data = json.loads(out)
     assert code == 0 and data["agree"] is True
+
+
+def test_a_toy_report_builds_each_program_once(monkeypatch):
+    """Issue 23, "computed once": every section of a report reads the same program of an
+    expression (the toy's was built ten times)."""
+    import collections
+    from derive import staged
+    from derive.report import make_report
+    built = collections.Counter()
+    init = staged.Program.__init__
+
+    def counted(self, ops, output, *args, **kwargs):
+        built[output] += 1
+        init(self, ops, output, *args, **kwargs)
+
+    staged._PROGRAMS.clear()
+    monkeypatch.setattr(staged.Program, "__init__", counted)
+    make_report("toy", depth="1:3", formats=["html"], write=False, timestamp="t")
+    assert built and max(built.values()) == 1, built.most_common(3)
