@@ -65,7 +65,7 @@ def ctrl_c_reaches_children():
 
 REPORTS = {
     "toy": ["toy", "--depth", "1:12"],
-    "tanh12": ["chain:tanh*12", "--depth", "1:16"],
+    "tanh12": ["chain:tanh*12", "--depth", "1:12"],
     "udl72": ["mlp:udl72", "--depth", "1:6"],
     "mlp8": ["mlp:1-8-8-8-8-8-1", "--depth", "1:3"],
     "logistic5": ["logistic:5", "--depth", "1:10"],
