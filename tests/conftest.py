@@ -131,8 +131,12 @@ LONGEST = ("tests/test_names.py::",
            "tests/test_conduct.py::test_the_main_job_in_a_fresh_clone",
            "tests/test_user_models.py::test_a_report_killed_midway",
            "tests/test_packaging.py::", "tests/test_language.py::test_random_programs",
-           "tests/test_serve.py::")
-"""Tests of 15 to 50 s each (the suite's --durations): started first, so that neither of
+           "tests/test_serve.py::", "tests/test_sandbox.py::",
+           "tests/test_grade.py::test_a_notebook_past", "tests/test_grade.py::test_ctrl_c",
+           "tests/test_grade.py::test_a_syntax_error", "tests/test_gradebook.py::test_a_folder",
+           "tests/test_bounds.py::test_the_documented_limits",
+           "tests/test_notebook_example.py::")
+"""Tests of 5 to 50 s each (the suite's --durations): started first, so that neither of
 xdist's two workers is left running one of them alone at the end of the run."""
 
 
