@@ -67,7 +67,6 @@ REPORTS = {
     "toy": ["toy", "--depth", "1:12"],
     "tanh12": ["chain:tanh*12", "--depth", "1:12"],
     "udl72": ["mlp:udl72", "--depth", "1:6"],
-    "mlp8": ["mlp:1-8-8-8-8-8-1", "--depth", "1:3"],
     "logistic5": ["logistic:5", "--depth", "1:10"],
     "expr": ["--expr", "b1 + w1*tanh(b0 + w0*sin(b2 + w2*x))", "--param", "b0=0.1",
              "--param", "w0=1.5", "--param", "b1=-0.2", "--param", "w1=2",
@@ -75,7 +74,7 @@ REPORTS = {
              "--target", "y=0.5", "--title", "tanh of sin"],
 }
 """The reports the browser and chart tests read (issue 24: the toy, chain:tanh*12,
-mlp:udl72, logistic:5, an --expr, and a deeper network)."""
+mlp:udl72, logistic:5 and an --expr)."""
 
 
 @pytest.fixture(scope="session")

@@ -180,13 +180,13 @@ VALUES = """() => { const s = document.querySelector('#growth-of-values'); if (!
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.xdist_group("browser-mlp8")
+@pytest.mark.xdist_group("browser-udl72")
 def test_a_networks_growth_of_values_reads_at_any_width(shown, reports, width):
     """Issue 25: the section's table holds data.json's numbers, a row per layer, and its
     chart is drawn at its own size (scrolling in its box on a phone, as every chart)."""
-    page = shown(reports["mlp8"], width)
+    page = shown(reports["udl72"], width)
     found = page.evaluate(VALUES)
-    data = json.loads(Path(reports["mlp8"].replace("file://", "")).with_name("data.json")
+    data = json.loads(Path(reports["udl72"].replace("file://", "")).with_name("data.json")
                       .read_text())["values"]
     assert found is not None and len(found["rows"]) == data["K"] == 5
     for row, k in zip(found["rows"], data["runs"][0]["layers"]):
