@@ -64,10 +64,10 @@ def ctrl_c_reaches_children():
 
 
 REPORTS = {
-    "toy": ["toy", "--depth", "1:12"],
-    "tanh12": ["chain:tanh*12", "--depth", "1:12"],
-    "udl72": ["mlp:udl72", "--depth", "1:6"],
-    "logistic5": ["logistic:5", "--depth", "1:10"],
+    "toy": ["toy", "--depth", "1:8"],
+    "tanh12": ["chain:tanh*12", "--depth", "1:8"],
+    "udl72": ["mlp:udl72", "--depth", "1:5"],
+    "logistic5": ["logistic:5", "--depth", "1:8"],
     "expr": ["--expr", "b1 + w1*tanh(b0 + w0*sin(b2 + w2*x))", "--param", "b0=0.1",
              "--param", "w0=1.5", "--param", "b1=-0.2", "--param", "w1=2",
              "--param", "b2=0.3", "--param", "w2=0.7", "--input", "x=1.2",
