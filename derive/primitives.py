@@ -86,6 +86,8 @@ class _Numeric:
                 suffix.append(suffix[-1] * b)
             self._products = (factors, prefix, suffix[::-1])
             last, prefix, suffix = self._products
+        if i == len(factors) - 1:  # the last partial asked for: keep no arrays past it
+            self._products = (None, None, None)
         return prefix[i] * suffix[i]
 
     @staticmethod
