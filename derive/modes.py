@@ -418,10 +418,11 @@ def hessian(model, wrt=None, progress=None, budget: float | None = None,
     """
     wrt = _variables(require_model(model), wrt)
     if len(wrt) > MAX_HESSIAN_VARIABLES:
-        n, seconds = len(wrt), hessian_seconds(model, wrt, program(model))
+        n = len(wrt)
+        seconds = hessian_seconds(model, wrt, program(model))["forward_over_reverse"].seconds
         raise DeriveError(f"a Hessian of {n:,} variables has {n ** 2:,} entries, "
                           f"{n ** 2 * 8 / 1e6:,.0f} MB as float64 (forward-over-reverse "
-                          f"about {seconds_text(seconds['forward_over_reverse'].seconds)} predicted): at most "
+                          f"about {seconds_text(seconds)} predicted): at most "
                           f"{MAX_HESSIAN_VARIABLES:,} variables (--wrt to choose fewer)")
     iterate = progress or (lambda items, **_: items)
     # the model's own program (a network's matrix form) for its parameters, else the

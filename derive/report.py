@@ -227,7 +227,8 @@ def _gradient_section(result) -> list[dict]:
             methods.append({"method": m, "value": value, "abs_error": error,
                             "rel_error": None if value is None else error / max(abs(b), 1e-300)})
         rows.append({"name": r["name"], "symbol": sympy.Symbol(r["name"]), "layer": 0,
-                     "kink": r["kink"], "flag": _flags(r), "backprop": b, "methods": methods, "agree": r["agree"]})
+                     "kink": r["kink"], "flag": _flags(r), "backprop": b, "methods": methods,
+                     "agree": r["agree"]})
     return rows
 
 

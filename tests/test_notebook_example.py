@@ -39,7 +39,8 @@ def _renders_in_a_browser(html: list, tmp_path):
     where Playwright or Chromium is missing (.ci/run installs both)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)")
-    sync = pytest.importorskip("playwright.sync_api", reason="Playwright not installed").sync_playwright
+    sync = pytest.importorskip("playwright.sync_api",
+                               reason="Playwright not installed").sync_playwright
     page_file = tmp_path / "outputs.html"
     page_file.write_text('<!doctype html><meta charset="utf-8"><body>'
                          + "".join(f'<div class="output">{h}</div>' for h in html) + "</body>",
