@@ -69,6 +69,22 @@ def flat_sum(expr: sympy.Add) -> sympy.Add:
     return sympy.Add._from_args(terms)
 
 
+def fraction(expr: sympy.Mul) -> bool:
+    """Whether a product has a divisor or a rational coefficient: SymPy's own layout
+    writes it as a fraction, in LaTeX and MathML alike."""
+    return any(a.is_Pow and a.exp.is_negative or a.is_Rational and not a.is_Integer
+               for a in expr.args)
+
+
+def negated(expr: sympy.Mul):
+    """X where ``expr`` is −1·X (the product of the other factors, unevaluated), else
+    None: every printer writes it − X, X as printed on its own."""
+    minus, *rest = expr.args
+    if minus is not sympy.S.NegativeOne or not rest:
+        return None
+    return rest[0] if len(rest) == 1 else sympy.Mul._from_args(rest)
+
+
 def book_product(expr: sympy.Mul) -> sympy.Mul:
     """The same product with its factors in :func:`book_factors` order (unevaluated)."""
     ordered = book_factors(expr.args)
@@ -92,12 +108,10 @@ class BookLatexPrinter(LatexPrinter):
         factors, as the notebook writes ω_3\\cdot\\cos and the other printers do; a
         product inside it in brackets, and a factor after the first that starts with a
         minus (ω₂·(−sin[f₂])); −X as − X.  A fraction in SymPy's layout, with the dot."""
-        if any(a.is_Pow and a.exp.is_negative or a.is_Rational and not a.is_Integer
-               for a in expr.args):
+        if fraction(expr):
             return super()._print_Mul(expr)
-        minus, *rest = expr.args
-        if minus is sympy.S.NegativeOne and rest:
-            inner = rest[0] if len(rest) == 1 else sympy.Mul._from_args(rest)
+        inner = negated(expr)
+        if inner is not None:
             body = self._print(inner)
             return rf"- \left({body}\right)" if inner.is_Add else f"- {body}"
         expr = book_product(expr)
@@ -198,13 +212,10 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
         """Factors in the book's order (:func:`book_factors`), where no fraction asks for
         SymPy's own layout; a visible dot between factors (ω₁·h₁), as the terminal, the
         graph and the PDF write them; a product inside in brackets; −X as − X."""
-        fraction = any(a.is_Pow and a.exp.is_negative or a.is_Rational and not a.is_Integer
-                       for a in expr.args)
-        if self._settings["order"] != "none" or fraction:
+        if self._settings["order"] != "none" or fraction(expr):
             return super()._print_Mul(book_product(expr))
-        minus, *rest = expr.args
-        if minus is sympy.S.NegativeOne and rest:  # −X as − X, as the text and LaTeX
-            inner = rest[0] if len(rest) == 1 else sympy.Mul._from_args(rest)
+        inner = negated(expr)
+        if inner is not None:  # −X as − X, as the text and LaTeX
             return self._element("mrow", self._element("mo", text="−"),
                                  self._bracketed(inner) if inner.is_Add else self._print(inner))
         row = self._element("mrow")
@@ -532,11 +543,11 @@ class BookTextPrinter(StrPrinter):
         return self.parenthesize(expr.args[0], PRECEDENCE["Pow"]) + "ᵀ"
 
     def _print_Mul(self, expr):
-        minus, *rest = expr.args
-        if minus is sympy.S.NegativeOne and len(rest) == 1 and not rest[0].is_Number:
+        inner = negated(expr)
+        if inner is not None and len(expr.args) == 2 and not inner.is_Number:
             # −X as −X (SymPy would re-evaluate X, flattening the products inside it)
-            inner = self._print(rest[0])
-            return f"-({inner})" if rest[0].is_Add else f"-{inner}"
+            body = self._print(inner)
+            return f"-({body})" if inner.is_Add else f"-{body}"
         return super()._print_Mul(book_product(expr)).replace("*", "·")
 
     def parenthesize(self, item, level, strict=False):

@@ -48,7 +48,7 @@ def format_trace(t: Trace) -> str:
 
 def format_check(c: Check) -> str:
     """The comparison table, its notes, the tolerances and the verdict."""
-    table = Table(c.rows.columns, [_flag_kink(r) for r in c.rows], headers=METHOD_NAMES)
+    table = Table(c.rows.columns, [_flagged(r) for r in c.rows], headers=METHOD_NAMES)
     lines = [_heading(c), "", str(table), ""]
     lines += [f"note: {n}" for n in c.notes]
     if c.faults:
@@ -61,7 +61,7 @@ def format_check(c: Check) -> str:
     return "\n".join(lines)
 
 
-def _flag_kink(row: dict) -> dict:
+def _flagged(row: dict) -> dict:
     """A row whose central difference or complex step is not compared shows why beside
     the number: (kink), (domain), (unreliable) or (underflow)."""
     shown = dict(row)
@@ -93,7 +93,7 @@ def format_check_summary(c: Check) -> str:
     bad = c.disagreements()
     if bad:
         lines += ["", "disagreements:",
-                  str(Table(c.rows.columns, [_flag_kink(r) for r in bad], headers=METHOD_NAMES))]
+                  str(Table(c.rows.columns, [_flagged(r) for r in bad], headers=METHOD_NAMES))]
     lines += ["", *[f"note: {n}" for n in c.notes]]
     if c.faults:
         lines += [describe_faults(c.faults), "NaN and infinity never count as agreement."]
