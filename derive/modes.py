@@ -48,6 +48,7 @@ from .limits import MAX_HESSIAN_VARIABLES
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
 from .symbolic import dag_gradient, deep, diff_over_budget, diff_skipped
+from .sweep import forward, forward_count
 
 HESSIAN_DIFF_CAP = 20_000
 """sympy.diff twice runs while the loss's tree size × P² is at most this."""
@@ -247,7 +248,7 @@ def jvp(model, direction: dict) -> float:
 
 def forward_ops(p: Program) -> int:
     """The primal operations of one forward pass."""
-    return sum(rule.ops(len(args))[0] for rule, args in zip(p.rules, p.args))
+    return forward_count(p.rows)
 
 
 def forward_mode_ops(p: Program) -> int:
@@ -258,14 +259,17 @@ def forward_mode_ops(p: Program) -> int:
     reach it (as a bit mask), instead of one pass per variable.
     """
     bit = {w: 1 << i for i, w in enumerate(p.wrt)}
-    reach = {leaf: bit.get(leaf, 0) for leaf in p.leaves}
-    tangents = 0
-    for node, rule, args in zip(p.nodes, p.rules, p.args):
+    tangents = []
+
+    def reaching(node, rule, args, reach):
         live = rule.live(args)
-        reach[node] = functools.reduce(operator.or_, (reach[a] for a in live), 0)
+        mask = functools.reduce(operator.or_, (reach[a] for a in live), 0)
         moving = sum(reach[a].bit_count() for a in live)
-        tangents += rule.ops(len(args))[1] * moving + moving - reach[node].bit_count()
-    return len(p.wrt) * forward_ops(p) + tangents
+        tangents.append(rule.ops(len(args))[1] * moving + moving - mask.bit_count())
+        return mask
+
+    forward(p.rows, {leaf: bit.get(leaf, 0) for leaf in p.leaves}, reaching)
+    return len(p.wrt) * forward_ops(p) + sum(tangents)
 
 
 def backward_ops(p: Program) -> int:
@@ -328,7 +332,7 @@ def jacobian(model, wrt=None) -> Jacobian:
         forward.append([_summed(dots.get(o), value[o]) for o in outputs])
     seconds_forward = time.perf_counter() - start
     start = time.perf_counter()
-    seeded = [Program(list(zip(p.nodes, p.rules, p.args)), o, wrt, {}) for o in outputs]
+    seeded = [Program(p.rows, o, wrt, {}) for o in outputs]
     reverse = [list(q.per_symbol(value, q.backward(value)).values()) for q in seeded]
     seconds_reverse = time.perf_counter() - start
     # the output's step name (a shared graph's str() would print it as a tree: 2^30

@@ -52,7 +52,7 @@ from sympy.core.parameters import distribute
 from .errors import require_model
 from .dag import depends_on, topological_order, users
 from .primitives import NUMERIC, OPERATORS, PRIMITIVES, SYMBOLIC, rule_for
-from .sweep import count_total, reverse
+from .sweep import count_total, forward, forward_count, reverse
 from .printing import Adjoint, loss_name, text_name, to_latex, to_text
 from .table import Table, plain
 
@@ -178,15 +178,16 @@ class Program:
         """Step 1 from loaded leaves: every operation in order, every value stored, or
         (given ``keep``, the values a backward pass reads) each other value released
         after its last use."""
-        value = dict(leaves)
         last = self._last_use if keep is not None else {}
+
+        def release(index, args):
+            for a in args:
+                if last.get(a) == index and a not in keep:
+                    del value[a]
+
+        value = dict(leaves)
         with np.errstate(all="ignore"):
-            for index, (node, rule, args) in enumerate(zip(self.nodes, self.rules, self.args)):
-                value[node] = rule.forward(*[value[a] for a in args])
-                for a in args:
-                    if last.get(a) == index and a not in keep:
-                        del value[a]
-        return value
+            return forward(self.rows, value, _evaluate, release if last else None)
 
     @functools.cached_property
     def _last_use(self) -> dict:
@@ -224,7 +225,7 @@ class Program:
             return rule.vjp_of(m, read["inputs"], value.get(node), bar, i)
 
         with np.errstate(all="ignore"):
-            return reverse(list(zip(self.nodes, self.rules, self.args)), self.output,
+            return reverse(self.rows, self.output,
                            self.active,
                            np.ones_like(value[self.output]) if seed is None else seed,
                            share, m.total,
@@ -232,13 +233,15 @@ class Program:
 
     def tangents(self, value: dict, direction: dict) -> dict:
         """Forward mode: dv/dt of every node along ``direction`` {leaf: tangent}."""
-        dot = {leaf: direction[leaf] for leaf in self.leaves if leaf in direction}
+        def tangent(node, rule, args, dot):
+            dots = [dot.get(a) for a in args]
+            if any(d is not None for d in dots):
+                return rule.jvp_of(NUMERIC, [value[a] for a in args], value[node], dots)
+            return None
+
         with np.errstate(all="ignore"):
-            for node, rule, args in zip(self.nodes, self.rules, self.args):
-                dots = [dot.get(a) for a in args]
-                if any(d is not None for d in dots):
-                    dot[node] = rule.jvp_of(NUMERIC, [value[a] for a in args], value[node], dots)
-        return dot
+            return forward(self.rows, {leaf: direction[leaf] for leaf in self.leaves
+                                       if leaf in direction}, tangent)
 
     def gradients(self, values: dict) -> tuple[float, dict]:
         """Step 3: the summed loss and its gradient {model symbol: float}.
@@ -303,6 +306,11 @@ class Program:
         """The operation ``key`` in its arguments' displays (earlier steps' names)."""
         rule, args = self._op[key]
         return rule.apply(*[self.display(a) for a in args])
+
+    @functools.cached_property
+    def rows(self) -> list:
+        """The program's rows: (node, rule, argument nodes), in order."""
+        return list(zip(self.nodes, self.rules, self.args))
 
     @functools.cached_property
     def _op(self) -> dict:
@@ -425,11 +433,15 @@ class Program:
         needs an adjoint: the row's count per argument (local partial and the
         product with the incoming adjoint), plus one addition where adjoints meet.
         """
-        forward = sum(rule.ops(len(args))[0] for rule, args in zip(self.rules, self.args))
-        counts = reverse(list(zip(self.nodes, self.rules, self.args)), self.output,
+        counts = reverse(self.rows, self.output,
                          self.active, 0, lambda node, rule, args, i, bar: rule.ops(len(args))[1],
                          count_total)
-        return forward + sum(counts.values())
+        return forward_count(self.rows) + sum(counts.values())
+
+
+def _evaluate(node, rule, args, value):
+    """A row's value from its arguments' values: Step 1 on numbers."""
+    return rule.forward(*[value[a] for a in args])
 
 
 def _nested_sum(shares: list):

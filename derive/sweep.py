@@ -1,4 +1,10 @@
-"""The reverse loop: Step 2 of the notebook, once for every reading.
+"""The two loops over a program's rows: Step 1 forward and Step 2 in reverse, each
+written once and read in every arithmetic.
+
+Step 1 (:func:`forward`) computes each row from its arguments' entries: values
+(:meth:`derive.staged.Program.run`), tangents (forward mode,
+:meth:`derive.staged.Program.tangents`), the variables that reach a node (the
+operation count of forward mode) or a row's own operation count.
 
 Backprop on numbers (:meth:`derive.staged.Program.backward`), forward-over-reverse on
 dual numbers, the symbolic gradient on SymPy expressions
@@ -26,6 +32,39 @@ import operator
 from typing import Callable
 
 import sympy
+
+
+def forward(ops, entry: dict, step: Callable, after: Callable | None = None) -> dict:
+    """``entry`` filled in for every row, in order: ``step(node, rule, args, entry)``
+    gives the node's entry, or None for none (a tangent no variable reaches).
+    ``after(index, args)``, where given, is called once each row is done: where a lean
+    forward pass releases the arguments it last read.
+
+    >>> import sympy
+    >>> from derive.primitives import rule_for
+    >>> x = sympy.Symbol("x")
+    >>> f = sympy.exp(sympy.sin(x))
+    >>> ops = [(n, rule_for(n), n.args) for n in (f.args[0], f)]
+    >>> value = forward(ops, {x: 0.0}, lambda node, rule, args, v: rule.forward(*[v[a] for a in args]))
+    >>> float(value[f])  # exp(sin 0)
+    1.0
+    >>> forward_count(ops)
+    2
+
+    Cost: one ``step`` per row.
+    """
+    for index, (node, rule, args) in enumerate(ops):
+        result = step(node, rule, args, entry)
+        if result is not None:
+            entry[node] = result
+        if after is not None:
+            after(index, args)
+    return entry
+
+
+def forward_count(ops) -> int:
+    """The primal operations of one forward pass: Step 1 on the counting arithmetic."""
+    return sum(forward(ops, {}, lambda node, rule, args, _: rule.ops(len(args))[0]).values())
 
 
 def reverse(ops, output, active, seed, share: Callable, total: Callable,

@@ -1,6 +1,7 @@
-"""Issue 23, "one program, truly" (in part): Step 2, the reverse loop, is written once
-(derive/sweep.py) and read in every arithmetic: backprop on numbers, forward-over-reverse
-on dual numbers, the symbolic gradient on SymPy expressions, the operation count."""
+"""Issue 23, "one program, truly" (in part): Step 1, the forward loop, and Step 2, the
+reverse loop, are each written once (derive/sweep.py) and read in every arithmetic:
+values and tangents forward; backprop on numbers, forward-over-reverse on dual numbers,
+the symbolic gradient on SymPy expressions, the operation count in reverse."""
 
 import ast
 from pathlib import Path
@@ -57,3 +58,64 @@ def test_a_planted_second_reverse_loop_is_found():
                "        for i, arg in rule.differentiable(args):\n"
                "            value[arg] = rule.vjp_of(None, args, node, value[node], i)\n")
     assert adjoint_loops(planted) == ["backward"]
+
+
+ROW_METHODS = {"forward", "jvp_of", "ops"}  # a row's value, tangent and count
+ROWS = {"rows", "rules", "ops", "nodes"}  # what a program's rows are reached through
+
+
+def row_loops(source: str) -> list[str]:
+    """Functions with a forward loop over a program's rows that runs them: a ``for`` or
+    a comprehension over rows (not ``reversed``) whose body calls a row's forward, jvp_of
+    or ops, or a step the function was given."""
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        given = {a.arg for a in function.args.args}
+        for loop in ast.walk(function):
+            if isinstance(loop, ast.For):
+                iterated, body = [loop.iter], loop.body
+            elif isinstance(loop, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+                iterated, body = [g.iter for g in loop.generators], [loop.elt]
+            else:
+                continue
+            over = {n.attr if isinstance(n, ast.Attribute) else n.id for i in iterated
+                    for n in ast.walk(i) if isinstance(n, (ast.Attribute, ast.Name))}
+            calls = [c.func for b in body for c in ast.walk(b) if isinstance(c, ast.Call)]
+            runs = ({f.attr for f in calls if isinstance(f, ast.Attribute)} & ROW_METHODS
+                    or {f.id for f in calls if isinstance(f, ast.Name)} & given)
+            if over & ROWS and runs and "reversed" not in over:
+                found.append(function.name)
+                break
+    return found
+
+
+def test_one_forward_loop_in_the_code_base():
+    loops = {path.name: row_loops(path.read_text(encoding="utf-8"))
+             for path in PACKAGE.rglob("*.py")}
+    assert {name: functions for name, functions in loops.items() if functions} == {
+        "sweep.py": ["forward"]}
+
+
+@pytest.mark.parametrize("planted", [
+    "def run(p, value):\n"
+    "    for node, rule, args in zip(p.nodes, p.rules, p.args):\n"
+    "        value[node] = rule.forward(*[value[a] for a in args])\n",
+    "def count(p):\n"
+    "    return sum(rule.ops(len(args))[0] for rule, args in zip(p.rules, p.args))\n"],
+    ids=["values", "counts"])
+def test_a_planted_second_forward_loop_is_found(planted):
+    assert row_loops(planted) == [planted[4:planted.index("(")]]
+
+
+def test_forward_mode_runs_step_1_on_tangents():
+    """Program.tangents (forward mode) and Program.run (values) are the one forward loop
+    read twice: d/dw of the toy's loss by a tangent pass equals backprop's to 1e-12."""
+    m = derive.model("toy")
+    p = Program.from_expression(m.output, m.wrt)
+    value = p.run(p.load(m.values))
+    adjoint = p.backward(value)
+    for w in m.wrt:
+        dot = p.tangents(value, {w: 1.0})[p.output]
+        assert abs(float(dot) - float(adjoint[w])) <= 1e-12 * max(1.0, abs(float(adjoint[w])))
