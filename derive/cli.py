@@ -19,6 +19,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from . import families
 from .costs import check_budget
 from .errors import DeriveError
 from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_HESSIAN_VARIABLES, MAX_NODES
@@ -37,11 +38,6 @@ DIFFERENTIATING = ("jacobian", "hessian")
 
 SUMMARY_ABOVE = 40
 """``check`` prints a summary instead of the full table above this many parameters."""
-
-MODEL_HELP = ("toy (notebook 7.1, the default), chain:LIST or chain:LIST*K "
-              "(e.g. chain:sin,exp,cos*4, chain:tanh*12), logistic:N, "
-              "mlp:D0-D1-...-DK[:ACT] (e.g. mlp:1-6-6-1:tanh) or mlp:udl72 (notebook 7.2)")
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line and exit 2."""
@@ -80,7 +76,7 @@ def _printable(text: str, what: str) -> str:
 
 def _model_argument(parser):
     parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
-                        help=MODEL_HELP + ", or a model file FILE.toml (default toy)")
+                        help=families.model_help() + ", or a model file FILE.toml (default toy)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar (one is shown on a terminal for work past a second)")
     parser.add_argument("--seed", type=_seed, default=0,
@@ -151,9 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "wins, the simpler law while within 1e-4; timings only at R^2 >= 0.9.",
                      model=False, json=False)
     sizes.add_argument("family", metavar="FAMILY",
-                       help="a chain list cycled to each depth (e.g. sin,exp,cos or tanh), "
-                       "logistic (depth = N), mlp:W[:ACT] (depth = hidden layers of width W) "
-                       "or mlp-width:K[:ACT] (depth = the width of K hidden layers)")
+                       help=families.sweep_help())
     sizes.add_argument("--depth", default="1:12", metavar="A:B",
                        help="depths to sweep, inclusive (default 1:12)")
     sizes.add_argument("--seed", type=_seed, default=0, help="seed for chain parameters "
@@ -535,9 +529,7 @@ def _sizes(args) -> int:
 
 def _table1(family, depths) -> int:
     from . import growth
-    if family != "logistic":
-        raise DeriveError("--table1 is for the logistic family: derive sizes logistic "
-                          "--depth 1:4 --table1")
+    families.expanded(family)
     if depths.stop - 1 > 6:
         raise DeriveError("--table1 expands polynomials of degree 2^(n-1): use depths up to 6")
     from .printing import ascending_text

@@ -1,5 +1,8 @@
-"""One registry of model families: how a name parses, how a member is built,
-what its growth sweep is, and the default name of its output folder.
+"""One registry of model families: each family is one :class:`Family` record, holding
+its name grammar (read by the parser, the CLI's help and the README's table), its
+builder, the sweep families its members grow along (each a :class:`Sweep`: members by
+depth, their limits and what the depth counts) and the default name of its output
+folder.  :func:`register` adds a family; nothing else in derive names one.
 
 Members (:func:`model`): ``toy``, ``chain:LIST[*K]``, ``logistic:N``,
 ``mlp:D0-...-DK[:ACT]``, ``mlp:udl72``; a model file ``FILE.toml``
@@ -30,56 +33,114 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import DeriveError, require_text
-from .models import (CHAIN_X, CHAIN_Y, MAX_LOGISTIC, TOY_LAYERS, Model, chain, chain_values,
-                     check_seed, logistic, parse_chain, toy)
-from .network import UDL72, mlp, parse_mlp
-from .usermodels import from_toml
 
-ACCEPTED = ("toy, chain:LIST, chain:LIST*K (LIST of primitives), logistic:N, "
-            "mlp:D0-D1-...-DK[:ACT] or mlp:udl72")
+# Light on purpose: `derive --help` reads the grammars here, so the builders import the
+# models (SymPy, numpy) only when they run.
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep family: one member per depth (``derive sizes``, the report's growth)."""
+
+    name: str
+    member: Callable[[int, int], object]   # (depth, seed) -> the Model at that depth
+    check: Callable[[int], None]           # (depth) -> None, or a DeriveError over the limits
+    axis: str = "depth"                    # what the depth counts ("width" for mlp-width)
 
 
 @dataclass(frozen=True)
 class Family:
-    """A family of members named ``NAME`` or ``NAME:ARG``."""
+    """A family of members named ``NAME`` or ``NAME:ARG``: one record, read everywhere."""
 
     name: str
-    build: Callable[[str, str, int], Model]   # (spec, arg, seed) -> the member
-    sweeps: Callable[[str, str], list[str]]   # (spec, arg) -> the families it sweeps
+    grammar: str                           # its names, for errors: "logistic:N"
+    help: str                              # its names with examples, for --help
+    build: Callable[[str, str, int], object]   # (spec, arg, seed) -> the member
+    sweeps: Callable[[str, str], list[str]]    # (spec, arg) -> the sweep families it grows in
+    sweep: Callable[[str], Sweep | None] = lambda name: None  # a sweep family's name read
+    sweep_help: str = ""                   # its sweep families' names, for sizes --help
+    folder: Callable[[str], str] | None = None  # its default output folder, if not the name's
+
+
+FAMILIES: dict[str, Family] = {}
+"""The registry, in the order the help lists it."""
+
+
+def register(family: Family) -> Family:
+    """Add (or replace) a family: every command, the help and the errors then know it."""
+    FAMILIES[family.name] = family
+    return family
+
+
+def accepted() -> str:
+    """Every family's grammar, as an error lists what a model name may be."""
+    return ", ".join(f.grammar for f in FAMILIES.values())
+
+
+def model_help() -> str:
+    """Every family's names with examples, as ``--help`` lists them."""
+    return ", ".join(f.help for f in FAMILIES.values())
+
+
+def sweep_help() -> str:
+    """Every sweep family's names, as ``sizes --help`` lists them."""
+    return ", ".join(f.sweep_help for f in FAMILIES.values() if f.sweep_help)
+
+
+# ---- the families ------------------------------------------------------------------
 
 
 def _toy(spec, arg, seed):
     _toy_sweeps(spec, arg)
+    from .models import toy
     return toy()
 
 
 def _toy_sweeps(spec, arg):
     if arg:
-        raise _bad(spec, f"expected {ACCEPTED}")
+        raise _bad(spec, f"expected {accepted()}")
+    from .models import TOY_LAYERS
     return [TOY_LAYERS]
 
 
 def _chain(spec, arg, seed):
+    from .models import CHAIN_X, CHAIN_Y, chain, chain_values, parse_chain
     layers = parse_chain(arg, spec)
     beta, omega = chain_values(layers, seed)
     return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, spec)
 
 
+def _chain_sweeps(spec, arg):
+    from .models import parse_chain
+    parse_chain(arg, spec)  # a bad name fails before any work
+    return [",".join(name.strip() for name in arg.partition("*")[0].split(","))]
+
+
+def _chain_sweep(name):
+    """A chain list cycled to each depth (``sin,exp,cos``): any name without a colon
+    that names no family."""
+    if ":" in name or name in FAMILIES:
+        return None
+    from .models import CHAIN_X, CHAIN_Y, chain, chain_values, parse_chain
+
+    def member(depth, seed):
+        cycle = parse_chain(name, f"chain:{name}")
+        layers = [cycle[k % len(cycle)] for k in range(depth)]
+        beta, omega = chain_values(layers, seed)
+        return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, f"chain:{','.join(layers)}")
+
+    def check(depth):
+        cycle = parse_chain(name, f"chain:{name}")
+        parse_chain(f"{','.join(cycle[:1])}*{depth}", f"chain:{name} at depth {depth}")
+
+    return Sweep(name, member, check)
+
+
 def _logistic(spec, arg, seed):
+    from .models import MAX_LOGISTIC, logistic
     if not re.fullmatch(r"[0-9]+", arg) or not 1 <= int(arg) <= MAX_LOGISTIC:
         raise _bad(spec, f"logistic:N needs a whole number N from 1 to {MAX_LOGISTIC}")
     return logistic(int(arg))
-
-
-def _mlp_sweeps(spec, arg):
-    dims, act = (UDL72["dims"], UDL72["act"]) if arg == "udl72" else parse_mlp(spec)
-    hidden = dims[1:-1] or (1,)
-    return [f"mlp:{hidden[0]}:{act}", f"mlp-width:{len(dims) - 2 or 1}:{act}"]
-
-
-def _chain_sweeps(spec, arg):
-    parse_chain(arg, spec)  # a bad name fails before any work
-    return [",".join(name.strip() for name in arg.partition("*")[0].split(","))]
 
 
 def _logistic_sweeps(spec, arg):
@@ -87,80 +148,134 @@ def _logistic_sweeps(spec, arg):
     return ["logistic"]
 
 
-FAMILIES = {
-    "toy": Family("toy", _toy, _toy_sweeps),
-    "chain": Family("chain", _chain, _chain_sweeps),
-    "logistic": Family("logistic", _logistic, _logistic_sweeps),
-    "mlp": Family("mlp", lambda spec, arg, seed: mlp(spec, seed), _mlp_sweeps),
-}
+def _logistic_sweep(name):
+    """``logistic``: l_N at depth N."""
+    if name != "logistic":
+        return None
+    from .models import MAX_LOGISTIC, logistic
+
+    def check(depth):
+        if depth > MAX_LOGISTIC:
+            raise _bad(f"logistic:{depth}", f"logistic:N needs N from 1 to {MAX_LOGISTIC}")
+
+    return Sweep(name, lambda depth, seed: logistic(depth), check)
+
+
+def _mlp(spec, arg, seed):
+    from .network import mlp
+    return mlp(spec, seed)
+
+
+def _mlp_sweeps(spec, arg):
+    from .network import UDL72, parse_mlp
+    dims, act = (UDL72["dims"], UDL72["act"]) if arg == "udl72" else parse_mlp(spec)
+    hidden = dims[1:-1] or (1,)
+    return [f"mlp:{hidden[0]}:{act}", f"mlp-width:{len(dims) - 2 or 1}:{act}"]
+
+
+def _mlp_sweep(name):
+    """``mlp:W[:ACT]``, depth hidden layers of width W; ``mlp-width:K[:ACT]``, K hidden
+    layers of width depth."""
+    head, _, rest = name.partition(":")
+    if not (head == "mlp-width" or re.fullmatch(r"mlp:[0-9]+(:[A-Za-z0-9_]*)?", name)):
+        return None
+    from .network import mlp, parse_mlp
+    size, _, act = rest.partition(":")
+
+    def network(depth):
+        if not re.fullmatch(r"[0-9]+", size) or int(size) < 1:
+            raise DeriveError(f"bad family {name!r}: expected mlp:W[:ACT] (depth sweep at "
+                              "width W) or mlp-width:K[:ACT] (width sweep with K hidden "
+                              "layers)")
+        hidden = [int(size)] * depth if head == "mlp" else [depth] * int(size)
+        return "mlp:" + "-".join(map(str, [1, *hidden, 1])) + (f":{act}" if act else "")
+
+    def check(depth):
+        parse_mlp(network(depth))
+
+    return Sweep(name, lambda depth, seed: mlp(network(depth), seed), check,
+                 "width" if head == "mlp-width" else "depth")
+
+
+register(Family("toy", "toy", "toy (notebook 7.1, the default)", _toy, _toy_sweeps))
+register(Family("chain", "chain:LIST, chain:LIST*K (LIST of primitives)",
+                "chain:LIST or chain:LIST*K (e.g. chain:sin,exp,cos*4, chain:tanh*12)",
+                _chain, _chain_sweeps, _chain_sweep,
+                "a chain list cycled to each depth (e.g. sin,exp,cos or tanh)"))
+register(Family("logistic", "logistic:N", "logistic:N", _logistic, _logistic_sweeps,
+                _logistic_sweep, "logistic (depth = N)"))
+register(Family("mlp", "mlp:D0-D1-...-DK[:ACT] or mlp:udl72",
+                "mlp:D0-D1-...-DK[:ACT] (e.g. mlp:1-6-6-1:tanh) or mlp:udl72 (notebook 7.2)",
+                _mlp, _mlp_sweeps, _mlp_sweep,
+                "mlp:W[:ACT] (depth = hidden layers of width W) or mlp-width:K[:ACT] "
+                "(depth = the width of K hidden layers)"))
+
+
+# ---- members ---------------------------------------------------------------------
 
 
 def _split(spec: str) -> tuple[str, str, Family]:
     spec = (spec or "").strip()
     if not spec:
-        raise DeriveError(f"empty model name: expected {ACCEPTED}")
+        raise DeriveError(f"empty model name: expected {accepted()}")
     head, _, arg = spec.partition(":")
     if head not in FAMILIES:
-        raise _bad(spec, f"expected {ACCEPTED}")
+        raise _bad(spec, f"expected {accepted()}")
     return spec, arg, FAMILIES[head]
 
 
-def model(spec: str, seed: int = 0) -> Model:
+def model(spec: str, seed: int = 0):
     """A family member from its name; a one-line :class:`DeriveError` if the name is bad.
 
     >>> round(float(model("toy").evaluate()), 3)
     0.139
     """
+    from .models import check_seed
     spec, arg, family = _split(require_text(spec, "a model name"))
     return family.build(spec, arg, check_seed(seed))
 
 
-def load(spec: str, seed: int = 0, allow_path=None) -> Model:
+def load(spec: str, seed: int = 0, allow_path=None):
     """A member by name, or the model a file ``FILE.toml`` describes."""
     require_text(spec, "a model name")
-    return from_toml(spec, allow_path) if spec.endswith(".toml") else model(spec, seed)
+    if spec.endswith(".toml"):
+        from .usermodels import from_toml
+        return from_toml(spec, allow_path)
+    return model(spec, seed)
 
 
 # ---- sweeps ------------------------------------------------------------------------
 
 
-def _is_sweep(name: str) -> bool:
-    return (name == "logistic" or name.startswith("mlp-width:")
-            or bool(re.fullmatch(r"mlp:[0-9]+(:[A-Za-z0-9_]*)?", name))
-            or (":" not in name and name != "toy"))
+def sweep(name: str) -> Sweep | None:
+    """The sweep family ``name`` reads as, or None if it names none."""
+    for family in FAMILIES.values():
+        found = family.sweep(name)
+        if found is not None:
+            return found
+    return None
 
 
 def sweeps(spec: str) -> list[str]:
     """The sweep families of a name: itself if it is one, else its member's families."""
     spec = (spec or "").strip()
-    if _is_sweep(spec):
+    if sweep(spec) is not None:
         return [spec]
     spec, arg, family = _split(spec)
     return family.sweeps(spec, arg)
 
 
-def _network(family: str, depth: int) -> str:
-    """The member name of an mlp sweep family at ``depth``."""
-    kind, _, rest = family.partition(":")
-    size, _, act = rest.partition(":")
-    if not re.fullmatch(r"[0-9]+", size) or int(size) < 1:
-        raise DeriveError(f"bad family {family!r}: expected mlp:W[:ACT] (depth sweep at "
-                          "width W) or mlp-width:K[:ACT] (width sweep with K hidden layers)")
-    hidden = [int(size)] * depth if kind == "mlp" else [depth] * int(size)
-    return "mlp:" + "-".join(map(str, [1, *hidden, 1])) + (f":{act}" if act else "")
+def _sweep(family: str) -> Sweep:
+    found = sweep(family)
+    if found is None:
+        raise DeriveError(f"bad family {family!r}: expected {sweep_help()}")
+    return found
 
 
 def check_member(family: str, depth: int) -> None:
     """Whether the family's member at ``depth`` is within the limits, without building
     it: a one-line :class:`DeriveError` if not (cost: parsing a name)."""
-    if family == "logistic":
-        if depth > MAX_LOGISTIC:
-            raise _bad(f"logistic:{depth}", f"logistic:N needs N from 1 to {MAX_LOGISTIC}")
-    elif family.startswith(("mlp:", "mlp-width:")):
-        parse_mlp(_network(family, depth))
-    else:
-        cycle = parse_chain(family, f"chain:{family}")
-        parse_chain(f"{','.join(cycle[:1])}*{depth}", f"chain:{family} at depth {depth}")
+    _sweep(family).check(depth)
 
 
 def largest(family: str, depths: range) -> tuple[range, str | None]:
@@ -183,26 +298,28 @@ def largest(family: str, depths: range) -> tuple[range, str | None]:
             f"{family} stops at {axis(family)} {last}: the next member is over the limits ({why})")
 
 
-def member(family: str, depth: int, seed: int = 0) -> Model:
+def member(family: str, depth: int, seed: int = 0):
     """The sweep family's model at ``depth``.
 
     ``logistic``: l_depth.  A chain list: cycled to ``depth`` layers.
     ``mlp:W[:ACT]``: ``depth`` hidden layers of width W (input and output
     width 1).  ``mlp-width:K[:ACT]``: K hidden layers of width ``depth``.
     """
-    if family == "logistic":
-        return logistic(depth)
-    if family.startswith(("mlp:", "mlp-width:")):
-        return mlp(_network(family, depth), seed)
-    cycle = parse_chain(family, f"chain:{family}")
-    layers = [cycle[k % len(cycle)] for k in range(depth)]
-    beta, omega = chain_values(layers, seed)
-    return chain(layers, beta, omega, CHAIN_X, CHAIN_Y, f"chain:{','.join(layers)}")
+    return _sweep(family).member(depth, seed)
+
+
+def expanded(family: str) -> None:
+    """Whether ``family`` is the one whose members ``sizes --table1`` expands as
+    polynomials (Table 1 of the logistic map's paper): a DeriveError if not."""
+    found = sweep(family)
+    if found is None or found.name != "logistic":
+        raise DeriveError("--table1 is for the logistic family: derive sizes logistic "
+                          "--depth 1:4 --table1")
 
 
 def axis(family: str) -> str:
     """What a sweep's "depth" column counts: the width, for an mlp-width family."""
-    return "width" if family.startswith("mlp-width:") else "depth"
+    return _sweep(family).axis
 
 
 # ---- output names ------------------------------------------------------------------
@@ -223,6 +340,9 @@ def output_name(spec: str | None, expression: str | None = None,
     >>> output_name(None, "w*x"), output_name(None, "w*x", "my model")
     ('reports/expr-ad1a4904', 'reports/expr-my_model')
     """
+    head = (spec or "").partition(":")[0]
+    if spec is not None and head in FAMILIES and FAMILIES[head].folder is not None:
+        return FAMILIES[head].folder(spec)
     if spec is None:
         label = "expr-" + (title or hashlib.sha256((expression or "").encode()).hexdigest()[:8])
     elif spec.endswith(".toml"):
