@@ -114,7 +114,6 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
         result[section][key] = median_seconds(function, times, setup)
         return result[section][key]
 
-    derivation = result["derivation"]
     measure("derivation", "dag", lambda: dag_gradient(model.output, model.wrt),
             lambda n: predict("dag", loss.dag_nodes, runs=n + 1), slow, clear_cache)
     measure("derivation", "sympy_diff", lambda: diff_gradient(model.output, model.wrt),

@@ -248,11 +248,12 @@ def _names(rows) -> str:
 def which(nb) -> str | None:
     """'7.1', '7.2' or '7.3' from the code the notebook defines, None if none."""
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    if re.search(r"def\s+init_params\s*\(", code) and "sigma_sq_omega" in code:
+    squeezed = "".join(code.split())  # "def fn(x, beta0" as "deffn(x,beta0"
+    if "definit_params(" in squeezed and "sigma_sq_omega" in code:
         return "7.3"
-    if re.search(r"def\s+compute_network_output\s*\(", code) or "all_weights" in code:
+    if "defcompute_network_output(" in squeezed or "all_weights" in code:
         return "7.2"
-    if re.search(r"def\s+fn\s*\(\s*x\s*,\s*beta0", code) and "omega3" in code:
+    if "deffn(x,beta0" in squeezed and "omega3" in code:
         return "7.1"
     return None
 
@@ -409,7 +410,6 @@ def _run(nb, kind, timeout, result, notebook_timeout: float, sandbox: Sandbox) -
     our cell's output means something else printed there, and nothing is read."""
     import secrets
 
-    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     mark = f"{MARK}{secrets.token_hex(16)}:"
@@ -635,8 +635,7 @@ def _compare(kind, values, result: Graded):
 def _expected_names(kind, model) -> list[str]:
     if kind == "7.1":
         return GRADED[kind]
-    layers = len([leaf for leaf in model.lowerings[0].leaves
-                  if getattr(leaf, "name", "").startswith("Omega")])
+    layers = len(model.lowerings[0].layers)
     names = [f"all_f[{k}]" for k in range(layers)]
     names += [f"all_h[{k}]" for k in range(1, layers)]
     names += [f"all_dl_dweights[{k}]" for k in range(layers)]

@@ -114,28 +114,29 @@ def weight_leaves(program, weights, biases) -> dict:
     """{leaf: array} for the program's Ω_k and β_k (a column each)."""
     by_name = {leaf.name: leaf for leaf in program.leaves}
     leaves = {}
-    for k, (w, b) in enumerate(zip(weights, biases)):
-        leaves[by_name[f"Omega{k}"]] = w
-        leaves[by_name[f"beta{k}"]] = np.reshape(b, (-1, 1))
+    for layer, w, b in zip(program.layers, weights, biases):
+        leaves[by_name[layer.weight]] = w
+        leaves[by_name[layer.bias]] = np.reshape(b, (-1, 1))
     return leaves
 
 
 def with_data(program, leaves, x) -> dict:
     """The weights' leaves with inputs ``x`` (one column per example) and target y = 0."""
     by_name = {leaf.name: leaf for leaf in program.leaves}
-    outputs = np.shape(leaves[by_name[f"beta{hidden_layers(program)}"]])[0]
-    return {**leaves, by_name["x"]: x, by_name["y"]: np.zeros((outputs, x.shape[1]))}
+    outputs = np.shape(leaves[by_name[program.layers[-1].bias]])[0]
+    return {**leaves, by_name[program.layers[0].input]: x,
+            by_name["y"]: np.zeros((outputs, x.shape[1]))}
 
 
 def hidden_layers(program) -> int:
-    """K: the program's weight matrices Ω₀ … Ω_K, less one."""
-    return sum(getattr(leaf, "name", "").startswith("Omega") for leaf in program.leaves) - 1
+    """K: the program's layers f_0 … f_K, less one (-1 for a program of no layers)."""
+    return len(program.layers) - 1
 
 
 def forward_std(program, leaves, x) -> list[float]:
     """Step 1 on the inputs ``x``: std of h_k over units and inputs, k = 1 … K."""
     value = program.run(with_data(program, leaves, x))
-    return [float(np.std(value[f"h{k}"])) for k in range(1, hidden_layers(program) + 1)]
+    return [float(np.std(value[layer.activation])) for layer in program.layers[:-1]]
 
 
 def backward_std(program, leaves, x) -> list[float | None]:
@@ -143,8 +144,8 @@ def backward_std(program, leaves, x) -> list[float | None]:
     and None for k = K (f_K is the output, not a hidden layer; the notebook prints K−1 … 1)."""
     value = program.run(with_data(program, leaves, x))
     adjoint = program.backward(value)
-    K = hidden_layers(program)
-    return [float(np.std(adjoint[f"f{k}"])) for k in range(1, K)] + [None]
+    return [float(np.std(adjoint[layer.preactivation]))
+            for layer in program.layers[1:-1]] + [None]
 
 
 def exponential(layers, stds, backward: bool = False) -> dict | None:
@@ -297,16 +298,19 @@ def of_model(model, seed: int = 0) -> dict | None:
     if program is None:
         return None
     K = hidden_layers(program)
+    first, last = program.layers[0], program.layers[-1]
+    weights = {layer.weight for layer in program.layers}
+    biases = {layer.bias for layer in program.layers}
     own = {leaf: v for leaf, v in program.load(model.values).items()
-           if leaf.name.startswith(("Omega", "beta"))}
-    D, inputs = next(v for leaf, v in own.items() if leaf.name == "Omega0").shape
-    rule = program.rules[program.nodes.index("h1")]
+           if leaf.name in weights | biases}
+    D, inputs = next(v for leaf, v in own.items() if leaf.name == first.weight).shape
+    rule = program.rules[program.nodes.index(first.activation)]
     rng = np.random.RandomState(seed)
     he = {leaf: rng.normal(size=np.shape(v)) * np.sqrt(2.0 / D) for leaf, v in own.items()
-          if leaf.name.startswith("Omega")}  # in 7.3's order of the program's Ω_k
-    he.update({leaf: np.zeros_like(v) for leaf, v in own.items() if leaf.name.startswith("beta")})
-    hidden = [v for leaf, v in own.items() if leaf.name.startswith("Omega")
-              and leaf.name not in ("Omega0", f"Omega{K}")]
+          if leaf.name in weights}  # in 7.3's order of the program's Ω_k
+    he.update({leaf: np.zeros_like(v) for leaf, v in own.items() if leaf.name in biases})
+    hidden = [v for leaf, v in own.items() if leaf.name in weights
+              and leaf.name not in (first.weight, last.weight)]
     sigma2 = float(np.mean(np.concatenate([v.ravel() for v in hidden]) ** 2)) if hidden else None
     layers, runs = list(range(1, K + 1)), []
     for name, variance, leaves, factor in (

@@ -33,10 +33,11 @@ import re
 import numpy as np
 from sympy import Add, Symbol
 
+from . import names as naming
 from .errors import DeriveError
 from .models import Model
 from .primitives import AFFINE, DEFAULT_ACTIVATION, LOSSES, PRIMITIVES, Rule, activations
-from .staged import Program, Variable
+from .staged import Layer, Program, Variable
 
 MAX_WIDTH = 256
 MAX_LAYERS = 64
@@ -110,9 +111,9 @@ def default_values(dims, act, seed):
 def build(dims, act, W, b, x, y, name) -> Model:
     """The network as one scalar SymPy expression, lowered also to its matrix program."""
     K = len(dims) - 2
-    omegas = tuple(tuple(tuple(Symbol(f"Omega{k}[{i},{j}]") for j in range(dims[k]))
+    omegas = tuple(tuple(tuple(Symbol(naming.weight(k, i, j)) for j in range(dims[k]))
                          for i in range(dims[k + 1])) for k in range(K + 1))
-    betas = tuple(tuple(Symbol(f"beta{k}[{i}]") for i in range(dims[k + 1]))
+    betas = tuple(tuple(Symbol(naming.bias(k, i)) for i in range(dims[k + 1]))
                   for k in range(K + 1))
     xs = tuple(Symbol("x") if dims[0] == 1 else Symbol(f"x{j}") for j in range(dims[0]))
     ys = tuple(Symbol("y") if dims[-1] == 1 else Symbol(f"y{i}") for i in range(dims[-1]))
@@ -160,15 +161,17 @@ def layers(omegas, betas, xs, ys, activation: Rule) -> Program:
     """
     K = len(omegas) - 1
     h = Variable("x", tuple((s,) for s in xs), batch=True)
-    ops, wrt = [], []
+    ops, wrt, records = [], [], []
     for k in range(K + 1):
         omega = Variable(f"Omega{k}", omegas[k])
         beta = Variable(f"beta{k}", tuple((s,) for s in betas[k]))
         wrt += [omega, beta]
         ops.append((f"f{k}", AFFINE, (beta, omega, h)))
+        records.append(Layer(omega.name, beta.name, str(h), f"f{k}",
+                             f"h{k + 1}" if k < K else None))
         if k < K:
             ops.append((f"h{k + 1}", activation, (f"f{k}",)))
             h = f"h{k + 1}"
     target = Variable("y", tuple((s,) for s in ys), batch=True)
     ops.append(("l", LOSSES["least_squares"], (f"f{K}", target)))
-    return Program(ops, "l", wrt, {key: key for key, _, _ in ops}, kind="matrix")
+    return Program(ops, "l", wrt, {key: key for key, _, _ in ops}, records)

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import sympy
 
+from . import names
 from .charts import pyplot, save
 from .limits import MAX_NODES
 from .printing import loss_name, text_name, to_text
@@ -207,7 +208,7 @@ def _shapes(p) -> dict:
 
 def _layer_count(nodes) -> int:
     """Layers as the book counts them: the affine steps f_k (k = 0 … K)."""
-    return sum(1 for n in nodes if n.kind == "step" and re.fullmatch(r"f[0-9]+", n.name))
+    return sum(1 for n in nodes if n.kind == "step" and names.preactivation(n.name))
 
 
 def _label(node, shown: dict) -> list[str]:
@@ -240,20 +241,15 @@ def _shown(v) -> str:
 # ---- folding --------------------------------------------------------------------------
 
 
-def _layer_of(name: str) -> int | None:
-    match = re.search(r"([0-9]+)(\[[0-9,]+\])?$", name)
-    return int(match.group(1)) if match else None
-
-
 def _fold(picture: Picture) -> Picture:
     """Keep the first and last :data:`KEEP_LAYERS` layers (by the number a name ends
     in) whole, and the middle ones as one node; a graph without numbered layers is
     folded by its steps' places instead."""
     steps = [n for n in picture.nodes if n.kind == "step"]
-    numbers = sorted({k for k in (_layer_of(n.name) for n in steps) if k is not None})
+    numbers = sorted({k for k in (names.layer_of(n.name) for n in steps) if k is not None})
     if len(numbers) > 2 * KEEP_LAYERS + 1:
         middle = set(numbers[KEEP_LAYERS:-KEEP_LAYERS])
-        hidden = {n.name for n in picture.nodes if _layer_of(n.name) in middle}
+        hidden = {n.name for n in picture.nodes if names.layer_of(n.name) in middle}
     else:
         order = [n.name for n in steps]
         keep = MAX_NODES // 3
@@ -264,7 +260,7 @@ def _fold(picture: Picture) -> Picture:
     hidden_steps = [n.name for n in steps if n.name in hidden]
     if not hidden_steps:
         return picture
-    layers = len({_layer_of(n) for n in hidden_steps} - {None}) or len(hidden_steps)
+    layers = len({names.layer_of(n) for n in hidden_steps} - {None}) or len(hidden_steps)
     fold_name = f"{hidden_steps[0]}…{hidden_steps[-1]}"
     fold = Node(fold_name, "fold", [f"{text_name(hidden_steps[0])} … {text_name(hidden_steps[-1])}",
                                     f"× {layers} layers" if layers > 1 else "× 1 layer"])

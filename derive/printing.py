@@ -24,13 +24,8 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from . import names
 from .primitives import by_function, row_latex
-
-
-_ENTRY = re.compile(r"(Omega|beta)([0-9]+)\[([0-9]+(?:,[0-9]+)?)\]")
-
-
-_GREEK = re.compile(r"(omega|beta|Omega|alpha|gamma|phi|theta|sigma)[0-9]*(\[[0-9,]+\])?")
 
 
 def book_factors(factors) -> list:
@@ -44,7 +39,7 @@ def book_factors(factors) -> list:
     def rank(a):
         if a.is_Number:
             return 0
-        return 1 if a.is_Symbol and _GREEK.fullmatch(a.name) else 2
+        return 1 if a.is_Symbol and names.greek(a.name) else 2
     return sorted(factors, key=rank)
 
 
@@ -131,9 +126,9 @@ class BookLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if expr.name == "l":
             return r"\ell"
-        entry = _ENTRY.fullmatch(expr.name)
+        entry = names.entry(expr.name)
         if entry:  # a network weight or bias: Omega1[2,3] -> \Omega_{1}[2,3]
-            greek, layer, index = entry.groups()
+            greek, layer, index = entry
             return rf"\{greek}_{{{layer}}}[{index}]"
         return typed_name(expr.name)
 
@@ -299,10 +294,10 @@ class BookMathMLPrinter(MathMLPresentationPrinter):
     def _print_Symbol(self, sym, style="plain"):
         if sym.name == "l":
             return self._element("mi", text="\u2113")
-        entry = _ENTRY.fullmatch(sym.name)
+        entry = names.entry(sym.name)
         if entry is None:
             return self._typed(sym.name)
-        greek, layer, index = entry.groups()
+        greek, layer, index = entry
         letter = "\u03a9" if greek == "Omega" else "\u03b2"
         x = self.dom.createElement("mrow")
         sub = self.dom.createElement("msub")
@@ -505,9 +500,9 @@ def text_name(name: str, loss: str | None = "l") -> str:
     """
     if name == loss:
         return "\u2113"
-    entry = _ENTRY.fullmatch(name)
+    entry = names.entry(name)
     if entry:
-        greek, layer, index = entry.groups()
+        greek, layer, index = entry
         return f"{greek_unicode[greek]}{layer.translate(_SUBSCRIPT)}[{index}]"
     match = _TYPED.fullmatch(name)
     if not match:

@@ -66,6 +66,19 @@ class Step:
     equation: sympy.Basic
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a network program, by the names its rows and variables carry:
+    f_k = β_k + Ω_k h_k (``preactivation``, ``bias``, ``weight``, ``input``), then
+    h_{k+1} = a[f_k] (``activation``; None after the last layer)."""
+
+    weight: str
+    bias: str
+    input: str
+    preactivation: str
+    activation: str | None
+
+
 @dataclass(frozen=True, eq=False)
 class Variable:
     """A leaf holding a grid of the model's symbols as one array (a network's Ω_k, β_k, x, y).
@@ -99,12 +112,12 @@ class Program:
     ``ops`` is a list of (key, rule, argument keys) in topological order;
     leaves are the keys that are only arguments (SymPy symbols and numbers, or
     :class:`Variable` grids).  ``names`` names the steps shown to a reader.
-    ``kind`` says what the values are ("scalar": one value per example;
-    "matrix": one column per example).
+    ``layers`` are a network's :class:`Layer` records, by the names of its rows and
+    variables (none for other programs).
     """
 
-    def __init__(self, ops, output, wrt, names: dict, kind: str = "scalar"):
-        self.output, self.wrt, self.kind = output, tuple(wrt), kind
+    def __init__(self, ops, output, wrt, names: dict, layers: tuple = ()):
+        self.output, self.wrt, self.layers = output, tuple(wrt), tuple(layers)
         self.nodes = [key for key, _, _ in ops]
         self.rules = [rule for _, rule, _ in ops]
         self.args = [tuple(args) for _, _, args in ops]
@@ -274,7 +287,7 @@ class Program:
     def shown(self, value):
         """A value as tables and JSON hold it: one column per example drops its axis."""
         array = np.asarray(value)
-        if self.kind == "matrix" and array.ndim == 2 and array.shape[1] == 1:
+        if self.columns and array.ndim == 2 and array.shape[1] == 1:
             array = array[:, 0]
         return plain(array)
 
@@ -306,6 +319,19 @@ class Program:
         """The operation ``key`` in its arguments' displays (earlier steps' names)."""
         rule, args = self._op[key]
         return rule.apply(*[self.display(a) for a in args])
+
+    @functools.cached_property
+    def columns(self) -> bool:
+        """Whether values hold one column per example: a leaf is a batch of inputs or
+        targets loaded as a grid (a network's x, y)."""
+        return any(isinstance(leaf, Variable) and leaf.batch for leaf in self.leaves)
+
+    @property
+    def kind(self) -> str:
+        """What the values are, read from the leaves, as JSON keys name a lowering's
+        results (``matrix_staged``): "matrix" (one column per example) or "scalar".
+        No reading branches on it (tests/test_layers.py)."""
+        return "matrix" if self.columns else "scalar"
 
     @functools.cached_property
     def rows(self) -> list:
@@ -408,7 +434,7 @@ class Program:
         if key in found:
             return
         columns = bad.reshape(-1, bad.shape[-1]).any(axis=0) if np.ndim(bad) else bad
-        single = np.ndim(bad) == 0 or (self.kind == "matrix" and bad.shape[-1] == 1)
+        single = np.ndim(bad) == 0 or (self.columns and bad.shape[-1] == 1)
         entries = [] if single else [int(i) for i in np.flatnonzero(columns)[:10]]
         found[key] = {"pass": pass_, "step": step, "kind": kind, "entries": entries,
                       "count": int(np.count_nonzero(columns))}

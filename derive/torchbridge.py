@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from . import names as naming
 from .errors import DeriveError
 from .network import build
 from .policy import INSTALL
@@ -116,9 +117,9 @@ def derive_names(module) -> dict:
             (layer, index) for layer, index in _layers(module) if not isinstance(layer, str)):
         rows, cols = layer.weight.shape
         for i in range(rows):
-            names[f"{index}.bias[{i}]"] = f"beta{k}[{i}]"
+            names[f"{index}.bias[{i}]"] = naming.bias(k, i)
             for j in range(cols):
-                names[f"{index}.weight[{i},{j}]"] = f"Omega{k}[{i},{j}]"
+                names[f"{index}.weight[{i},{j}]"] = naming.weight(k, i, j)
     return names
 
 

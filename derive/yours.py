@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy
 
 from . import codegen
 from .errors import DeriveError, require_model
@@ -54,10 +53,19 @@ RTOL = ATOL = 1e-10
 """Default tolerance: rounding only (derive's gradient is exact)."""
 
 _ADJOINT = re.compile(r"dl_?/?d(.+)")
-_NETWORK_LISTS = {"all_f": ("value", "f"), "all_h": ("value", "h"),
-                  "all_dl_df": ("adjoint", "f"), "all_dl_dh": ("adjoint", "h"),
-                  "all_dl_dweights": ("gradient", "Omega"),
-                  "all_dl_dbiases": ("gradient", "beta")}
+_NETWORK_LISTS = {"all_f": ("value", "preactivation"), "all_h": ("value", "activation"),
+                  "all_dl_df": ("adjoint", "preactivation"),
+                  "all_dl_dh": ("adjoint", "activation"),
+                  "all_dl_dweights": ("gradient", "weight"),
+                  "all_dl_dbiases": ("gradient", "bias")}
+"""Notebook 7.2's lists, one entry per layer k, and what each entry is of the program's
+layer (all_h[k] is h_k, the activation of layer k − 1; all_h[0] is the input)."""
+
+
+def _listed(layers, part: str) -> list:
+    """The names a notebook list holds, by index: all_h is shifted by one layer."""
+    names = [getattr(layer, part) for layer in layers]
+    return [None, *names[:-1]] if part == "activation" else names
 
 
 @dataclass
@@ -125,13 +133,13 @@ def arguments(model) -> dict:
     network, notebook 7.2's ``all_weights``, ``all_biases``, ``net_input`` and ``y``."""
     p = program(model)
     values = {str(s): v for s, v in model.values.items() if re.fullmatch(r"\w+", str(s))}
-    if p.kind == "matrix":
+    if p.layers:
         leaves = p.load(model.values)
         grids = {leaf.name: leaves[leaf] for leaf in p.leaves if isinstance(leaf, Variable)}
-        layers = sorted(int(n[5:]) for n in grids if n.startswith("Omega"))
-        values.update(all_weights=[grids[f"Omega{k}"] for k in layers],
-                      all_biases=[grids[f"beta{k}"] for k in layers],
-                      net_input=grids["x"], x=grids["x"], y=grids.get("y"))
+        net_input = grids[p.layers[0].input]
+        values.update(all_weights=[grids[layer.weight] for layer in p.layers],
+                      all_biases=[grids[layer.bias] for layer in p.layers],
+                      net_input=net_input, x=net_input, y=grids.get("y"))
     return values
 
 
@@ -230,13 +238,13 @@ def expected_gradient(model) -> dict:
 def _entries(name, value, expected, model):
     """(kind, key, the user's name, value) for one returned item; a clear error for a name
     derive does not know."""
-    if name in _NETWORK_LISTS and expected["program"].kind == "matrix":
-        kind, prefix = _NETWORK_LISTS[name]
+    layers = expected["program"].layers
+    if name in _NETWORK_LISTS and layers:
+        kind, part = _NETWORK_LISTS[name]
         if not isinstance(value, (list, tuple)):
             raise AssertionError(f"{name} must be a list (one entry per layer), got "
                                  f"{type(value).__name__}")
-        for k, item in enumerate(value):
-            key = f"{prefix}{k}"
+        for k, (item, key) in enumerate(zip(value, _listed(layers, part))):
             if item is not None and key in expected[kind]:
                 yield kind, key, f"{name}[{k}]", item
         return
@@ -292,25 +300,33 @@ def _order(expected: dict, kind: str, key: str) -> float:
     is made from (∂ℓ/∂β_k = ∂ℓ/∂f_k)."""
     if (kind, key) in expected["order"]:
         return expected["order"][(kind, key)]
-    layer = re.fullmatch(r"(beta|Omega)([0-9]+)", key)
-    if (kind == "gradient" and layer and expected["program"].kind == "matrix"
-            and ("adjoint", f"f{layer.group(2)}") in expected["order"]):
-        return expected["order"][("adjoint", f"f{layer.group(2)}")] + (
-            0.25 if layer.group(1) == "beta" else 0.5)
+    layer, part = _parameter_of(expected["program"].layers, key)
+    if kind == "gradient" and layer and ("adjoint", layer.preactivation) in expected["order"]:
+        return expected["order"][("adjoint", layer.preactivation)] + (
+            0.25 if part == "bias" else 0.5)
     return 10**9
 
 
-def _as_step(q: Quantity, network: bool) -> tuple:
+def _parameter_of(layers, name: str) -> tuple:
+    """(the layer, "weight" or "bias") where ``name`` is a layer's Ω_k or β_k, else
+    (None, None)."""
+    for layer in layers:
+        for part in ("weight", "bias"):
+            if getattr(layer, part) == name:
+                return layer, part
+    return None, None
+
+
+def _as_step(q: Quantity, layers) -> tuple:
     """The adjoint a quantity stands for: its own, or ∂ℓ/∂f_k for a network's β_k."""
-    layer = re.fullmatch(r"beta([0-9]+)", q.name) if q.kind == "gradient" and network else None
-    return ("adjoint", f"f{layer.group(1)}") if layer else (q.kind, q.name)
+    layer, part = _parameter_of(layers, q.name) if q.kind == "gradient" else (None, None)
+    return ("adjoint", layer.preactivation) if part == "bias" else (q.kind, q.name)
 
 
 def _first_wrong(verdict: Verdict, expected: dict):
-    network = expected["program"].kind == "matrix"
     known = {}
     for q in verdict.quantities:
-        known.setdefault(_as_step(q, network), q)
+        known.setdefault(_as_step(q, expected["program"].layers), q)
     steps = [q for key, q in known.items() if key[0] != "gradient"]
     wrong = sorted((q for q in steps if not q.ok), key=lambda q: q.order)
     if not wrong:
@@ -320,7 +336,7 @@ def _first_wrong(verdict: Verdict, expected: dict):
             verdict.equation = "a parameter's gradient"
         return
     first = verdict.first_wrong = wrong[0]
-    kind, name = _as_step(first, network)
+    kind, name = _as_step(first, expected["program"].layers)
     p, step = expected["program"], expected["steps"][name]
     given = known
     if kind == "value":

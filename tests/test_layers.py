@@ -1,7 +1,9 @@
 """The package's modules form a stack: no import cycle, at module level or inside functions.
 
-Also: no reading asks whether a model is a network, and no primitive's name is a
-string literal outside the rule table module.
+Also: no reading asks what kind of model it has (no comparison with a kind's or a
+family's name, no regular expression or prefix test over a parameter's name outside the
+family modules), and no primitive's name is a string literal outside the rule table
+module.
 """
 
 import ast
@@ -118,3 +120,63 @@ def test_no_primitive_is_named_outside_the_rule_table(path):
     found = [(line, text) for line, text in string_literals(path)
              if text in names - glyphs.get(path.name, set())]
     assert not found, f"{path.name} names primitives: {found}"
+
+
+# ---- no reading asks what kind of model it has ------------------------------------------
+
+FAMILY_MODULES = {"families.py", "models.py", "network.py", "usermodels.py", "names.py"}
+"""Where a family's names are written and read: everywhere else reads roles and shapes
+from the program's rows and the family record."""
+
+KIND_STRINGS = {"matrix", "scalar", "network", "toy", "chain", "logistic", "mlp",
+                "mlp-width", "udl72"}
+PARAMETER_STEMS = ("beta", "omega", "Omega", "f[0-9]", "h[0-9]", r"f\d", r"h\d")
+REGEX_CALLS = {"compile", "match", "fullmatch", "search", "sub", "subn", "findall",
+               "finditer", "split"}
+
+
+def _strings(node) -> list[str]:
+    """The string constants a node is (a tuple of them too)."""
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str)]
+
+
+def kind_questions(source: str) -> list[tuple[int, str]]:
+    """(line, what) for each comparison with a model kind's or family's name, and each
+    regular expression or prefix test over a parameter's name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                if isinstance(side, (ast.Constant, ast.Tuple, ast.List, ast.Set)):
+                    named = set(_strings(side)) & KIND_STRINGS
+                    if named:
+                        found.append((node.lineno, f"compares with {sorted(named)}"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            attr, owner = node.func.attr, node.func.value
+            regex = (attr in REGEX_CALLS and isinstance(owner, ast.Name) and owner.id == "re"
+                     and node.args and any(stem in text for text in _strings(node.args[0])
+                                           for stem in PARAMETER_STEMS))
+            prefix = (attr in ("startswith", "endswith") and node.args
+                      and any(text.startswith(PARAMETER_STEMS[:3])
+                              for text in _strings(node.args[0])))
+            if regex or prefix:
+                found.append((node.lineno, f"reads a parameter's name with {attr}"))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py")
+                                         if p.name not in FAMILY_MODULES), ids=lambda p: p.name)
+def test_no_reading_asks_what_kind_of_model_it_has(path):
+    assert not kind_questions(path.read_text(encoding="utf-8")), path.name
+
+
+@pytest.mark.parametrize("planted", [
+    'def shown(p, a):\n    return a[:, 0] if p.kind == "matrix" else a\n',
+    'def network(model):\n    return model.name.split(":")[0] in ("mlp", "chain")\n',
+    'import re\ndef layer(name):\n    return re.fullmatch(r"(beta|Omega)([0-9]+)", name)\n',
+    'def weights(leaves):\n    return [l for l in leaves if l.name.startswith("Omega")]\n',
+    'import re\ndef steps(nodes):\n    return [n for n in nodes if re.match(r"f[0-9]+", n)]\n'],
+    ids=["kind", "family", "regex", "prefix", "step"])
+def test_a_planted_question_about_the_kind_is_found(planted):
+    assert len(kind_questions(planted)) == 1
