@@ -41,7 +41,7 @@ from .primitives import LIBRARY_SUPPORT, SPELLINGS, SUPPORT, lambdify_modules, r
 from .staged import expression_program
 from .symbolic import adjoints
 from .costs import predict
-from .limits import BACKENDS
+from .limits import BACKENDS, LAMBDIFY_DEPTH_CAP, LAMBDIFY_TREE_CAP
 
 
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
@@ -539,12 +539,8 @@ def _one_call(code: str) -> bool:
     return bool(match) and _closing(code, match.end() - 1) == len(code) - 1
 
 
-LAMBDIFY_TREE_CAP = 200_000
-"""Printed tree nodes above which expressions are evaluated by generated code, not lambdify."""
 LAMBDIFIED = 16
 """lambdify's functions kept, by expressions (the largest is LAMBDIFY_TREE_CAP nodes)."""
-LAMBDIFY_DEPTH_CAP = 100
-"""Depth (operations) above which generated code is used: lambdify's printer recurses."""
 
 
 def numeric(exprs, arguments, values: dict, shape=(),

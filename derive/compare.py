@@ -44,14 +44,13 @@ import numpy as np
 from . import codegen
 from .errors import DeriveError, require_model
 from .costs import BUDGET, predict, seconds_text
-from .limits import FD_SAMPLE
+from .limits import DIFF_WORK_CAP, FD_SAMPLE
 from .modes import forward_mode, forward_mode_ops, forward_ops
 from .staged import Variable, programs
 from .symbolic import Derivatives, derivatives
 from .table import Table
 
 LAMBDIFY_TREE_CAP = codegen.LAMBDIFY_TREE_CAP
-DIFF_WORK_CAP = 5_000
 EPS = float(np.finfo(float).eps)
 CENTRAL_STEP = EPS ** (1 / 3)
 COMPLEX_STEP = 1e-20

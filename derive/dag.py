@@ -24,7 +24,6 @@ from typing import Iterable
 import sympy
 
 from .primitives import own_ops
-from .printing import to_latex
 
 
 def topological_order(roots: sympy.Basic | Iterable[sympy.Basic]) -> list[sympy.Basic]:
@@ -121,22 +120,3 @@ def sizes(exprs: sympy.Basic | Iterable[sympy.Basic]) -> Sizes:
         cse_ops=sum(own_ops(node) for node in order),
         depth=max((depth[e] for e in exprs), default=0),
     )
-
-
-LATEX_CAP = 20_000
-"""Tree nodes above which :func:`latex_chars` does not print (printing walks the tree)."""
-
-
-def latex_chars(expr: sympy.Basic, cap: int = LATEX_CAP) -> tuple[int | None, str | None]:
-    """Length of the expression's LaTeX form, or (None, reason) above ``cap`` tree nodes.
-
-    Cost: a linear size check, then (below the cap) one LaTeX print, a tree walk.
-
-    >>> x = sympy.Symbol("x")
-    >>> latex_chars(sympy.sin(x) ** 2)
-    (35, None)
-    """
-    tree = sizes(expr).tree_nodes
-    if tree > cap:
-        return None, f"not printed: {tree:,} tree nodes, above the cap of {cap:,}"
-    return len(to_latex(expr)), None

@@ -137,7 +137,8 @@ def _chain_sweep(name):
 
 
 def _logistic(spec, arg, seed):
-    from .models import MAX_LOGISTIC, logistic
+    from .limits import MAX_LOGISTIC
+    from .models import logistic
     if not re.fullmatch(r"[0-9]+", arg) or not 1 <= int(arg) <= MAX_LOGISTIC:
         raise _bad(spec, f"logistic:N needs a whole number N from 1 to {MAX_LOGISTIC}")
     return logistic(int(arg))
@@ -152,7 +153,8 @@ def _logistic_sweep(name):
     """``logistic``: l_N at depth N."""
     if name != "logistic":
         return None
-    from .models import MAX_LOGISTIC, logistic
+    from .limits import MAX_LOGISTIC
+    from .models import logistic
 
     def check(depth):
         if depth > MAX_LOGISTIC:

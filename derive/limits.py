@@ -59,3 +59,28 @@ a bwrap jail, what it may write in all."""
 JAILS = ("auto", "bwrap", "off")
 """``derive grade --jail``: bwrap where it works (auto), bwrap or refuse (bwrap), no jail
 (off)."""
+
+
+# ---- the families' sizes, and the caps on symbolic work (each defined here, once) ----
+
+MAX_CHAIN_LAYERS = 512
+"""``chain:LIST*K``: the most layers a chain may have."""
+MAX_LOGISTIC = 1000
+"""``logistic:N``: the largest N."""
+MAX_NETWORK_WIDTH = 256
+"""``mlp:…``: the widest layer."""
+MAX_NETWORK_LAYERS = 64
+"""``mlp:…``: the most layers (widths after the input's)."""
+MAX_NETWORK_PARAMETERS = 100_000
+"""``mlp:…``: the most weights and biases."""
+DIFF_WORK_CAP = 5_000
+"""sympy.diff runs while the loss's tree nodes × the variables are at most this (``check``,
+``report``, ``sizes``)."""
+HESSIAN_DIFF_CAP = 20_000
+"""sympy.diff twice (``hessian``) runs while the loss's tree size × P² is at most this."""
+LATEX_CAP = 20_000
+"""Tree nodes above which an expression's LaTeX is not printed (printing walks the tree)."""
+LAMBDIFY_TREE_CAP = 200_000
+"""Printed tree nodes above which expressions are evaluated by generated code, not lambdify."""
+LAMBDIFY_DEPTH_CAP = 100
+"""Depth (operations) above which generated code is used: lambdify's printer recurses."""

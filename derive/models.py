@@ -39,14 +39,12 @@ import sympy
 from sympy import Add, Mul, Symbol
 
 from .errors import DeriveError
-from .limits import MAX_BATCH, MAX_SEED
+from .limits import MAX_BATCH, MAX_CHAIN_LAYERS as MAX_LAYERS, MAX_SEED
 from .dag import topological_order
 from .primitives import LOSSES, PRIMITIVES, activations
 from .staged import program
 from .table import plain
 
-MAX_LAYERS = 512
-MAX_LOGISTIC = 1000
 
 TOY_BETA = (1.0, 2.0, -3.0, 0.4)
 TOY_OMEGA = (0.1, -0.4, 2.0, 3.0)

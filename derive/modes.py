@@ -44,14 +44,12 @@ from . import codegen
 from .errors import DeriveError, require_model
 from .costs import predict, seconds_text
 from .dag import sizes, topological_order
-from .limits import MAX_HESSIAN_VARIABLES
+from .limits import HESSIAN_DIFF_CAP, MAX_HESSIAN_VARIABLES
 from .primitives import NUMERIC, PRIMITIVES, rule_for
 from .staged import Program, expression_program, program
 from .symbolic import dag_gradient, deep, diff_over_budget, diff_skipped
 from .sweep import forward, forward_count
 
-HESSIAN_DIFF_CAP = 20_000
-"""sympy.diff twice runs while the loss's tree size × P² is at most this."""
 EXACT = 1e-10
 """Exact methods agree when |a − b| ≤ 1e-10·max(1, |b|), b forward-over-reverse."""
 CENTRAL = 1e-6

@@ -35,13 +35,13 @@ from sympy import Add, Symbol
 
 from . import names as naming
 from .errors import DeriveError
+from .limits import MAX_NETWORK_LAYERS as MAX_LAYERS
+from .limits import MAX_NETWORK_PARAMETERS as MAX_PARAMETERS
+from .limits import MAX_NETWORK_WIDTH as MAX_WIDTH
 from .models import Model
 from .primitives import AFFINE, DEFAULT_ACTIVATION, LOSSES, PRIMITIVES, Rule, activations
 from .staged import Layer, Program, Variable
 
-MAX_WIDTH = 256
-MAX_LAYERS = 64
-MAX_PARAMETERS = 100_000
 UDL72 = {"dims": (1, 6, 6, 6, 6, 6, 1), "act": DEFAULT_ACTIVATION, "input": 1.2,
          "target": 20.0}
 

@@ -24,7 +24,8 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from . import names
+from . import dag, names
+from .limits import LATEX_CAP
 from .primitives import by_function, row_latex
 
 
@@ -589,3 +590,18 @@ def ascending_text(expr: sympy.Basic) -> str:
 def _minus_signs(text: str) -> str:
     """ASCII hyphens that are minus signs (at the start, after a space or bracket) as −."""
     return re.sub(r"(^|(?<=[ (\[]))-", "−", text)
+
+
+def latex_chars(expr: sympy.Basic, cap: int = LATEX_CAP) -> tuple[int | None, str | None]:
+    """Length of the expression's LaTeX form, or (None, reason) above ``cap`` tree nodes.
+
+    Cost: a linear size check, then (below the cap) one LaTeX print, a tree walk.
+
+    >>> x = sympy.Symbol("x")
+    >>> latex_chars(sympy.sin(x) ** 2)
+    (35, None)
+    """
+    tree = dag.sizes(expr).tree_nodes
+    if tree > cap:
+        return None, f"not printed: {tree:,} tree nodes, above the cap of {cap:,}"
+    return len(to_latex(expr)), None

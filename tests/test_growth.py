@@ -278,7 +278,7 @@ def test_bad_depth_exits_2(run):
 
 
 def test_latex_chars_below_and_above_its_cap():
-    from derive.dag import latex_chars
+    from derive.printing import latex_chars
     from derive.printing import to_latex
     e = sympy.sin(x) * sympy.exp(y) + z
     assert latex_chars(e) == (len(to_latex(e)), None)
