@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import codegen
+from . import agreement, codegen
 from .errors import DeriveError, require_model
 from .costs import BUDGET, predict, seconds_text
 from .limits import DIFF_WORK_CAP, FD_SAMPLE
@@ -72,10 +72,8 @@ class Tolerance:
               gradient: float = 1.0) -> bool:
         """Whether a agrees with b; ``estimate`` is a method's own error estimate,
         ``gradient`` the gradient's scale ‖g‖∞."""
-        if a is None or not (math.isfinite(a) and math.isfinite(b) and math.isfinite(estimate)):
-            return False
         scale = max(1.0, abs(loss)) if self.scaled else gradient
-        return abs(a - b) <= self.atol * scale + self.rtol * abs(b) + estimate
+        return agreement.agree(a, b, self.rtol, self.atol, scale, estimate)
 
 
 TOLERANCES = {
@@ -387,7 +385,7 @@ def _quiet(function):
 @_quiet
 def central_difference(evaluate, w, h) -> float:
     """(L(p + h) − L(p − h)) / 2h."""
-    return float((evaluate(w, h)[0] - evaluate(w, -h)[0]) / (2 * h))
+    return float(agreement.central(lambda d: evaluate(w, d)[0], h))
 
 
 @_quiet
@@ -436,8 +434,8 @@ def _central(evaluate, values, w, at: float = 0.0, scale: float = 0.0):
     for step in (-2 * h, -h, h, 2 * h):
         loss[step], side = evaluate(w, step)
         sides.append(side)
-    value = float((loss[h] - loss[-h]) / (2 * h))
-    estimate = abs(float((loss[2 * h] - loss[-2 * h]) / (4 * h)) - value)
+    value = float(agreement.central(loss.get, h))
+    estimate = abs(float(agreement.central(loss.get, 2 * h)) - value)
     if sides[0] is not None and any(
             not np.array_equal(a, b) for other in sides[1:] for a, b in zip(sides[0], other)):
         return value, estimate, "kink"

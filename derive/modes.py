@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy
 
-from . import codegen
+from . import agreement, codegen
 from .errors import DeriveError, require_model
 from .costs import predict, seconds_text
 from .dag import sizes, topological_order
@@ -392,10 +392,11 @@ class Hessian:
 
 
 def _close(a, b, tolerance: float, slack: float = 0.0) -> bool:
-    """|a − b| ≤ tolerance·max(1, |b|) + slack; NaN or infinity never agrees."""
-    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b) and np.isfinite(slack)):
+    """|a − b| ≤ tolerance·max(1, |b|) + slack (:func:`derive.agreement.agree`, at the
+    scale max(1, |b|)); NaN or infinity never agrees."""
+    if b is None or not np.isfinite(b):
         return False
-    return abs(a - b) <= tolerance * max(1.0, abs(b)) + slack
+    return agreement.agree(a, b, 0.0, tolerance, max(1.0, abs(b)), slack)
 
 
 def hessian_vector(p: Program, value: dict, direction: dict) -> dict:
@@ -537,13 +538,14 @@ def _central_hessian(model, wrt):
     columns, estimates, kinks = [], [], []
     for j, w in enumerate(wrt):
         h = eps * max(1.0, float(np.max(np.abs(model.values[w]))))
-        (g1, s1), (g_1, s_1), (g2, s2), (g_2, s_2) = (gradient(w, d) for d in (h, -h, 2 * h,
-                                                                           -2 * h))
-        d1 = [(a - b) / (2 * h) for a, b in zip(g1, g_1)]
-        d2 = [(a - b) / (4 * h) for a, b in zip(g2, g_2)]
+        at = {d: gradient(w, d) for d in (h, -h, 2 * h, -2 * h)}
+        d1 = agreement.central(lambda d: at[d][0], h).tolist()
+        d2 = agreement.central(lambda d: at[d][0], 2 * h).tolist()
         columns.append(d1)
         estimates.append([abs(a - b) for a, b in zip(d1, d2)])
-        if any(not np.array_equal(a, b) for other in (s_1, s2, s_2) for a, b in zip(s1, other)):
+        s1 = at[h][1]
+        if any(not np.array_equal(a, b) for other in (at[-h][1], at[2 * h][1], at[-2 * h][1])
+               for a, b in zip(s1, other)):
             kinks.append(j)
     transpose = [list(row) for row in zip(*columns)]
     return transpose, [list(row) for row in zip(*estimates)], kinks

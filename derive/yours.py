@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import codegen
+from . import agreement, codegen
 from .errors import DeriveError, require_model
 from .printing import text_name, to_text
 from .staged import Variable, program
@@ -285,10 +285,7 @@ def _as_array(found, name: str, shape) -> np.ndarray:
 
 def _close(found, expected, rtol, atol) -> bool:
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    with np.errstate(all="ignore"):
-        return bool(np.all(np.isfinite(found))
-                    and np.all(np.abs(found - expected) <= rtol * np.abs(expected)
-                               + atol * scale))
+    return agreement.agree(found, expected, rtol, atol, scale)
 
 
 # ---- the first wrong step ------------------------------------------------------------

@@ -119,3 +119,27 @@ def test_forward_mode_runs_step_1_on_tangents():
     for w in m.wrt:
         dot = p.tangents(value, {w: 1.0})[p.output]
         assert abs(float(dot) - float(adjoint[w])) <= 1e-12 * max(1.0, abs(float(adjoint[w])))
+
+
+def central_differences(source: str) -> list[int]:
+    """Lines that divide a difference by a step's double: (… − …) / (2 * h)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+                and isinstance(node.right, ast.BinOp) and isinstance(node.right.op, ast.Mult)
+                and any(isinstance(side, ast.Constant) and side.value in (2, 4)
+                        for side in (node.right.left, node.right.right))
+                and any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub)
+                        for n in ast.walk(node.left))):
+            found.append(node.lineno)
+    return found
+
+
+def test_one_central_difference_in_the_code_base():
+    """check's central difference of the loss and the Hessian's of the gradient are
+    derive.agreement.central, read twice."""
+    found = {path.name: central_differences(path.read_text(encoding="utf-8"))
+             for path in PACKAGE.rglob("*.py")}
+    assert [name for name, lines in found.items() if lines] == ["agreement.py"]
+    planted = "def d(f, h):\n    return (f(h) - f(-h)) / (2 * h)\n"
+    assert central_differences(planted) == [2]
