@@ -163,8 +163,13 @@ def _logistic_sweep(name):
     return Sweep(name, lambda depth, seed: logistic(depth), check)
 
 
+def mlp(spec: str, seed: int = 0):
+    """A network member (:func:`derive.network.mlp`), its module imported when first built."""
+    from .network import mlp as network_member
+    return network_member(spec, seed)
+
+
 def _mlp(spec, arg, seed):
-    from .network import mlp
     return mlp(spec, seed)
 
 
@@ -181,7 +186,7 @@ def _mlp_sweep(name):
     head, _, rest = name.partition(":")
     if not (head == "mlp-width" or re.fullmatch(r"mlp:[0-9]+(:[A-Za-z0-9_]*)?", name)):
         return None
-    from .network import mlp, parse_mlp
+    from .network import parse_mlp
     size, _, act = rest.partition(":")
 
     def network(depth):
