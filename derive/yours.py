@@ -59,7 +59,8 @@ _NETWORK_LISTS = {"all_f": ("value", "preactivation"), "all_h": ("value", "activ
                   "all_dl_dweights": ("gradient", "weight"),
                   "all_dl_dbiases": ("gradient", "bias")}
 """Notebook 7.2's lists, one entry per layer k, and what each entry is of the program's
-layer (all_h[k] is h_k, the activation of layer k − 1; all_h[0] is the input)."""
+layer (all_h[k] is h_k, the activation of layer k − 1; all_h[0], the input, is not
+compared)."""
 
 
 def _listed(layers, part: str) -> list:
