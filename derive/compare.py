@@ -154,11 +154,7 @@ def check(model, tolerances: dict | None = None,
     if not require_model(model).wrt:
         raise DeriveError(f"nothing to check: {model.name} has no variable to differentiate")
     tol = {**TOLERANCES, **(tolerances or {})}
-    lowered = programs(model)
-    passes = {}
-    for q in lowered:
-        value = q.forward(model.values)
-        passes[q] = (value, q.backward(value))
+    lowered, passes = _backprop(model)
     p, expression = lowered[0], lowered[-1]
     loss, backprop = p.summed(*passes[p])
     staged = {f"{q.kind}_staged": q.summed(*passes[q])[1] for q in lowered[1:]}
@@ -169,61 +165,28 @@ def check(model, tolerances: dict | None = None,
     shape = np.shape(passes[expression][0][expression.output])  # the batch
     notes: list[str] = []
     methods = METHODS[1:] + list(staged)
-    derived = derived or derivatives(model, DIFF_WORK_CAP, budget)
-    symbolic = _numeric(derived.dag, model, shape, notes, "DAG sweep", budget)
-    if derived.diff is None:
-        notes.append(f"sympy.diff skipped: {derived.skipped}")
-        by_diff = [None] * len(model.wrt)
-    else:
-        by_diff = _numeric(derived.diff, model, shape, notes, "sympy.diff", budget)
+    symbolic, by_diff = _symbolic(derived or derivatives(model, DIFF_WORK_CAP, budget), model,
+                                  shape, notes, budget)
     analytic, blockers = complex_step_applies(p)
-    evaluate, slope = evaluator(p, model.values), slopes(p, model.values)
-    rows, conventions, overflowed = [], [], []
     scale = max((abs(g) for g in backprop.values() if math.isfinite(g)), default=0.0)
-    iterate = progress or (lambda items, **_: items)
+    at = {"evaluate": evaluator(p, model.values), "slope": slopes(p, model.values),
+          "values": model.values, "loss": loss, "scale": scale, "tol": tol,
+          "backprop": backprop, "analytic": analytic}
     measured = [(i, w) for i, w in enumerate(model.wrt) if w in sampled]
     if len(measured) < len(model.wrt):
-        notes.append(f"forward mode, central difference and complex step on a seeded sample "
-                     f"of {len(measured):,} of {len(model.wrt):,} variables (seed {seed}; "
-                     "--fd-all for all)" + (f": all of them {why}" if why and not fd_all
-                                            and affordable < FD_SAMPLE else ""))
-    for i, w in iterate(measured, total=len(measured), desc="check"):
-        central, estimate, flag = _central(evaluate, model.values, w, loss, scale)
-        if flag is None and not tol["central_difference"].agree(central, backprop[w], loss,
-                                                                estimate):
-            flag = _step_too_large(evaluate, slope, model.values, w, central, scale)
-        row = {"name": str(w), "backprop": backprop[w], "forward_mode": forward[w],
-               "symbolic": symbolic[i],
-               "symbolic_diff": by_diff[i], "central_difference": central,
-               "central_estimate": estimate, "central_flag": flag, "kink": flag == "kink",
-               # no complex step through a non-analytic row, nor where the derivative is
-               # not finite (it would report a large finite number)
-               "complex_step": (complex_step(evaluate, model.values, w)
-                                if w in analytic and math.isfinite(backprop[w]) else None),
-               **{name: grads[w] for name, grads in staged.items()}}
-        if row["complex_step"] is not None and not math.isfinite(row["complex_step"]):
-            row["complex_step"] = None  # overflow inside a row on a complex argument
-            overflowed.append(row["name"])
-        row["complex_flag"] = (None if row["complex_step"] is None or tol["complex_step"].agree(
-            row["complex_step"], backprop[w], loss, 0.0, scale) else _complex_doubt(
-            evaluate, model.values, w, row["complex_step"], backprop[w], tol["complex_step"],
-            scale))
-        _textbook_undefined(row, conventions)
-        row["agree"] = _agrees(row, methods, tol, loss, scale)
-        rows.append(row)
+        notes.append(_sample_note(len(measured), len(model.wrt), seed, why
+                                  if not fd_all and affordable < FD_SAMPLE else None))
+    rows, conventions, overflowed = [], [], []
+    for i, w in (progress or (lambda items, **_: items))(measured, total=len(measured),
+                                                          desc="check"):
+        rows.append(_measured_row(w, at, forward[w], symbolic[i], by_diff[i], staged, methods,
+                                  conventions, overflowed))
     rows += [_unsampled(w, i, backprop, symbolic, by_diff, staged, methods, tol, loss, scale)
              for i, w in enumerate(model.wrt) if w not in sampled]
     order = {str(w): i for i, w in enumerate(model.wrt)}
     rows.sort(key=lambda r: order[r["name"]])
-    if overflowed:
-        notes.append(f"complex step not finite for {', '.join(overflowed)} (a row overflowed "
-                     "on its complex argument) where backprop is finite: not compared")
-    if conventions:
-        notes.append(f"sympy.diff not finite where the table's rules are, by a documented "
-                     f"convention (x**0, 0**y: README), for {', '.join(conventions)}: "
-                     "not compared")
-    kinked = {rule.name for rule in p.rules if rule.kink is not None}
-    notes += _notes(rows, analytic, blockers, kinked, model)
+    notes += _not_compared(overflowed, conventions) + _notes(
+        rows, analytic, blockers, {rule.name for rule in p.rules if rule.kink is not None}, model)
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
                  {m: tol[m] for m in methods}, notes, p.faults(*passes[p]), p.differentiated)
@@ -281,6 +244,82 @@ def _textbook_undefined(row: dict, conventions: list):
             v is not None and np.isfinite(v) for v in exact) and exact[0] == exact[1]:
         row["symbolic_diff"] = None
         conventions.append(row["name"])
+
+
+def _measured_row(w, at: dict, forward, symbolic, by_diff, staged: dict, methods,
+                  conventions: list, overflowed: list) -> dict:
+    """``w``'s row: every method's derivative, flags and whether all agree."""
+    numeric, doubt = _numeric_row(w, at, overflowed)
+    row = {"name": str(w), "backprop": at["backprop"][w], "forward_mode": forward,
+           "symbolic": symbolic, "symbolic_diff": by_diff, **numeric,
+           **{name: grads[w] for name, grads in staged.items()}, "complex_flag": doubt}
+    _textbook_undefined(row, conventions)
+    row["agree"] = _agrees(row, methods, at["tol"], at["loss"], at["scale"])
+    return row
+
+
+def _symbolic(derived: Derivatives, model, shape, notes: list, budget) -> tuple[list, list]:
+    """The DAG sweep's and sympy.diff's derivatives as numbers, per variable (None for
+    each where sympy.diff was skipped, and a note why)."""
+    symbolic = _numeric(derived.dag, model, shape, notes, "DAG sweep", budget)
+    if derived.diff is None:
+        notes.append(f"sympy.diff skipped: {derived.skipped}")
+        return symbolic, [None] * len(model.wrt)
+    return symbolic, _numeric(derived.diff, model, shape, notes, "sympy.diff", budget)
+
+
+def _sample_note(measured: int, total: int, seed: int, why: str | None) -> str:
+    """What a check on a sample of the variables says of it."""
+    return (f"forward mode, central difference and complex step on a seeded sample of "
+            f"{measured:,} of {total:,} variables (seed {seed}; --fd-all for all)"
+            + (f": all of them {why}" if why else ""))
+
+
+def _not_compared(overflowed: list, conventions: list) -> list[str]:
+    """Notes on the entries left out of the comparison, and why."""
+    notes = []
+    if overflowed:
+        notes.append(f"complex step not finite for {', '.join(overflowed)} (a row overflowed "
+                     "on its complex argument) where backprop is finite: not compared")
+    if conventions:
+        notes.append(f"sympy.diff not finite where the table's rules are, by a documented "
+                     f"convention (x**0, 0**y: README), for {', '.join(conventions)}: "
+                     "not compared")
+    return notes
+
+
+def _backprop(model) -> tuple[list, dict]:
+    """The model's programs (the first computes its backprop), and each one's forward
+    and backward passes."""
+    lowered = programs(model)
+    passes = {}
+    for q in lowered:
+        value = q.forward(model.values)
+        passes[q] = (value, q.backward(value))
+    return lowered, passes
+
+
+def _numeric_row(w, at: dict, overflowed: list) -> tuple[dict, str | None]:
+    """The numeric methods' entries of ``w``'s row (the central difference, its estimate
+    and flag, the complex step), and the complex step's flag; ``overflowed`` collects
+    the variables whose complex step overflowed."""
+    evaluate, values, backprop, tol = at["evaluate"], at["values"], at["backprop"], at["tol"]
+    central, estimate, flag = _central(evaluate, values, w, at["loss"], at["scale"])
+    if flag is None and not tol["central_difference"].agree(central, backprop[w], at["loss"],
+                                                            estimate):
+        flag = _step_too_large(evaluate, at["slope"], values, w, central, at["scale"])
+    # no complex step through a non-analytic row, nor where the derivative is not finite
+    # (it would report a large finite number)
+    step = (complex_step(evaluate, values, w)
+            if w in at["analytic"] and math.isfinite(backprop[w]) else None)
+    if step is not None and not math.isfinite(step):
+        step = None  # overflow inside a row on a complex argument
+        overflowed.append(str(w))
+    doubt = (None if step is None or tol["complex_step"].agree(
+        step, backprop[w], at["loss"], 0.0, at["scale"]) else _complex_doubt(
+        evaluate, values, w, step, backprop[w], tol["complex_step"], at["scale"]))
+    return {"central_difference": central, "central_estimate": estimate,
+            "central_flag": flag, "kink": flag == "kink", "complex_step": step}, doubt
 
 
 def _agrees(row: dict, methods, tol: dict, loss: float, scale: float) -> bool:
