@@ -13,6 +13,8 @@ the budget is skipped, with the prediction and the reason under "skipped".
 
 from __future__ import annotations
 
+import functools
+
 import os
 import statistics
 import time
@@ -86,12 +88,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
     ``threads`` threads.
     """
     batch = model.batch_size or batch  # a batch from a file is the one measured
-    result = {"model": model.name, "batch": batch, "budget": budget, "derivation": {},
-              "compile": {}, "evaluation": {}, "ratios": {}, "skipped": {},
-              "predicted": {"derivation": {}, "compile": {}, "evaluation": {}, "against": {}},
-              "environment": environment(),
-              "threads": frameworks.pin_threads(threads, against), "peak_bytes": {},
-              "relative_error": {}, "against": dict.fromkeys(frameworks.KEYS)}
+    result = _new_result(model.name, batch, budget, threads, against)
     slow = min(repeat, 3)
     gradient = dag_gradient(model.output, model.wrt)
     loss, grad = sizes(model.output), sizes(gradient)
@@ -100,20 +97,7 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
            "forward_mode": forward_mode_ops(p), "lambdify": grad.ops,
            "lambdify_cse": grad.cse_ops, "generated": grad.cse_ops}
 
-    def measure(section, key, function, guess, times, setup=None, why=None):
-        """Time ``function`` into result[section][key] unless predicted over budget."""
-        prediction = guess(times)
-        result["predicted"][section][key] = prediction.each
-        why = f"{why}; {prediction.method}: about {seconds_text(prediction.seconds)} " \
-              f"predicted ({prediction.basis})" if why else prediction.over(budget)
-        if why:
-            result[section][key] = None
-            compiled = section == "evaluation" and key in result["compile"]
-            result["skipped"][f"{key}_evaluation" if compiled else key] = why
-            return None
-        result[section][key] = median_seconds(function, times, setup)
-        return result[section][key]
-
+    measure = functools.partial(_measure, result, budget)
     measure("derivation", "dag", lambda: dag_gradient(model.output, model.wrt),
             lambda n: predict("dag", loss.dag_nodes, runs=n + 1), slow, clear_cache)
     measure("derivation", "sympy_diff", lambda: diff_gradient(model.output, model.wrt),
@@ -143,28 +127,67 @@ def bench(model, batch: int = 100_000, repeat: int = 5, seed: int = 0, progress=
             timed(name, f"eval_{name}", ops[name], lambda f=function: f(*values), repeat, 2)
         else:
             evaluation[name] = None
-    expected = None
-    if evaluation["backprop"] is not None:
-        _, expected = p.gradients(batched.values)
-        expected = [expected[w] for w in model.wrt]
-    shape = np.broadcast_shapes(*[np.shape(v) for v in values])
-    for name, function in functions.items():
-        if function and expected is not None and evaluation[name] is not None:
-            found = codegen.batch_sums(function, arguments, batched.values, shape)
-            result["relative_error"][name] = frameworks.relative_error(found, expected)
+    expected = _cross_checked(result, p, model.wrt, functions, arguments, batched.values)
     result["peak_bytes"] = _peaks(p, batched.values, functions, values, evaluation)
     result["ratios"] = _ratios(result)
     _against(result, model, batched.values, against, expected, repeat, measure,
              lambda rate, key, n: predict(rate, ops[rate.removeprefix("eval_")], batch, n, key))
     for q in lowered:  # the model's own lowering (a network's matrix program), timed beside
-        forward, backprop = f"{q.kind}_forward", f"{q.kind}_backprop"
-        # at most the scalar program's cost: predicted by it
-        timed(forward, "forward", ops["forward"], lambda: q.forward(batched.values), repeat, 0)
-        timed(backprop, "backprop", ops["backprop"],
-              lambda: q.backward(q.forward(batched.values)), repeat, 0)
-        result["ratios"][f"{backprop}_over_forward"] = _ratio(evaluation[backprop],
-                                                             evaluation[forward])
+        _time_lowering(result, q, timed, ops, batched.values, repeat)
     return result
+
+
+def _new_result(name: str, batch: int, budget, threads: int, against) -> dict:
+    """The ``bench --json`` object before anything is measured."""
+    return {"model": name, "batch": batch, "budget": budget, "derivation": {},
+            "compile": {}, "evaluation": {}, "ratios": {}, "skipped": {},
+            "predicted": {"derivation": {}, "compile": {}, "evaluation": {}, "against": {}},
+            "environment": environment(),
+            "threads": frameworks.pin_threads(threads, against), "peak_bytes": {},
+            "relative_error": {}, "against": dict.fromkeys(frameworks.KEYS)}
+
+
+def _measure(result: dict, budget, section, key, function, guess, times, setup=None,
+             why=None):
+    """Time ``function`` into result[section][key] unless predicted over budget."""
+    prediction = guess(times)
+    result["predicted"][section][key] = prediction.each
+    why = f"{why}; {prediction.method}: about {seconds_text(prediction.seconds)} " \
+          f"predicted ({prediction.basis})" if why else prediction.over(budget)
+    if why:
+        result[section][key] = None
+        compiled = section == "evaluation" and key in result["compile"]
+        result["skipped"][f"{key}_evaluation" if compiled else key] = why
+        return None
+    result[section][key] = median_seconds(function, times, setup)
+    return result[section][key]
+
+
+def _cross_checked(result: dict, p, wrt, functions: dict, arguments, values: dict):
+    """Backprop's gradient (None where it was not timed), and each timed function's
+    relative error against it, into result["relative_error"]."""
+    evaluation = result["evaluation"]
+    if evaluation["backprop"] is None:
+        return None
+    _, gradient = p.gradients(values)
+    expected = [gradient[w] for w in wrt]
+    shape = np.broadcast_shapes(*[np.shape(values[a]) for a in arguments])
+    for name, function in functions.items():
+        if function and evaluation[name] is not None:
+            found = codegen.batch_sums(function, arguments, values, shape)
+            result["relative_error"][name] = frameworks.relative_error(found, expected)
+    return expected
+
+
+def _time_lowering(result: dict, q, timed, ops: dict, values: dict, repeat: int) -> None:
+    """A lowering's forward and backward passes, timed beside the scalar program's (at
+    most its cost: predicted by it), and their ratio."""
+    forward, backprop = f"{q.kind}_forward", f"{q.kind}_backprop"
+    timed(forward, "forward", ops["forward"], lambda: q.forward(values), repeat, 0)
+    timed(backprop, "backprop", ops["backprop"], lambda: q.backward(q.forward(values)),
+          repeat, 0)
+    result["ratios"][f"{backprop}_over_forward"] = _ratio(result["evaluation"][backprop],
+                                                         result["evaluation"][forward])
 
 
 def _peaks(p, values: dict, functions: dict, arguments: list, evaluated: dict) -> dict:
