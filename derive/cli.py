@@ -704,16 +704,10 @@ def _init(args) -> int:
     return 0
 
 
-def _grade(args) -> int:
-    import time
-
-    from . import gradebook
-    from .grading import Graded, grade_all
-    from .output import check_file, write_text
-    from .report import render_grades
-    from .sandbox import Limits, bwrap_works
-    from .table import json_text
-    started = time.perf_counter()
+def _check_grade_limits(args) -> None:
+    """A one-line DeriveError for a grading limit out of its range, or a jail asked for
+    that cannot start."""
+    from .sandbox import bwrap_works
     if not 0 < args.timeout <= 3600:
         raise DeriveError("--timeout must be a number of seconds from 0 to 3600")
     if not 0 < args.notebook_timeout <= 86400:
@@ -729,20 +723,59 @@ def _grade(args) -> int:
     if args.jail == "bwrap" and bwrap_works():
         raise DeriveError(f"--jail bwrap: {bwrap_works()} (install the Debian package "
                           "bubblewrap, or use --jail auto)")
-    form = "json" if args.json else args.format
-    rubrics = dict(_rubric(path) for path in args.rubric)
-    paths, refused = _notebooks(args.notebooks)
-    if form == "gradescope" and not paths and not refused:
-        raise DeriveError("--format gradescope: no notebook to grade")
+
+
+def _grade_outputs(args, notebooks) -> dict:
+    """{flag: path} of the files grade writes (-o, --csv, --html), each checked before
+    any notebook runs; none may be a notebook being graded."""
+    from .output import check_file
     outputs = {}
     for flag, name in (("-o", args.output), ("--csv", args.csv), ("--html", args.html)):
         if name is not None:
             _printable(name, flag)
             outputs[flag] = check_file(name, args.force, flag)
-            for notebook in [*paths, *(p for p, _ in refused)]:
+            for notebook in notebooks:
                 if _same_file(outputs[flag], notebook):
                     raise DeriveError(f"{flag} {name!r} is one of the notebooks being "
                                       "graded: choose another file")
+    return outputs
+
+
+def _grades_text(results, form: str, seconds: float) -> str:
+    """What grade prints (or writes to -o): JSON, Gradescope's results.json, one
+    notebook's report, or a line per notebook and the class's totals."""
+    from . import gradebook
+    from .table import json_text
+    if form == "json":
+        return json_text({"notebooks": [r.to_json() for r in results],
+                          "passed": sum(r.passed for r in results),
+                          "failed": sum(not r.passed for r in results)}, indent=2)
+    if form == "gradescope":
+        return json_text(gradebook.gradescope(results, seconds), indent=2)
+    if len(results) == 1:
+        return results[0].report()
+    return "\n".join(r.summary for r in results) + (
+        f"\n{len(results)} notebooks: {sum(r.passed for r in results)} passed, "
+        f"{sum(not r.passed for r in results)} failed; "
+        f"{sum(r.score for r in results):g} of {sum(r.max_score for r in results):g} points")
+
+
+def _grade(args) -> int:
+    import time
+
+    from . import gradebook
+    from .grading import Graded, grade_all
+    from .output import write_text
+    from .report import render_grades
+    from .sandbox import Limits
+    started = time.perf_counter()
+    _check_grade_limits(args)
+    form = "json" if args.json else args.format
+    rubrics = dict(_rubric(path) for path in args.rubric)
+    paths, refused = _notebooks(args.notebooks)
+    if form == "gradescope" and not paths and not refused:
+        raise DeriveError("--format gradescope: no notebook to grade")
+    outputs = _grade_outputs(args, [*paths, *(p for p, _ in refused)])
     limits = Limits(args.memory, int(args.notebook_timeout) + 5, args.file_size,
                     args.processes, args.jail)
     settings = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
@@ -770,20 +803,7 @@ def _grade(args) -> int:
     results = [fresh[p] if p in fresh else Graded.from_json(
         kept[p], str(p), rubrics.get(kept[p]["notebook"], ())) for p in paths]
     results += [Graded(str(p), None, problem=why) for p, why in refused]
-    if form == "json":
-        text = json_text({"notebooks": [r.to_json() for r in results],
-                          "passed": sum(r.passed for r in results),
-                          "failed": sum(not r.passed for r in results)}, indent=2)
-    elif form == "gradescope":
-        text = json_text(gradebook.gradescope(results, time.perf_counter() - started),
-                         indent=2)
-    elif len(results) == 1:
-        text = results[0].report()
-    else:
-        text = "\n".join(r.summary for r in results) + (
-            f"\n{len(results)} notebooks: {sum(r.passed for r in results)} passed, "
-            f"{sum(not r.passed for r in results)} failed; "
-            f"{sum(r.score for r in results):g} of {sum(r.max_score for r in results):g} points")
+    text = _grades_text(results, form, time.perf_counter() - started)
     if "-o" in outputs:
         write_text(outputs["-o"], text + "\n", args.force, "-o")
     else:
