@@ -403,25 +403,15 @@ def _run(nb, kind, timeout, result, notebook_timeout: float, sandbox: Sandbox) -
     """Execute every cell (errors recorded, not fatal; each cell within ``timeout`` and
     the whole within ``notebook_timeout``, then the kernel's process group killed: nbclient
     shuts the kernel down "immediately", which jupyter_client does by SIGKILL to the
-    group), then read the graded variables:
-    from our own last cell's output alone, on the one line that carries this run's fresh
-    random token.  A line printed by the notebook's code (an IPython hook, a printed
+    group), then read the graded variables: from our own last cell's output alone, on
+    the one line that carries this run's fresh random token.  A line printed by the notebook's code (an IPython hook, a printed
     copy) cannot carry a token it never saw before our cell ran; a second marked line in
     our cell's output means something else printed there, and nothing is read."""
     import secrets
 
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     mark = f"{MARK}{secrets.token_hex(16)}:"
-    if kind == "7.3":  # a cell of ours after each experiment reads what it computed
-        cells = []
-        for cell in nb.cells:
-            cells.append(cell)
-            experiment = cell.cell_type == "code" and grading73.experiment_cell(cell.source)
-            if experiment:
-                cells.append(_ours(grading73.after(experiment)))
-        nb.cells = cells
-    nb.cells.append(_ours(_reader(READ[kind], mark, READ_FIRST.get(kind, ""))))
+    _add_our_cells(nb, kind, mark)
     deadline = time.monotonic() + notebook_timeout
 
     def cell_timeout(cell) -> float:  # a cell's own limit, or what is left of the whole's
@@ -446,16 +436,7 @@ def _run(nb, kind, timeout, result, notebook_timeout: float, sandbox: Sandbox) -
             result.timed_out = True
 
     for start in range(KERNEL_STARTS):
-        # error_on_timeout: after a cell's timeout and its interrupt, nbclient takes this as
-        # the cell's reply and goes on; without it, it waits for the kernel's own reply
-        # again, interrupting it each timeout, for ever where the kernel ignores SIGINT
-        client = NotebookClient(nb, km=_kernel(sandbox), timeout_func=cell_timeout,
-                                allow_errors=True, interrupt_on_timeout=True,
-                                record_timing=False, on_notebook_start=started,
-                                error_on_timeout={"ename": OVERRAN, "evalue": "",
-                                                  "traceback": []},
-                                on_cell_start=before, on_cell_executed=after,
-                                shutdown_kernel="immediate")
+        client = _client(nb, sandbox, cell_timeout, started, before, after)
         try:
             # cleanup_kc: shut the kernel down at the end, though the manager is ours
             client.execute(env=sandbox.env, cwd=str(sandbox.folder), cleanup_kc=True,
@@ -465,22 +446,68 @@ def _run(nb, kind, timeout, result, notebook_timeout: float, sandbox: Sandbox) -
             raise KeyboardInterrupt from None
         except _OverTime:
             result.timed_out = True
-            result.errors.append({"cell": None, "error": f"the notebook's time limit "
-                                  f"({notebook_timeout:g} s) reached: its other cells not "
-                                  "run, its kernel and the processes it started killed",
-                                  "limit": f"the notebook's time limit ({notebook_timeout:g} s)"})
+            result.errors.append(_over_time(notebook_timeout))
         except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as error:
             if _STOPPING.is_set():
                 raise KeyboardInterrupt from None
             if not began and start + 1 < KERNEL_STARTS:
                 continue  # the kernel died starting (two kernels raced for a port): again
             result.timed_out = True
-            died = _died_of(client, sandbox.limits) if isinstance(error, DeadKernelError) else None
-            result.errors.append({"cell": None, "error": f"{type(error).__name__}: stopped"
-                                  + (f" ({died})" if died else ""), "limit": died})
+            result.errors.append(_stopped(error, client, sandbox.limits))
         finally:
             _KERNELS.pop(id(client), None)
         break
+    _cell_errors(nb, result, sandbox.limits, timeout)
+    return _marked_values(nb, mark, result)
+
+
+def _over_time(notebook_timeout: float) -> dict:
+    """The error entry of a notebook stopped at its time limit."""
+    limit = f"the notebook's time limit ({notebook_timeout:g} s)"
+    return {"cell": None, "error": f"{limit} reached: its other cells not run, its kernel "
+            "and the processes it started killed", "limit": limit}
+
+
+def _stopped(error, client, limits: Limits) -> dict:
+    """The error entry of a run stopped by nbclient (a cell's timeout, a dead kernel: of
+    which limit, where known)."""
+    from nbclient.exceptions import DeadKernelError
+    died = _died_of(client, limits) if isinstance(error, DeadKernelError) else None
+    return {"cell": None, "error": f"{type(error).__name__}: stopped"
+            + (f" ({died})" if died else ""), "limit": died}
+
+
+def _add_our_cells(nb, kind: str, mark: str) -> None:
+    """Our reading cell at the end, marked with this run's token (and for 7.3 a cell of
+    ours after each experiment, reading what it computed)."""
+    if kind == "7.3":
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            experiment = cell.cell_type == "code" and grading73.experiment_cell(cell.source)
+            if experiment:
+                cells.append(_ours(grading73.after(experiment)))
+        nb.cells = cells
+    nb.cells.append(_ours(_reader(READ[kind], mark, READ_FIRST.get(kind, ""))))
+
+
+def _client(nb, sandbox: Sandbox, cell_timeout, started, before, after):
+    """nbclient's runner of the notebook in ``sandbox``'s kernel.  error_on_timeout: after
+    a cell's timeout and its interrupt, nbclient takes this as the cell's reply and goes
+    on; without it, it waits for the kernel's own reply again, interrupting it each
+    timeout, for ever where the kernel ignores SIGINT."""
+    from nbclient import NotebookClient
+    return NotebookClient(nb, km=_kernel(sandbox), timeout_func=cell_timeout,
+                          allow_errors=True, interrupt_on_timeout=True,
+                          record_timing=False, on_notebook_start=started,
+                          error_on_timeout={"ename": OVERRAN, "evalue": "", "traceback": []},
+                          on_cell_start=before, on_cell_executed=after,
+                          shutdown_kernel="immediate")
+
+
+def _cell_errors(nb, result, limits: Limits, timeout: float) -> None:
+    """Each error a cell of the student's raised, by the cell's number, into
+    ``result.errors`` (an interrupted cell marks the run as timed out)."""
     number = 0
     for cell in nb.cells:
         if cell.cell_type != "code" or cell.metadata.get(OURS):
@@ -492,7 +519,12 @@ def _run(nb, kind, timeout, result, notebook_timeout: float, sandbox: Sandbox) -
                     result.timed_out = True
                 result.errors.append({"cell": number, "error": f"{output.get('ename')}: "
                                       f"{str(output.get('evalue'))[:200]}",
-                                      "limit": _limit(output, sandbox.limits, timeout)})
+                                      "limit": _limit(output, limits, timeout)})
+
+
+def _marked_values(nb, mark: str, result) -> dict:
+    """The graded variables from our last cell's one line marked with ``mark``; {} (and
+    ``result.problem`` said) where anything else wrote a marked line."""
     ours = nb.cells[-1].get("outputs", [])
     text = "".join(o.get("text", "") for o in ours if o.get("output_type") == "stream")
     lines = [line for line in text.splitlines() if MARK in line]

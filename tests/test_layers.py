@@ -180,3 +180,17 @@ def test_no_reading_asks_what_kind_of_model_it_has(path):
     ids=["kind", "family", "regex", "prefix", "step"])
 def test_a_planted_question_about_the_kind_is_found(planted):
     assert len(kind_questions(planted)) == 1
+
+
+def long_functions(source: str, most: int = 60) -> list[str]:
+    """Functions (methods and nested ones too) longer than ``most`` lines."""
+    return [node.name for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > most]
+
+
+def test_no_function_is_over_60_lines_but_the_clis_parser_table():
+    found = {path.name: long_functions(path.read_text(encoding="utf-8"))
+             for path in PACKAGE.rglob("*.py")}
+    assert {name: f for name, f in found.items() if f} == {"cli.py": ["build_parser"]}
+    assert long_functions("def f():\n" + "    x = 1\n" * 60) == ["f"]
