@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import agreement, codegen
+from .methods import GRADIENT, STAGED as LOWERED
 from .errors import DeriveError, require_model
 from .costs import BUDGET, predict, seconds_text
 from .limits import DIFF_WORK_CAP, FD_SAMPLE
@@ -86,9 +87,8 @@ TOLERANCES = {
 }
 """Default tolerance of each method against backprop."""
 
-METHODS = ["backprop", "forward_mode", "symbolic", "symbolic_diff", "central_difference",
-           "complex_step"]
-STAGED = ["scalar_staged"]
+METHODS = list(GRADIENT)
+STAGED = list(LOWERED)
 """Further staged programs compared with backprop, for models lowered more than once."""
 
 
@@ -120,7 +120,7 @@ class Check:
 
     def to_json(self) -> dict:
         """The documented ``derive check --json`` object."""
-        keys = ["backprop", "forward_mode", "symbolic", "central_difference", "complex_step"]
+        keys = [m for m in METHODS if m != "symbolic_diff"]  # the documented keys
         out = {"model": self.model, "loss": self.loss, "parameters": self.parameters,
                "gradients": {r["name"]: {k: r[k] for k in keys} for r in self.rows},
                "agree": self.agree}

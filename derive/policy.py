@@ -4,8 +4,9 @@ The text tables, the Jupyter display and both report templates read these;
 no template or formatter keeps its own list of columns, caps or names.
 """
 
-METHODS = ["forward_mode", "symbolic", "symbolic_diff", "central_difference", "complex_step",
-           "scalar_staged"]
+from .methods import GRADIENT, STAGED
+
+METHODS = [*GRADIENT[1:], *STAGED]
 """The methods compared with backprop, in the order every table shows them."""
 
 WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
