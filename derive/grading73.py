@@ -189,11 +189,11 @@ def _program_values(weights) -> dict:
     with np.errstate(all="ignore"):
         value = program.run(initialization.with_data(program, leaves, x))
         adjoint = program.backward(value)
-    leaf = {leaf.name: leaf for leaf in program.leaves}
+    by_name = {leaf.name: leaf for leaf in program.leaves}
     return {"f": [value[layer.preactivation] for layer in program.layers],
             "h": [value[layer.activation] for layer in program.layers[:-1]],
             "dl_df": [adjoint[layer.preactivation] for layer in program.layers],
-            "dl_dweights": [adjoint[leaf[layer.weight]] for layer in program.layers]}
+            "dl_dweights": [adjoint[by_name[layer.weight]] for layer in program.layers]}
 
 
 def _close_list(found, expected) -> bool:

@@ -301,8 +301,8 @@ def of_model(model, seed: int = 0) -> dict | None:
     first, last = program.layers[0], program.layers[-1]
     weights = {layer.weight for layer in program.layers}
     biases = {layer.bias for layer in program.layers}
-    own = {leaf: v for leaf, v in program.load(model.values).items()
-           if leaf.name in weights | biases}
+    parameters = weights | biases
+    own = {leaf: v for leaf, v in program.load(model.values).items() if leaf.name in parameters}
     D, inputs = next(v for leaf, v in own.items() if leaf.name == first.weight).shape
     rule = program.rules[program.nodes.index(first.activation)]
     rng = np.random.RandomState(seed)
