@@ -17,16 +17,17 @@ reports Jinja2 and matplotlib) on first use.
 
 import importlib
 
-from .version import __version__
-from .errors import DeriveError
+from derive.version import __version__
+from derive.base.errors import DeriveError
 
 _HOMES = {
-    "model": "modelview", "Model": "models", "from_expression": "models", "jvp": "modes",
-    "check": "notebook", "dag_gradient": "notebook", "diff_gradient": "notebook",
-    "hessian": "notebook", "jacobian": "notebook", "make_report": "notebook",
-    "size_sweep": "notebook", "trace": "notebook", "parse": "parser",
-    "parse_steps": "parser", "graph": "picture", "PRIMITIVES": "primitives",
-    "program": "staged", "from_torch": "torchbridge",
+    "model": "present.modelview", "Model": "models.model", "from_expression": "models.model",
+    "jvp": "readings.modes", "check": "present.notebook", "dag_gradient": "present.notebook",
+    "diff_gradient": "present.notebook", "hessian": "present.notebook",
+    "jacobian": "present.notebook", "make_report": "present.notebook",
+    "size_sweep": "present.notebook", "trace": "present.notebook", "parse": "models.parser",
+    "parse_steps": "models.parser", "graph": "present.picture", "PRIMITIVES": "core.rules",
+    "program": "core.program", "from_torch": "usercode.torch_modules",
 }
 """Each public name and the module that defines it, loaded on first use."""
 

@@ -6,7 +6,7 @@ nothing written); 3 an internal error (a short message; ``--debug`` anywhere on
 the command line shows the traceback); 130 interrupted (Ctrl-C); 141 stdout
 closed early (``derive trace | head``), as for SIGPIPE.  A standard output that
 is closed (``>&-``) or cannot be written (``>/dev/full``), or a deleted current
-folder, is one line and exit 2 (:mod:`derive.streams`).
+folder, is one line and exit 2 (:mod:`derive.base.streams`).
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import families
-from .costs import check_budget
-from .errors import DeriveError
-from .limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_HESSIAN_VARIABLES, MAX_NODES
-from .limits import GRADE_FILE_MB as FILE_MB
-from .limits import GRADE_MEMORY_MB as MEMORY_MB
-from .limits import GRADE_PROCESSES as PROCESSES
-from .limits import JAILS
-from .policy import INSTALL, WAYS, WORDS
-from .version import __version__
+from derive.models import families
+from derive.readings.costs import check_budget
+from derive.base.errors import DeriveError
+from derive.base.limits import BACKENDS, BUDGET, FD_SAMPLE, MAX_BATCH, MAX_HESSIAN_VARIABLES, MAX_NODES
+from derive.base.limits import GRADE_FILE_MB as FILE_MB
+from derive.base.limits import GRADE_MEMORY_MB as MEMORY_MB
+from derive.base.limits import GRADE_PROCESSES as PROCESSES
+from derive.base.limits import JAILS
+from derive.base.errors import INSTALL
+from derive.present.policy import WAYS, WORDS
+from derive.version import __version__
 
 # Each command imports what it needs when it runs: --help and --version load no SymPy,
 # numpy, Jinja2 or matplotlib, and trace loads nothing of reports or charts.
@@ -387,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _seed(text: str) -> int:
     """--seed's value: a whole number from 0 to MAX_SEED (argparse says so in one line)."""
-    from .models import check_seed
+    from derive.models.model import check_seed
     try:
         return check_seed(int(text))
     except (ValueError, DeriveError) as error:
@@ -431,8 +432,8 @@ MAX_THREADS = 256
 
 def _load(args, batch: int | None = None):
     """The model the options describe, validated before any work."""
-    from .families import load
-    from .usermodels import assignments, from_text, with_values
+    from derive.models.families import load
+    from derive.models.user import assignments, from_text, with_values
     cwd = Path(".")  # relative @FILE paths stay relative: no getcwd (the folder may be gone)
     params = assignments(args.param, "--param", cwd)
     inputs = assignments(args.input, "--input", cwd)
@@ -462,8 +463,8 @@ def _check_memory(built, batch: int) -> None:
     bytes: the values one forward pass keeps per example, from passes over batches of 1
     and 2 (cheap), times the batch and MEMORY_FACTOR."""
     import numpy as np
-    from .limits import MEMORY, MEMORY_FACTOR
-    from .staged import program
+    from derive.base.limits import MEMORY, MEMORY_FACTOR
+    from derive.core.program import program
     kept = []
     for n in (1, 2):
         small = built.batch(n, 0)
@@ -479,23 +480,23 @@ def _check_memory(built, batch: int) -> None:
 
 def _progress(args):
     """Progress bars on stderr, only where it is a terminal and --quiet is not given."""
-    from . import text
+    from derive.present import terminal as text
     return text.progress_bars(sys.stderr.isatty() and not getattr(args, "quiet", False))
 
 
 def _trace(args) -> int:
-    from . import text
-    from .staged import trace
-    from .table import json_text
+    from derive.present import terminal as text
+    from derive.core.program import trace
+    from derive.base.table import json_text
     result = trace(_load(args))
     print(json_text(result.to_json(), indent=2) if args.json else text.format_trace(result))
     return 0
 
 
 def _check(args) -> int:
-    from . import text
-    from .compare import check
-    from .table import json_text
+    from derive.present import terminal as text
+    from derive.checks.check import check
+    from derive.base.table import json_text
     result = check(_load(args, args.batch), progress=_progress(args), fd_all=args.fd_all,
                    seed=args.seed, budget=args.budget)
     if args.json:
@@ -508,8 +509,9 @@ def _check(args) -> int:
 
 
 def _sizes(args) -> int:
-    from . import growth, text
-    from .table import json_text
+    from derive.checks import growth
+    from derive.present import terminal as text
+    from derive.base.table import json_text
     if args.table1:
         return _table1(args.family, growth.parse_depths(args.depth))
     result = growth.size_sweep(args.family, args.depth, args.seed, progress=_progress(args),
@@ -528,11 +530,11 @@ def _sizes(args) -> int:
 
 
 def _table1(family, depths) -> int:
-    from . import growth
+    from derive.checks import growth
     families.expanded(family)
     if depths.stop - 1 > 6:
         raise DeriveError("--table1 expands polynomials of degree 2^(n-1): use depths up to 6")
-    from .printing import ascending_text
+    from derive.present.notation import ascending_text
     for row in growth.table1(depths):
         print(f"n = {row['n']}")
         for key in ("l_n", "derivative", "simplified"):
@@ -555,8 +557,9 @@ def _variables(args, built):
 
 
 def _jacobian(args) -> int:
-    from . import modes, text
-    from .table import json_text
+    from derive.readings import modes
+    from derive.present import terminal as text
+    from derive.base.table import json_text
     built = _load(args)
     result = modes.jacobian(built, _variables(args, built))
     print(json_text(result.to_json(), indent=2) if args.json else text.format_jacobian(result))
@@ -564,8 +567,9 @@ def _jacobian(args) -> int:
 
 
 def _hessian(args) -> int:
-    from . import modes, text
-    from .table import json_text
+    from derive.readings import modes
+    from derive.present import terminal as text
+    from derive.base.table import json_text
     built = _load(args)
     result = modes.hessian(built, _variables(args, built), progress=_progress(args),
                            budget=args.budget)
@@ -581,8 +585,8 @@ def _written(path: str) -> None:
 
 
 def _code(args) -> int:
-    from .codegen import model_source
-    from .output import check_file, write_text
+    from derive.readings.codegen import model_source
+    from derive.base.writing import check_file, write_text
     if args.output is not None:
         check_file(args.output, args.force)
     source = model_source(_load(args), args.backend)
@@ -595,9 +599,9 @@ def _code(args) -> int:
 
 
 def _graph(args) -> int:
-    from .output import check_file, write_bytes
-    from .picture import graph
-    from .table import json_text
+    from derive.base.writing import check_file, write_bytes
+    from derive.present.picture import graph
+    from derive.base.table import json_text
     suffix = Path(args.output).suffix.lower() if args.output else ".svg"
     if suffix not in (".svg", ".pdf"):
         raise DeriveError(f"bad --output {args.output!r}: the file must end in .svg or .pdf")
@@ -618,7 +622,7 @@ def _graph(args) -> int:
 
 
 def _serve(args) -> int:
-    from .serve import serve
+    from derive.present.serve import serve
     if not 1 <= args.workers <= 64:
         raise DeriveError("--workers must be a whole number from 1 to 64")
     if not 0 <= args.port <= 65535:
@@ -628,7 +632,7 @@ def _serve(args) -> int:
     if not 1000 <= args.memory <= 1_000_000:
         raise DeriveError("--memory must be from 1,000 to 1,000,000 MB")
     if args.measure:
-        from .serve import measure
+        from derive.present.serve import measure
         print(measure())
         return 0
     return serve(args.host, args.port, args.workers, args.timeout, args.memory)
@@ -636,8 +640,8 @@ def _serve(args) -> int:
 
 def _graph_page(args) -> int:
     """``graph --html FILE``: the step-through page (it shows values and adjoints)."""
-    from .output import check_file, write_text
-    from .report import graph_page as page
+    from derive.base.writing import check_file, write_text
+    from derive.present.report import graph_page as page
     if args.output is not None or args.json:
         raise DeriveError("--html writes a page of its own: give it without -o and --json")
     _printable(args.html, "--html")
@@ -650,10 +654,10 @@ def _graph_page(args) -> int:
 
 
 def _bench(args) -> int:
-    from . import against as frameworks
-    from . import text
-    from .bench import bench
-    from .table import json_text
+    from derive.checks import frameworks
+    from derive.present import terminal as text
+    from derive.checks.bench import bench
+    from derive.base.table import json_text
     if not 1 <= args.batch <= MAX_BATCH or not 1 <= args.repeat <= MAX_REPEAT:
         raise DeriveError(f"--batch must be a whole number from 1 to {MAX_BATCH:,} and "
                           f"--repeat one from 1 to {MAX_REPEAT:,}")
@@ -672,8 +676,9 @@ MAX_SIGMA2_RUNS = 12
 
 
 def _init(args) -> int:
-    from . import initialization, text
-    from .table import json_text
+    from derive.checks import initialization
+    from derive.present import terminal as text
+    from derive.base.table import json_text
     initialization.check_shape(args.K, args.D)
     words = args.sigma2.split(",")
     if not 1 <= len(words) <= MAX_SIGMA2_RUNS:
@@ -681,7 +686,7 @@ def _init(args) -> int:
     variances = [initialization.sigma2_value(w, args.D) for w in words]
     suffix = Path(args.chart).suffix.lower() if args.chart else None
     if args.chart is not None:
-        from .output import check_file
+        from derive.base.writing import check_file
         if suffix not in (".svg", ".pdf"):
             raise DeriveError(f"bad --chart {args.chart!r}: the file must end in .svg or .pdf")
         check_file(args.chart, args.force, "--chart")
@@ -694,8 +699,8 @@ def _init(args) -> int:
     else:
         print(text.format_init(runs))
     if args.chart is not None:
-        from .charts import values_chart
-        from .output import write_bytes
+        from derive.present.charts import values_chart
+        from derive.base.writing import write_bytes
         title = f"growth of values with depth (K = {args.K}, D = {args.D}, {activation})"
         picture = values_chart([r.to_json() for r in runs], suffix[1:], title)
         write_bytes(args.chart, picture.encode() if suffix == ".svg" else picture, args.force,
@@ -707,7 +712,7 @@ def _init(args) -> int:
 def _check_grade_limits(args) -> None:
     """A one-line DeriveError for a grading limit out of its range, or a jail asked for
     that cannot start."""
-    from .sandbox import bwrap_works
+    from derive.usercode.sandbox import bwrap_works
     if not 0 < args.timeout <= 3600:
         raise DeriveError("--timeout must be a number of seconds from 0 to 3600")
     if not 0 < args.notebook_timeout <= 86400:
@@ -728,7 +733,7 @@ def _check_grade_limits(args) -> None:
 def _grade_outputs(args, notebooks) -> dict:
     """{flag: path} of the files grade writes (-o, --csv, --html), each checked before
     any notebook runs; none may be a notebook being graded."""
-    from .output import check_file
+    from derive.base.writing import check_file
     outputs = {}
     for flag, name in (("-o", args.output), ("--csv", args.csv), ("--html", args.html)):
         if name is not None:
@@ -744,8 +749,8 @@ def _grade_outputs(args, notebooks) -> dict:
 def _grades_text(results, form: str, seconds: float) -> str:
     """What grade prints (or writes to -o): JSON, Gradescope's results.json, one
     notebook's report, or a line per notebook and the class's totals."""
-    from . import gradebook
-    from .table import json_text
+    from derive.usercode import gradebook
+    from derive.base.table import json_text
     if form == "json":
         return json_text({"notebooks": [r.to_json() for r in results],
                           "passed": sum(r.passed for r in results),
@@ -763,11 +768,11 @@ def _grades_text(results, form: str, seconds: float) -> str:
 def _grade(args) -> int:
     import time
 
-    from . import gradebook
-    from .grading import Graded, grade_all
-    from .output import write_text
-    from .report import render_grades
-    from .sandbox import Limits
+    from derive.usercode import gradebook
+    from derive.usercode.grading import Graded, grade_all
+    from derive.base.writing import write_text
+    from derive.present.report import render_grades
+    from derive.usercode.sandbox import Limits
     started = time.perf_counter()
     _check_grade_limits(args)
     form = "json" if args.json else args.format
@@ -818,7 +823,7 @@ def _grade(args) -> int:
 def _notebooks(names) -> tuple[list[Path], list]:
     """The notebooks named (each checked now: a bad one exits 2 before any runs) and those
     in the folders named (a bad entry there is that entry's grade)."""
-    from .gradebook import notebooks_in
+    from derive.usercode.gradebook import notebooks_in
     paths, refused = [], []
     for name in names:
         path = Path(_printable(name, "notebook path"))
@@ -837,7 +842,7 @@ def _notebooks(names) -> tuple[list[Path], list]:
 def _parse_notebook(path: Path) -> None:
     """Refuse (one line) a file that is not a Jupyter notebook: not UTF-8, not JSON, or
     JSON without a notebook's cells."""
-    from .files import NOTEBOOK_BYTES, read_bytes
+    from derive.base.files import NOTEBOOK_BYTES, read_bytes
     try:
         data = json.loads(read_bytes(path, "notebook", NOTEBOOK_BYTES).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -847,8 +852,8 @@ def _parse_notebook(path: Path) -> None:
 
 
 def _rubric(path: str) -> tuple:
-    from .files import MODEL_FILE_BYTES, read_bytes
-    from .rubric import read
+    from derive.base.files import MODEL_FILE_BYTES, read_bytes
+    from derive.usercode.rubric import read
     data = read_bytes(_printable(path, "--rubric"), "rubric", MODEL_FILE_BYTES)
     try:
         return read(data.decode("utf-8"), path)
@@ -864,8 +869,8 @@ def _same_file(a, b) -> bool:
 
 
 def _report(args) -> int:
-    from .families import output_name, sweeps
-    from .report import formats_for, make_report
+    from derive.models.families import output_name, sweeps
+    from derive.present.report import formats_for, make_report
     formats, notes = formats_for(args.format)  # a missing pdflatex is said before any work
     if args.timestamp is not None and not re.fullmatch(r"[ -~]{1,64}", args.timestamp):
         raise DeriveError("bad --timestamp: use 1 to 64 printable ASCII characters")
@@ -893,7 +898,7 @@ def main(argv=None) -> int:
     debug = "--debug" in argv
     argv = _attach_values([a for a in argv if a != "--debug"])
     parser = build_parser()
-    from . import streams
+    from derive.base import streams
     try:
         streams.prepare(svg=argv[:1] == ["graph"])
         try:
@@ -923,8 +928,8 @@ def main(argv=None) -> int:
               "cd to a folder that exists", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if "derive.text" in sys.modules:
-            sys.modules["derive.text"].end_progress()
+        if "derive.present.terminal" in sys.modules:
+            sys.modules["derive.present.terminal"].end_progress()
         print("derive: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # an internal error: short, with the way to see more

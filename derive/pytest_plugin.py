@@ -16,5 +16,5 @@ import pytest
 def derive_check():
     """derive_check(model, fn, rtol=1e-10, atol=1e-10): assert that your backprop ``fn``
     matches derive's, naming the first wrong step when it does not."""
-    from .testing import assert_backprop_matches
+    from derive.testing import assert_backprop_matches
     return assert_backprop_matches

@@ -20,11 +20,11 @@ import inspect
 import math
 import warnings
 
-from .compare import TOLERANCES, Tolerance, check
-from .errors import DeriveError
-from .methods import GRADIENT
-from .models import Model
-from .yours import ATOL, RTOL, compare
+from derive.checks.check import TOLERANCES, Tolerance, check
+from derive.base.errors import DeriveError
+from derive.checks.methods import GRADIENT
+from derive.models.model import Model
+from derive.usercode.backprop import ATOL, RTOL, compare
 
 
 def _tolerance(value, name: str):
@@ -46,7 +46,7 @@ def assert_gradients_agree(model, rtol: float | None = None, atol: float | None 
     error estimate.  With ``batch``, the check runs on a seeded batch.  A model with
     no variable to differentiate is an error (:class:`derive.DeriveError`), as are
     arguments of the wrong type; no numpy warning escapes.
-    Returns the :class:`derive.compare.Check` when all agree.
+    Returns the :class:`derive.checks.check.Check` when all agree.
     """
     if not isinstance(model, Model):
         raise DeriveError(f"assert_gradients_agree takes a derive Model, got "
@@ -91,9 +91,9 @@ def assert_backprop_matches(model, fn, rtol: float = RTOL, atol: float = ATOL):
     ``all_dl_df``, ``all_dl_dh``).  Gradients are compared with the symbolic gradient,
     steps with the staged program, within rtol·|value| + atol·(the quantity's largest
     |value|) (1e-10 both: derive's gradient is exact).  Returns the
-    :class:`derive.yours.Verdict` when all agree.  See :mod:`derive.yours`.
+    :class:`derive.usercode.backprop.Verdict` when all agree.  See :mod:`derive.usercode.backprop`.
 
-    >>> from derive.families import model
+    >>> from derive.models.families import model
     >>> def mine(beta3, omega3, f3=None, **values):
     ...     return {"dldbeta3": 0.7445}          # 4 digits: not the exact value
     >>> assert_backprop_matches(model("toy"), mine)  # doctest: +ELLIPSIS
@@ -139,8 +139,8 @@ def assert_torch_matches(module, input, target, rtol: float = RTOL, atol: float 
 
     Cost: one autograd backward in float64, one symbolic sweep of the network.
     """
-    from .torchbridge import derive_names, from_torch, torch_gradients
-    from .yours import expected_gradient
+    from derive.usercode.torch_modules import derive_names, from_torch, torch_gradients
+    from derive.usercode.backprop import expected_gradient
     rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
     model = from_torch(module, input, target)
     theirs = torch_gradients(module, input, target)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from derive.staged import trace
-from derive.usermodels import from_text
+from derive.core.program import trace
+from derive.models.user import from_text
 
 
 def generated(run, tmp_path, args):
@@ -51,7 +51,7 @@ def test_symbols_named_like_every_temporary_helper_and_module_give_the_right_num
 
 def test_an_infinite_constant_is_written_as_numpy_understands(tmp_path):
     import sympy
-    from derive.codegen import compile_source, source
+    from derive.readings.codegen import compile_source, source
     x = sympy.Symbol("x")
     function = compile_source(source([x + sympy.oo, x * sympy.nan, x - sympy.oo], [x]))
     plus, nan, minus = function(1.0)
@@ -299,7 +299,7 @@ def test_a_wrong_gradient_is_still_caught_where_a_numeric_method_is_flagged(
     cannot be trusted (sin at 1e6 and 1e15, tan at π/2, arcsin next to 1), sympy.diff
     (SymPy's own rule) or the complex step (whose own error estimate cannot explain 10%)
     still disagrees with backprop: a flag never hides a wrong rule."""
-    from derive.primitives import PRIMITIVES, primitive
+    from derive.core.rules import PRIMITIVES, primitive
     import dataclasses
     monkeypatch.setitem(PRIMITIVES, row, dataclasses.replace(PRIMITIVES[row], partial=partial))
     code, out, _ = run("check", "--expr", expr, "--param", f"x={at}")
@@ -310,7 +310,7 @@ def test_a_wrong_gradient_is_still_caught_where_a_numeric_method_is_flagged(
 def test_relative_errors_on_tiny_gradients_are_caught():
     """A 17% error on gradients of 1e-26 is a disagreement: exact methods are compared at
     the gradient's own scale, not against an absolute 1e-10."""
-    from derive.compare import TOLERANCES
+    from derive.checks.check import TOLERANCES
     tol = TOLERANCES["symbolic"]
     assert not tol.agree(1.932e-26, 1.602e-26, gradient=1.932e-26)
     assert tol.agree(1.602e-26 * (1 + 1e-12), 1.602e-26, gradient=1.602e-26)
@@ -321,7 +321,7 @@ def test_the_python_api_raises_derive_errors_for_wrong_types_and_converts_number
     import sympy
     import derive
     from derive import DeriveError, from_expression
-    from derive.compare import check
+    from derive.checks.check import check
     from derive.testing import assert_gradients_agree
     w, b, x, y = sympy.symbols("w b x y")
     bad = [lambda: derive.model(123), lambda: trace("toy"), lambda: check(123),
@@ -399,8 +399,8 @@ def test_random_expressions_and_points_never_crash(run, text, x, w, command):
 
 
 def test_names_are_shown_as_typed_and_distinct():
-    from derive.parser import parse
-    from derive.printing import mathml, to_latex
+    from derive.models.parser import parse
+    from derive.present.notation import mathml, to_latex
     e = parse("w*x__2 + x1 + x_1 + xAbs + xnorm + xprime")
     latex, html = to_latex(e), mathml(e)
     for shown in (r"\mathrm{x\_\_2}", "x_{1}", r"\mathrm{x\_1}", r"\mathrm{xAbs}",

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import REPORTS, by_report
-from derive.charts import STYLE, pyplot, render_all
+from derive.present.charts import STYLE, pyplot, render_all
 
 
 def tick_labels(fig):

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from derive import check, dag_gradient, diff_gradient, model, program
-from derive.compare import TOLERANCES, Tolerance
+from derive.checks.check import TOLERANCES, Tolerance
 
 MODELS = ["toy", "chain:sin,exp,cos", "chain:tanh*12", "chain:sigmoid,softplus,tanh*3",
           "logistic:10"]
@@ -92,9 +92,9 @@ def test_a_value_off_in_the_fifth_digit_disagrees():
 def test_check_exits_one_on_disagreement(run, monkeypatch):
     from dataclasses import replace
 
-    from derive import primitives
-    wrong = replace(primitives.PRIMITIVES["cos"], partial=lambda m, a, out, i: m.sin(a[0]))
-    monkeypatch.setitem(primitives.PRIMITIVES, "cos", wrong)
+    from derive.core import rules
+    wrong = replace(rules.PRIMITIVES["cos"], partial=lambda m, a, out, i: m.sin(a[0]))
+    monkeypatch.setitem(rules.PRIMITIVES, "cos", wrong)
     code, out, _ = run("check", "toy")
     assert code == 1
     assert "DISAGREE" in out

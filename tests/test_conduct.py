@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from conftest import call, ctrl_c_reaches_children, fresh_venv
-from derive import families
-from derive.output import MARKER
+from derive.models import families
+from derive.base.writing import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--depth", "1:2", "--format", "html", "--budget", "0.001"]
@@ -351,8 +351,8 @@ def test_version_and_debug_anywhere(run):
 
 
 def test_the_internal_error_hint_says_how_to_use_debug(run, monkeypatch):
-    import derive.staged  # the command imports trace from here when it runs
-    monkeypatch.setattr(derive.staged, "trace", lambda m: 1 / 0)
+    import derive.core.program  # the command imports trace from here when it runs
+    monkeypatch.setattr(derive.core.program, "trace", lambda m: 1 / 0)
     code, _, err = run("trace")
     assert code == 3 and "add --debug anywhere on the command line" in err
     with pytest.raises(ZeroDivisionError):
@@ -467,8 +467,8 @@ def test_ctrl_c_on_a_terminal_clears_the_bar_before_its_line():
                     reason="pdflatex not installed (apt-get install texlive-latex-base "
                            "texlive-latex-recommended); .ci/run installs it")
 def test_a_pdflatex_failure_is_one_line_with_its_log_and_exit_1(run, tmp_path, monkeypatch):
-    import derive.report
-    monkeypatch.setattr(derive.report, "render_tex",
+    import derive.present.report
+    monkeypatch.setattr(derive.present.report, "render_tex",
                         lambda data, pages: "\\documentclass{article}\\begin{document}"
                                             "\\nosuchcommand\\end{document}\n")
     code, _, err = run("report", "--depth", "1:2", "--format", "pdf", "--out",

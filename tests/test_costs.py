@@ -10,9 +10,9 @@ import re
 import pytest
 
 from derive import model
-from derive.costs import RATES, predict
-from derive.dag import sizes
-from derive.symbolic import dag_gradient, diff_gradient, diff_tree_nodes
+from derive.readings.costs import RATES, predict
+from derive.core.graph import sizes
+from derive.readings.symbolic import dag_gradient, diff_gradient, diff_tree_nodes
 
 
 def test_the_formula_is_fixed_plus_size_times_batch_rate_plus_overhead():
@@ -66,8 +66,8 @@ def test_sizes_stops_before_a_depth_predicted_past_the_budget(run):
 
 
 def test_where_a_sweep_stops_is_predicted_from_sizes_not_the_clock():
-    from derive.growth import row_seconds, sweep_until
-    from derive.families import member
+    from derive.checks.growth import row_seconds, sweep_until
+    from derive.models.families import member
     rows, stopped = sweep_until("tanh", range(1, 41), budget=0.05)
     deepest = rows[-1]["depth"]
     total = sum(row_seconds(member("tanh", d, 0)).seconds for d in range(1, deepest + 1))
@@ -89,7 +89,7 @@ def test_sympy_diffs_prediction_grows_with_depth_past_100_levels():
     """Past DIFF_DEEP_FROM levels the trees' prediction is multiplied by (depth / 100)²
     and says so; at most 100 deep it is the trees' alone."""
     import sympy
-    from derive.symbolic import DIFF_DEEP_FROM, diff_seconds
+    from derive.readings.symbolic import DIFF_DEEP_FROM, diff_seconds
     w, x = sympy.symbols("w x")
     deep_chain = w * x
     for _ in range(199):
@@ -105,8 +105,8 @@ def test_sympy_diffs_prediction_grows_with_depth_past_100_levels():
 
 
 def test_the_hessians_methods_are_predicted_from_graph_operations_and_variables():
-    from derive.modes import hessian_seconds
-    from derive.staged import program
+    from derive.readings.modes import hessian_seconds
+    from derive.core.program import program
     m = model("mlp:1-8-8-1")
     p, n = program(m), len(m.wrt)
     cost = hessian_seconds(m, m.wrt, p)

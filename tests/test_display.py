@@ -13,10 +13,10 @@ import sympy
 
 import derive
 from derive import parse
-from derive.models import from_expression
-from derive.dag import sizes
-from derive.picture import graph
-from derive.printing import BookLatexPrinter, mathml, mathml_flow, to_latex, to_text
+from derive.models.model import from_expression
+from derive.core.graph import sizes
+from derive.present.picture import graph
+from derive.present.notation import BookLatexPrinter, mathml, mathml_flow, to_latex, to_text
 
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -160,8 +160,8 @@ def test_the_token_test_catches_a_printer_that_drops_a_dot(monkeypatch):
     monkeypatch.setattr(BookLatexPrinter, "_print_Mul",
                         lambda self, expr: LatexPrinter._print_Mul(self, expr))
     monkeypatch.setitem(BookLatexPrinter._default_settings, "mul_symbol", None)
-    import derive.printing
-    monkeypatch.setattr(derive.printing, "LATEX", {"order": "none"})
+    import derive.present.notation
+    monkeypatch.setattr(derive.present.notation, "LATEX", {"order": "none"})
     bad = disagreements("toy")
     assert "step f0" in {what for what, _ in bad}  # β₀ + ω₀ x against β₀ + ω₀·x
 

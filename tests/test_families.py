@@ -1,4 +1,4 @@
-"""A family is one record (derive/families.py): a family registered here, in a fixture,
+"""A family is one record (derive/models/families.py): a family registered here, in a fixture,
 works in trace, check, sizes, graph, code and report, and in the help and the errors,
 with no other module of derive touched."""
 
@@ -7,9 +7,9 @@ import json
 import pytest
 import sympy
 
-from derive import families
-from derive.families import Family, Sweep
-from derive.models import from_expression
+from derive.models import families
+from derive.models.families import Family, Sweep
+from derive.models.model import from_expression
 
 
 def nest(depth: int, seed: int = 0):

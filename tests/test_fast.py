@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import sympy
 
-from derive import codegen, model, parse, program
-from derive.bench import peak_bytes
-from derive.models import from_expression
-from derive.primitives import ARITHMETIC, PRIMITIVES, functions
-from derive.symbolic import dag_gradient
+from derive import model, parse, program
+from derive.readings import codegen
+from derive.checks.bench import peak_bytes
+from derive.models.model import from_expression
+from derive.core.rules import ARITHMETIC, PRIMITIVES, functions
+from derive.readings.symbolic import dag_gradient
 
 
 def test_a_row_says_which_values_its_backward_reads():
@@ -203,9 +204,9 @@ def test_bench_refuses_bad_against_and_threads(run, args):
 
 
 def test_a_missing_framework_is_skipped_with_the_reason(monkeypatch):
-    from derive import against
-    from derive.bench import bench
-    monkeypatch.setattr(against, "missing", lambda library: f"{library} is not installed")
+    from derive.checks import frameworks
+    from derive.checks.bench import bench
+    monkeypatch.setattr(frameworks, "missing", lambda library: f"{library} is not installed")
     result = bench(model("toy"), batch=10, repeat=1, against=["jax"])
     assert result["against"]["jax_grad"] is None
     assert result["skipped"]["jax_grad"] == "jax is not installed"
@@ -216,8 +217,8 @@ def test_the_install_hint_pins_the_cpu_torch(monkeypatch):
     several GB; it now names the pinned version the README and .ci/run install."""
     import importlib.util
 
-    from derive import against
+    from derive.checks import frameworks
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert against.missing("torch") == "torch is not installed (pip install 'torch==2.13.0')"
-    assert against.missing("jax") == "jax is not installed (pip install 'jax[cpu]==0.10.2')"
+    assert frameworks.missing("torch") == "torch is not installed (pip install 'torch==2.13.0')"
+    assert frameworks.missing("jax") == "jax is not installed (pip install 'jax[cpu]==0.10.2')"
     assert "torch==2.13.0" in (Path(__file__).parents[1] / ".ci" / "run").read_text()

@@ -288,7 +288,7 @@ def test_a_kernel_that_dies_starting_is_started_again(monkeypatch):
     cell has run, so the grader starts one again, up to KERNEL_STARTS in all."""
     from nbclient import NotebookClient
 
-    from derive import grading
+    from derive.usercode import grading
     real, starts = NotebookClient.execute, []
 
     def dies_at_first(self, **kwargs):

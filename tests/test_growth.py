@@ -10,10 +10,11 @@ import pytest
 import sympy
 from hypothesis import assume, given, settings, strategies as st
 
-from derive import codegen, model, program
-from derive.dag import own_ops, sizes
-from derive.growth import TIMING_R2, describe, fit, fits, sweep, table1
-from derive.symbolic import dag_gradient
+from derive import model, program
+from derive.readings import codegen
+from derive.core.graph import own_ops, sizes
+from derive.checks.growth import TIMING_R2, describe, fit, fits, sweep, table1
+from derive.readings.symbolic import dag_gradient
 
 x, y, z = sympy.symbols("x y z")
 leaves = st.sampled_from([x, y, z, sympy.Integer(2), sympy.Integer(3), sympy.Rational(1, 2)])
@@ -61,7 +62,7 @@ def test_sizes_equal_a_direct_walk(e):
 @given(whole)
 def test_ops_equals_count_ops_without_negation_or_division(e):
     # count_ops counts as SymPy prints; with no negative numbers, fractions or
-    # negative powers both definitions agree (derive.dag.Sizes says where not);
+    # negative powers both definitions agree (derive.core.graph.Sizes says where not);
     # count_ops expects evaluated expressions, so compare on the evaluated form
     e = e.doit()
     assume(all(not (n.is_Number and (n.is_negative or not n.is_Integer))
@@ -111,15 +112,15 @@ def test_noisy_timing_fits_are_not_stated_as_laws():
 def test_the_sizes_text_states_no_timing_law_below_the_bar():
     """Issue 24: `derive sizes` printed a timing law at R² 0.869 (its text called describe
     without the timing rule); a noisy seconds column is now "too noisy" there too."""
-    from derive.growth import Sweep
-    from derive.text import format_sweep
+    from derive.checks.growth import Sweep
+    from derive.present.terminal import format_sweep
     rows = sweep("sin,exp,cos", range(1, 13), progress=None)
     noisy = [1.0, 3.0, 1.2, 2.9, 1.1, 3.3]  # the deeper half's seconds, R² far below 0.9
     for row, seconds in zip(rows[6:], noisy):
         row["seconds_sympy_diff"] = seconds
     laws = fits(rows)
     assert laws["seconds_sympy_diff"]["r2"] < TIMING_R2
-    from derive.policy import SIZE_HEADERS
+    from derive.present.policy import SIZE_HEADERS
     laws_text = format_sweep(Sweep("sin,exp,cos", rows, laws)).split("growth laws")[1]
     seconds = next(line for line in laws_text.splitlines()
                    if line.strip().startswith(SIZE_HEADERS["seconds_sympy_diff"]))
@@ -278,12 +279,12 @@ def test_bad_depth_exits_2(run):
 
 
 def test_latex_chars_below_and_above_its_cap():
-    from derive.printing import latex_chars
-    from derive.printing import to_latex
+    from derive.present.notation import latex_chars
+    from derive.present.notation import to_latex
     e = sympy.sin(x) * sympy.exp(y) + z
     assert latex_chars(e) == (len(to_latex(e)), None)
     [row] = sweep("logistic", [30], progress=None)
-    from derive.models import logistic
+    from derive.models.model import logistic
     n, reason = latex_chars(dag_gradient(logistic(30).output, [x])[0])
     assert n is None and "tree nodes, above the cap" in reason
 
@@ -297,7 +298,7 @@ def test_peak_memory_is_measured_on_the_same_code_without_its_line_table():
     """bench's peak memory runs each function with its line table emptied (tracemalloc
     scans it at every allocation: quadratic on a lambdified gradient): the same values
     and the same peak, and no line table left."""
-    from derive.bench import peak_bytes, without_lines
+    from derive.checks.bench import peak_bytes, without_lines
     m = model("chain:sin,exp,cos*2").batch(500, seed=3)
     gradient = dag_gradient(m.output, m.wrt)
     arguments = list(m.values)

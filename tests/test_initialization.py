@@ -18,7 +18,7 @@ import re
 import pytest
 
 from conftest import call
-from derive.initialization import experiment
+from derive.checks.initialization import experiment
 
 # The notebook's printout with its defaults (K = 5, D = 8, sigma_sq_omega = 1.0)
 PRINTED = """Layer 1, std of hidden units = 0.811
@@ -135,7 +135,7 @@ def test_another_activation_is_measured_and_says_it_has_no_one_line_law(run):
 def test_73s_relu_counts_zero_as_active_where_72s_does_not():
     """A dead layer (every unit's f exactly 0) passes the gradient on in 7.3, not in 7.2."""
     import numpy as np
-    from derive.initialization import network, weight_leaves, with_data
+    from derive.checks.initialization import network, weight_leaves, with_data
     K = 2
     weights = [np.array([[1.0], [2.0]]), np.array([[-1.0, -1.0], [-2.0, -1.0]]),
                np.array([[1.0, 1.0]])]
@@ -149,8 +149,8 @@ def test_73s_relu_counts_zero_as_active_where_72s_does_not():
     leaves = with_data(p73, weight_leaves(p73, f1_zero, biases), x)
     adjoint = p73.backward(p73.run(leaves))
     assert np.all(adjoint["f1"] != 0)  # 𝕀[f ≥ 0] at f = 0: 7.3's indicator_function
-    from derive.network import layers
-    from derive.primitives import PRIMITIVES
+    from derive.models.network import layers
+    from derive.core.rules import PRIMITIVES
     p72 = layers(((),) * 3, ((),) * 3, (), (), PRIMITIVES["relu"])
     leaves = with_data(p72, weight_leaves(p72, f1_zero, biases), x)
     assert np.all(p72.backward(p72.run(leaves))["f1"] == 0)

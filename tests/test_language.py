@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.compare import check
-from derive.parser import ParseError, parse, parse_steps
-from derive.staged import trace
-from derive.usermodels import from_text
+from derive.checks.check import check
+from derive.models.parser import ParseError, parse, parse_steps
+from derive.core.program import trace
+from derive.models.user import from_text
 
 INF, NAN = math.inf, math.nan
 
@@ -102,7 +102,7 @@ def model_of(text, point):
 
 
 def test_the_cases_cover_every_new_operation():
-    from derive.primitives import PRIMITIVES, activations
+    from derive.core.rules import PRIMITIVES, activations
     spelled = " ".join(c[0] for c in PEER_CASES)
     new = [n for n in PRIMITIVES if n not in ("sin", "cos", "exp", "log", "tanh", "sigmoid",
                                               "softplus", "relu", "square", "sqrt")
@@ -188,7 +188,7 @@ def test_micrograd_more_ops(run):
 
 
 def test_a_step_used_twice_is_one_node_computed_once():
-    from derive.staged import program as lowered
+    from derive.core.program import program as lowered
     m = model_of("u = sin(w*x); v = u*u + u; f = exp(v) - v", {"w": 1.3, "x": 0.7})
     p = lowered(m)
     assert [s.name for s in p.steps].count("u") == 1
@@ -290,7 +290,7 @@ def test_steps_checked_against_the_model(run):
 
 import sympy  # noqa: E402
 
-from derive.primitives import PRIMITIVES, where  # noqa: E402
+from derive.core.rules import PRIMITIVES, where  # noqa: E402
 
 X, W = sympy.symbols("x w")
 BINARY = ["max", "min", "arctan2", "hypot"]
@@ -405,8 +405,8 @@ def test_every_new_operation_reaches_code_sizes_reports_and_jupyter(run, tmp_pat
     tex = (tmp_path / "r" / "report.tex").read_text()
     assert "<mtable" in html and "<mo><</mo>" not in html  # where as cases; < escaped
     assert r"\begin{cases}" in tex and r"\max\left[" in tex and r"\operatorname{hypot}" in tex
-    import derive.notebook as nb
+    import derive.present.notebook as nb
     shown = nb.trace(from_text(text, {"w": 0.7}, {"x": 1.3}))._repr_html_()
     assert "q" in shown and "<math" in shown
-    from derive.dag import sizes
+    from derive.core.graph import sizes
     assert sizes(from_text(text, {"w": 0.7}, {"x": 1.3}).output).dag_nodes > 10

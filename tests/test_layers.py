@@ -12,18 +12,26 @@ from pathlib import Path
 
 import pytest
 
-from derive.primitives import PRIMITIVES
+from derive.core.rules import PRIMITIVES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "derive"
+
+
+def modules(package: Path, name: str) -> dict[str, Path]:
+    """{dotted name: path} for every module of the package, its sub-packages' too."""
+    found = {}
+    for path in package.rglob("*.py"):
+        parts = [name, *path.relative_to(package).with_suffix("").parts]
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
 
 
 def import_graph(package: Path, name: str) -> dict[str, set[str]]:
     """{module: modules of the same package it imports}, from every import statement
     anywhere in the module (functions included), resolved as Python would."""
-    modules = {f"{name}.{p.stem}" if p.stem != "__init__" else name: p
-               for p in package.glob("*.py")}
+    modules_ = modules(package, name)
     graph = {}
-    for module, path in modules.items():
+    for module, path in modules_.items():
         graph[module] = set()
         here = module if path.stem == "__init__" else module.rpartition(".")[0]
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -33,10 +41,11 @@ def import_graph(package: Path, name: str) -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(filter(None, [here, node.module]))
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    up = here.split(".")[:len(here.split(".")) - node.level + 1]
+                    base = ".".join(filter(None, [*up, node.module]))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules_ else base
                            for alias in node.names]
-            graph[module] |= {t for t in targets if t in modules and t != module}
+            graph[module] |= {t for t in targets if t in modules_ and t != module}
     return graph
 
 
@@ -71,11 +80,13 @@ def test_the_package_has_no_import_cycle():
 
 def test_the_core_never_imports_presentation():
     graph = import_graph(PACKAGE, "derive")
-    presentation = {"derive.text", "derive.notebook", "derive.report", "derive.charts",
-                    "derive.cli", "derive.policy"}
-    core = {"derive.primitives", "derive.dag", "derive.staged", "derive.symbolic",
-            "derive.models", "derive.network", "derive.families", "derive.compare",
-            "derive.codegen", "derive.growth", "derive.bench", "derive.testing"}
+    presentation = {"derive.present.terminal", "derive.present.notebook",
+                    "derive.present.report", "derive.present.charts", "derive.cli",
+                    "derive.present.policy"}
+    core = {"derive.core.rules", "derive.core.graph", "derive.core.program",
+            "derive.readings.symbolic", "derive.models.model", "derive.models.network",
+            "derive.models.families", "derive.checks.check", "derive.readings.codegen",
+            "derive.checks.growth", "derive.checks.bench", "derive.testing"}
     for module in core:
         assert not graph[module] & presentation, (module, graph[module] & presentation)
 
@@ -93,8 +104,47 @@ def test_a_planted_cycle_is_found(tmp_path):
     assert cycle is not None and set(cycle) == {"planted.low", "planted.high"}
 
 
+LAYERS = ["base", "core", "models", "readings", "checks", "usercode", "present"]
+"""DESIGN.md's stack, bottom to top: each sub-package imports only those below it (and
+itself).  Above them: the CLI, and the public faces (``derive``, ``derive.testing``,
+the pytest plugin)."""
+
+
+def layer_violations(package: Path, name: str) -> list[tuple[str, str]]:
+    """(module, what it imports) for each import of a layer above the module's own."""
+    rank = {f"{name}.{layer}": i for i, layer in enumerate(LAYERS)}
+
+    def layer(module):
+        return rank.get(".".join(module.split(".")[:2]))
+
+    return sorted((module, target) for module, targets in import_graph(package, name).items()
+                  for target in targets
+                  if layer(module) is not None and layer(target) is not None
+                  and layer(target) > layer(module))
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} \
+        >= set(LAYERS)
+    assert layer_violations(PACKAGE, "derive") == []
+
+
+def test_a_planted_import_from_above_is_found(tmp_path):
+    package = tmp_path / "planted"
+    for folder in ["", "core", "present"]:
+        (package / folder).mkdir(exist_ok=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "present" / "notation.py").write_text("X = 1\n")
+    (package / "core" / "program.py").write_text(
+        "def f():\n    from planted.present.notation import X\n    return X\n")
+    (package / "core" / "graph.py").write_text("from ..present import notation\n")
+    assert layer_violations(package, "planted") == [
+        ("planted.core.graph", "planted.present.notation"),
+        ("planted.core.program", "planted.present.notation")]
+
+
 def test_no_reading_asks_whether_a_model_is_a_network():
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         assert not re.search(r"network is (not )?None", path.read_text()), path.name
 
 
@@ -112,8 +162,8 @@ def string_literals(path: Path):
             yield node.lineno, node.value
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py")
-                                         if p.name != "primitives.py"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py")
+                                         if p.name != "rules.py"), ids=lambda p: p.name)
 def test_no_primitive_is_named_outside_the_rule_table(path):
     names = set(PRIMITIVES)
     glyphs = {"streams.py": {"sqrt"}}  # the ASCII spelling of the glyph √, not a row's use
@@ -124,7 +174,8 @@ def test_no_primitive_is_named_outside_the_rule_table(path):
 
 # ---- no reading asks what kind of model it has ------------------------------------------
 
-FAMILY_MODULES = {"families.py", "models.py", "network.py", "usermodels.py", "names.py"}
+FAMILY_MODULES = {"models/families.py", "models/model.py", "models/network.py",
+                  "models/user.py", "models/names.py"}
 """Where a family's names are written and read: everywhere else reads roles and shapes
 from the program's rows and the family record."""
 
@@ -165,8 +216,9 @@ def kind_questions(source: str) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py")
-                                         if p.name not in FAMILY_MODULES), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(
+    p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).as_posix() not in FAMILY_MODULES),
+    ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_no_reading_asks_what_kind_of_model_it_has(path):
     assert not kind_questions(path.read_text(encoding="utf-8")), path.name
 

@@ -13,8 +13,8 @@ import sympy
 from hypothesis import given, settings, strategies as st
 
 from derive import check, hessian, jacobian, jvp, model, parse, program
-from derive.modes import forward_gradients
-from derive.primitives import ACTIVATIONS
+from derive.readings.modes import forward_gradients
+from derive.core.rules import ACTIVATIONS
 
 # (expression, point, PyTorch float64 Hessian in the point's variable order)
 SECOND_DERIVATIVES = [
@@ -123,9 +123,9 @@ def test_the_toys_hessian_four_ways():
 def test_a_wrong_hessian_is_caught(monkeypatch):
     from dataclasses import replace
 
-    from derive import primitives
-    wrong = replace(primitives.PRIMITIVES["sin"], partial=lambda m, a, out, i: m.cos(a[0]) * 1.001)
-    monkeypatch.setitem(primitives.PRIMITIVES, "sin", wrong)
+    from derive.core import rules
+    wrong = replace(rules.PRIMITIVES["sin"], partial=lambda m, a, out, i: m.cos(a[0]) * 1.001)
+    monkeypatch.setitem(rules.PRIMITIVES, "sin", wrong)
     assert not hessian(model("toy")).agree
 
 
@@ -168,9 +168,9 @@ def test_check_json_carries_forward_mode_beside_every_earlier_key(run):
 def test_a_wrong_jvp_rule_fails_the_check(monkeypatch):
     from dataclasses import replace
 
-    from derive import primitives
-    wrong = replace(primitives.PRIMITIVES["exp"], jvp=lambda m, a, out, d: 1.01 * out * d[0])
-    monkeypatch.setitem(primitives.PRIMITIVES, "exp", wrong)
+    from derive.core import rules
+    wrong = replace(rules.PRIMITIVES["exp"], jvp=lambda m, a, out, d: 1.01 * out * d[0])
+    monkeypatch.setitem(rules.PRIMITIVES, "exp", wrong)
     result = check(model("toy"))
     assert not result.agree
     assert {r["name"] for r in result.disagreements()} == {"beta0", "omega0", "beta1", "omega1"}
@@ -264,9 +264,9 @@ OFF_THE_BATCH = ["sin(b) + w*x", "b + w*x", "exp(c)*tanh(w*x + b)", "b*b + c*(w 
 def test_forward_mode_sums_over_the_batch_off_the_inputs_path_too(run, text, batch):
     """A parameter whose path never meets the inputs (b in sin(b) + w·x) has one tangent
     for every entry of the batch: forward mode sums it over the batch as backprop does."""
-    from derive.models import from_expression
-    from derive.modes import forward_gradients
-    from derive.staged import program
+    from derive.models.model import from_expression
+    from derive.readings.modes import forward_gradients
+    from derive.core.program import program
     b, c, w, x = sympy.symbols("b c w x")
     expr = parse(text)
     inputs = {x: np.linspace(-1.0, 1.0, batch) if batch > 1 else 0.3}
@@ -281,7 +281,7 @@ def test_forward_mode_sums_over_the_batch_off_the_inputs_path_too(run, text, bat
 
 
 def test_jvp_of_an_offset_over_a_batch_of_three_counts_it_three_times():
-    from derive.models import from_expression
+    from derive.models.model import from_expression
     b, w, x = sympy.symbols("b w x")
     m = from_expression(b + w * x, {b: 1.0, w: 2.0}, {x: np.array([1.0, 2.0, 3.0])})
     assert jvp(m, {b: 1.0}) == 3.0 and jvp(m, {w: 1.0}) == 6.0
@@ -344,7 +344,7 @@ def test_forward_mode_equals_backprop_over_batches_in_every_family(spec, seed, b
        seed=st.integers(0, 2**16), batch=st.integers(1, 12))
 def test_forward_mode_equals_backprop_over_batches_of_any_expression(on, off, seed, batch):
     """An --expr whose parameters lie on the inputs' path (w), off it (b, c) or both."""
-    from derive.models import from_expression
+    from derive.models.model import from_expression
     expr = parse(" + ".join(on + off))
     draw = np.random.default_rng(seed)
     values = {s: float(draw.uniform(0.2, 1.5)) for s in expr.free_symbols if str(s) != "x"}

@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from derive import codegen
-from derive.errors import DeriveError
-from derive.parser import parse_name
-from derive.staged import program
-from derive.usermodels import from_text
+from derive.readings import codegen
+from derive.base.errors import DeriveError
+from derive.models.parser import parse_name
+from derive.core.program import program
+from derive.models.user import from_text
 
 GENERATOR = ["np", "np_", "np__", "math", "math_", "torch", "torch_", "jnp", "jnp_", "jax",
              "jax_", "t", "t1", "t2", "t3", "f", "f0", "f1", "h1", "h2", "l", "dl_df0",

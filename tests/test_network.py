@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from derive import check, codegen, dag_gradient, model, program, trace
-from derive.network import build, default_values
-from derive.staged import expression_program
+from derive import check, dag_gradient, model, program, trace
+from derive.readings import codegen
+from derive.models.network import build, default_values
+from derive.core.program import expression_program
 
 
 def test_udl72_trace_prints_the_notebooks_output_and_loss(run):
@@ -119,7 +120,7 @@ def test_bench_times_the_matrix_form(run):
 
 def test_report_for_a_network_has_layer_tables_heatmaps_and_two_sweeps(tmp_path):
     import importlib
-    report = importlib.import_module("derive.report")
+    report = importlib.import_module("derive.present.report")
     result = report.make_report("mlp:1-3-3-1", "1:4", tmp_path / "net", ["html"], timestamp="t")
     html = (tmp_path / "net" / "index.html").read_text()
     assert "Layer 0:" in html and "Layer 2:" in html

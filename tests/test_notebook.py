@@ -89,7 +89,7 @@ def test_a_models_jupyter_view_shows_its_formula_and_values_folding_the_rest():
     """Issue 24: the toy showed a raw dataclass dump; now its formula in MathML and each
     value, and a network's 187 values fold after the first few."""
     import derive
-    from derive.modelview import SHOWN
+    from derive.present.modelview import SHOWN
     toy = derive.model("toy")
     view = toy._repr_html_()
     assert "derive-model" in view and "<math" in view and "<details>" not in view
@@ -104,7 +104,7 @@ def test_a_models_jupyter_view_shows_its_formula_and_values_folding_the_rest():
 def test_a_networks_trace_shows_its_vectors_as_the_cli_does():
     """Issue 24: the Jupyter trace of a network said "6 values" where the CLI and the
     report print the vector's first entries."""
-    from derive.table import brief
+    from derive.base.table import brief
     t = trace(model("mlp:1-6-1"))
     view = t._repr_html_()
     vector = next(r for r in t.forward if not isinstance(r["value"], float))
@@ -115,7 +115,7 @@ def test_a_networks_trace_shows_its_vectors_as_the_cli_does():
 def test_a_model_with_no_loss_names_its_output_not_a_loss():
     """Issue 24: the logistic map has no loss, yet the trace said "loss" and "∂ℓ/∂"; it
     now names the output it differentiates (l₃), in the CLI and in Jupyter."""
-    from derive.text import format_trace
+    from derive.present.terminal import format_trace
     logistic, toy = trace(model("logistic:3")), trace(model("toy"))
     assert logistic.of == "l₃" and toy.of == "ℓ"
     text = format_trace(logistic)
@@ -131,7 +131,7 @@ def test_a_minus_after_a_products_dot_takes_brackets():
     import re
 
     import derive
-    from derive.printing import to_text
+    from derive.present.notation import to_text
     m = derive.model("toy")
     g = derive.dag_gradient(m.output, m.wrt[:2])
     html = g._repr_html_()

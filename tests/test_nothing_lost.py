@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import call
-from derive import output
-from derive.output import MARKER, locked
+from derive.base import writing
+from derive.base.writing import MARKER, locked
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--depth", "1:2", "--format", "html", "--budget", "0.001"]
@@ -104,13 +104,13 @@ def test_a_user_file_that_derive_now_writes_is_refused_and_the_report_kept(tmp_p
 
 KILL_AFTER_FIRST_RENAME = """
 import os, signal, sys
-import derive.output
+import derive.base.writing
 real = os.replace
 def replace(source, destination):
     real(source, destination)
     if ".old." in str(destination):  # the previous report moved aside, the new not yet in
         os.kill(os.getpid(), signal.SIGKILL)
-derive.output.os.replace = replace
+derive.base.writing.os.replace = replace
 from derive.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -148,9 +148,9 @@ def test_a_staging_folder_is_journaled_before_it_exists(tmp_path, monkeypatch):
         made.append((Path(path).name, journal))
         real(path, mode)
 
-    monkeypatch.setattr(output.os, "mkdir", mkdir)
+    monkeypatch.setattr(writing.os, "mkdir", mkdir)
     with locked(out) as journal:
-        staging = output._new_folder(out, journal)
+        staging = writing._new_folder(out, journal)
         left = (tmp_path / ".toy.lock").read_text()  # what a kill here leaves
     monkeypatch.undo()
     (tmp_path / ".toy.lock").write_text(left)

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import derive
-from derive.picture import MAX_NODES, graph
+from derive.present.picture import MAX_NODES, graph
 
 SVG = "{http://www.w3.org/2000/svg}"
 STEPS = ["f0", "h1", "f1", "h2", "f2", "h3", "f3", "l"]

@@ -1,4 +1,4 @@
-"""The step-through's frames (derive.player) and `derive graph --html`.
+"""The step-through's frames (derive.present.player) and `derive graph --html`.
 
 Each frame's number is checked against `derive trace --json` to the digits printed;
 the browser tests (test_browser.py) step through the same frames in Chromium.
@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from derive.families import model
-from derive.picture import graph
-from derive.player import frames
-from derive.staged import trace
+from derive.models.families import model
+from derive.present.picture import graph
+from derive.present.player import frames
+from derive.core.program import trace
 
 
 def printed_entries(text: str) -> list[tuple[float, float]]:
@@ -147,7 +147,7 @@ def test_graph_html_refuses_bad_input_and_loses_nothing(run, tmp_path, argv, mes
 def test_a_networks_chain_rules_read_as_the_book_writes_them():
     """Ω₅ᵀ, not transpose(Ω₅); the notebook's indicator 𝕀[f₄ > 0], not indicator(f₄):
     in the frames' captions, the terminal and the HTML's MathML alike."""
-    from derive.printing import mathml
+    from derive.present.notation import mathml
     f = {(x["step"], x["node"]): x["equation"] for x in frames(model("mlp:udl72"))}
     assert f[2, "h5"] == "∂ℓ/∂h₅ = Ω₅ᵀ·∂ℓ/∂f₅"
     assert f[2, "f4"] == "∂ℓ/∂f₄ = 𝕀[f₄ > 0]·∂ℓ/∂h₅"

@@ -11,7 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from derive.primitives import NUMERIC, PRIMITIVES
+from derive.core.rules import NUMERIC, PRIMITIVES
 
 mpmath.mp.dps = 50
 mp = mpmath.mp
@@ -78,7 +78,7 @@ def test_erfc_of_10_is_the_printed_value():
 def test_arctan2_at_the_origin_follows_pytorch():
     """torch.atan2(y, x).backward() at (0, 0) gives dy = 0.0, dx = -0.0 (JAX: NaN)."""
     from derive import check, trace
-    from derive.usermodels import from_text
+    from derive.models.user import from_text
     m = from_text("arctan2(w, v)", {"w": 0.0, "v": 0.0}, {})
     assert trace(m).gradients == {"w": 0.0, "v": 0.0}
     result = check(m)
@@ -89,7 +89,7 @@ def test_zero_to_a_negative_power_is_a_flagged_pole_not_a_gradient():
     """PyTorch gives d(0**w)/dw = -inf at w = -1, JAX NaN: the value itself is infinite.
     derive keeps its one rule (0**w has derivative 0 in w) and check flags the point."""
     from derive import check, trace
-    from derive.usermodels import from_text
+    from derive.models.user import from_text
     m = from_text("b**w", {"w": -1.0}, {"b": 0.0})
     t = trace(m)
     assert t.gradients["w"] == 0.0 and t.faults

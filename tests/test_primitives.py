@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy
 
-from derive import primitives
-from derive.primitives import (AFFINE, ARITHMETIC, COMPARISONS, LOSSES, NUMERIC, PRIMITIVES,
+from derive.core import rules
+from derive.core.rules import (AFFINE, ARITHMETIC, COMPARISONS, LOSSES, NUMERIC, PRIMITIVES,
                                SYMBOLIC, lambdify_modules, primitive)
 
 FUNCTIONS = [r for r in PRIMITIVES.values() if r.partial is not None]  # elementwise rows
@@ -134,7 +134,7 @@ def test_a_loss_row_builds_the_formula_its_code_computes(name):
 
 def test_a_sympy_function_with_no_rule_fails_naming_it():
     from derive import DeriveError
-    from derive.symbolic import dag_gradient
+    from derive.readings.symbolic import dag_gradient
     with pytest.raises(DeriveError, match="'Abs'"):
         dag_gradient(sympy.Abs(z), [z])
 
@@ -186,7 +186,7 @@ def test_the_new_row_is_checked_by_the_spec_table(cube):
     test_vjp_matches_central_differences(spec)
     test_jvp_and_vjp_are_transposes(spec)
     test_symbolic_partial_matches_the_numeric_one(cube)
-    assert "cube" in primitives.activations()
+    assert "cube" in rules.activations()
 
 
 # An independent reference for each row: SymPy's own function (or formula), whose
@@ -241,7 +241,7 @@ def test_forward_and_derivative_equal_sympys_own(name):
 
 
 def test_where_is_sympys_piecewise_and_differentiates_as_it():
-    from derive.primitives import where
+    from derive.core.rules import where
     node = where(r > s, r**2, -r)
     piecewise = node.rewrite(sympy.Piecewise)
     assert isinstance(piecewise, sympy.Piecewise)
@@ -284,7 +284,7 @@ def test_a_comparison_compares_real_parts_and_passes_no_derivative(relation):
                                         ("acosh", "arccosh"), ("atanh", "arctanh"),
                                         ("swish", "silu")])
 def test_aliases_parse_to_the_row(alias, name):
-    from derive.parser import parse
+    from derive.models.parser import parse
     assert parse(f"{alias}(x)") == parse(f"{name}(x)")
 
 

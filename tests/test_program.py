@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from derive import model, program, trace
-from derive.printing import to_latex
-from derive.staged import expression_program, programs
+from derive.present.notation import to_latex
+from derive.core.program import expression_program, programs
 
 
 def test_a_network_runs_as_a_matrix_program_of_table_rows():
@@ -144,8 +144,8 @@ def test_a_toy_report_builds_each_program_once(monkeypatch):
     """Issue 23, "computed once": every section of a report reads the same program of an
     expression (the toy's was built ten times)."""
     import collections
-    from derive import staged
-    from derive.report import make_report
+    from derive.core import program as staged
+    from derive.present.report import make_report
     built = collections.Counter()
     init = staged.Program.__init__
 

@@ -2,7 +2,7 @@
 
 Backprop equals both symbolic forms (the DAG sweep and ``sympy.diff``) on every one.
 Parameters come from the documented seeded initialisation, which keeps every layer in
-its primitive's safe range (see derive.models.chain_values).  The symbolic gradients are
+its primitive's safe range (see derive.models.model.chain_values).  The symbolic gradients are
 evaluated by code generated from their graph (codegen.evaluate), which is linear in it:
 lambdify prints each as a tree (two thirds of this test's time when it went through
 ``check``), and it is compared with generated code and backprop in tests/test_growth.py.
@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from derive import model
-from derive.codegen import evaluate
-from derive.primitives import ACTIVATIONS
-from derive.staged import program
-from derive.symbolic import derivatives
+from derive.readings.codegen import evaluate
+from derive.core.rules import ACTIVATIONS
+from derive.core.program import program
+from derive.readings.symbolic import derivatives
 
 chains = st.lists(st.sampled_from(ACTIVATIONS), min_size=1, max_size=10)
 

@@ -84,9 +84,9 @@ def test_sympy_diff_runs_past_the_default_recursion_limit():
     from 374 levels of sin, exp, cos (chain:sin,exp,cos*42); run in derive's deep thread
     (symbolic.deep) it answers 455 levels, and as the DAG sweep does."""
     import sympy
-    from derive.dag import sizes
-    from derive.families import model
-    from derive.symbolic import dag_gradient, deep, diff_gradient
+    from derive.core.graph import sizes
+    from derive.models.families import model
+    from derive.readings.symbolic import dag_gradient, deep, diff_gradient
     m = model("chain:sin,exp,cos*50")
     assert sizes(m.output).depth == 455
     [by_diff] = diff_gradient(m.output, m.wrt[-1:])
@@ -101,7 +101,7 @@ def test_sympy_diff_under_an_address_space_limit_runs_in_place():
     in the calling thread at the current limits."""
     code = """if True:
     import re, resource, threading, sympy
-    from derive import symbolic
+    from derive.readings import symbolic
     size = int(re.search(r"VmSize:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
     room = size * 1024 + symbolic.DEEP_STACK // 2
     resource.setrlimit(resource.RLIMIT_AS, (room, room))

@@ -14,7 +14,7 @@ import pytest
 
 import golden
 
-report_module = importlib.import_module("derive.report")
+report_module = importlib.import_module("derive.present.report")
 html_environment = report_module.html_environment
 report = report_module.make_report
 tex_escape = report_module.tex_escape

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.sandbox import bwrap_works
+from derive.usercode.sandbox import bwrap_works
 
 NOTEBOOKS = Path(__file__).parent / "fixtures" / "notebooks"
 MARKS = {"bwrap": "987.654", "off": "987.655"}

@@ -20,9 +20,9 @@ import pytest
 pytest.importorskip("starlette", reason="Starlette not installed (pip install 'derive[serve]')")
 pytest.importorskip("uvicorn", reason="uvicorn not installed (pip install 'derive[serve]')")
 
-from derive import explore  # noqa: E402
-from derive.staged import trace as derive_trace  # noqa: E402
-from derive.serve import load, percentile, request, start  # noqa: E402
+from derive.present import explore  # noqa: E402
+from derive.core.program import trace as derive_trace  # noqa: E402
+from derive.present.serve import load, percentile, request, start  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("serve")
 TIMEOUT = 60
@@ -254,8 +254,8 @@ def test_the_page_answers_as_one_types(server, page):
     page.fill("#input", "x=1")
     page.locator("#status", has_text="expression: 4 frames").wait_for(timeout=30_000)
     steps = page.inner_text("#steps")
-    from derive.report import number
-    from derive.usermodels import from_text
+    from derive.present.report import number
+    from derive.models.user import from_text
     output = derive_trace(from_text("sin(x)*w", {"w": 2.0}, {"x": 1.0})).loss
     assert "Step 1" in steps and number(output) in steps  # its output, 2·sin(1) (no loss)
     assert page.locator("#answer .player g.node").count() == 4  # w, x, sin[x], the product

@@ -1,5 +1,5 @@
 """Issue 23, "one program, truly" (in part): Step 1, the forward loop, and Step 2, the
-reverse loop, are each written once (derive/sweep.py) and read in every arithmetic:
+reverse loop, are each written once (derive/core/sweep.py) and read in every arithmetic:
 values and tangents forward; backprop on numbers, forward-over-reverse on dual numbers,
 the symbolic gradient on SymPy expressions, the operation count in reverse."""
 
@@ -10,9 +10,9 @@ import pytest
 import sympy
 
 import derive
-from derive.primitives import SYMBOLIC
-from derive.staged import Program
-from derive.symbolic import adjoints, dag_gradient
+from derive.core.rules import SYMBOLIC
+from derive.core.program import Program
+from derive.readings.symbolic import adjoints, dag_gradient
 
 PACKAGE = Path(derive.__file__).resolve().parent
 
@@ -20,7 +20,7 @@ PACKAGE = Path(derive.__file__).resolve().parent
 @pytest.mark.parametrize("spec", ["toy", "chain:tanh*8", "logistic:12", "mlp:2-4-4-1"])
 def test_the_symbolic_gradient_is_the_programs_reverse_sweep_on_symbols(spec):
     """The program's own backward pass, run on SymPy symbols (each node's value is the
-    node itself), gives derive.symbolic's adjoints, node for node, as the same trees."""
+    node itself), gives derive.readings.symbolic's adjoints, node for node, as the same trees."""
     m = derive.model(spec)
     p = Program.from_expression(m.output, m.wrt)
     symbols = {node: node for node in [*p.leaves, *p.nodes]}
@@ -137,7 +137,7 @@ def central_differences(source: str) -> list[int]:
 
 def test_one_central_difference_in_the_code_base():
     """check's central difference of the loss and the Hessian's of the gradient are
-    derive.agreement.central, read twice."""
+    derive.base.agreement.central, read twice."""
     found = {path.name: central_differences(path.read_text(encoding="utf-8"))
              for path in PACKAGE.rglob("*.py")}
     assert [name for name, lines in found.items() if lines] == ["agreement.py"]

@@ -6,7 +6,7 @@ import pytest
 import sympy
 
 import derive
-from derive import primitives
+from derive.core import rules
 from derive.testing import assert_gradients_agree
 
 
@@ -27,8 +27,8 @@ def test_my_model_on_a_batch():
 
 
 def test_a_wrong_derivative_rule_fails_naming_the_parameters(monkeypatch):
-    wrong = replace(primitives.PRIMITIVES["tanh"], partial=lambda m, a, out, i: 1.0 + out * out)
-    monkeypatch.setitem(primitives.PRIMITIVES, "tanh", wrong)
+    wrong = replace(rules.PRIMITIVES["tanh"], partial=lambda m, a, out, i: 1.0 + out * out)
+    monkeypatch.setitem(rules.PRIMITIVES, "tanh", wrong)
     with pytest.raises(AssertionError) as failure:
         assert_gradients_agree(my_model())
     message = str(failure.value)

@@ -14,8 +14,8 @@ import sympy
 from hypothesis import given, settings, strategies as st
 
 from derive import model
-from derive.parser import LIMITS, ParseError, parse
-from derive.usermodels import from_toml
+from derive.models.parser import LIMITS, ParseError, parse
+from derive.models.user import from_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 TOY_EXPR = "beta3 + omega3*cos(beta2 + omega2*exp(beta1 + omega1*sin(beta0 + omega0*x)))"
@@ -258,8 +258,8 @@ def test_max_seconds_stops_a_sweep_and_keeps_finished_rows(run):
 
 
 def test_an_internal_error_exits_3_with_a_hint(run, monkeypatch):
-    import derive.staged  # the command imports trace from here when it runs
-    monkeypatch.setattr(derive.staged, "trace", lambda m: 1 / 0)
+    import derive.core.program  # the command imports trace from here when it runs
+    monkeypatch.setattr(derive.core.program, "trace", lambda m: 1 / 0)
     code, _, err = run("trace")
     assert code == 3 and "--debug" in err and err.count("\n") == 1
 
@@ -306,7 +306,7 @@ def test_steps_of_your_own_model_are_named_the_notebooks_way():
     from derive import program
     names = [s.name for s in program(from_toml(ROOT / "examples" / "toy.toml")).steps]
     assert names == ["f0", "h1", "f1", "h2", "f2", "h3", "f", "l"]
-    from derive.usermodels import from_text
+    from derive.models.user import from_text
     taken = from_text("h1*sin(x) + cos(x)", {"h1": 1.0}, {"x": 2.0})  # h1: the user's name
     steps = [s.name for s in program(taken).steps]
     assert sorted(steps) == ["f", "h2", "v1"] and "h1" not in steps
