@@ -486,7 +486,7 @@ def _progress(args):
 
 def _trace(args) -> int:
     from derive.present import terminal as text
-    from derive.core.program import trace
+    from derive.present.steps import trace
     from derive.base.table import json_text
     result = trace(_load(args))
     print(json_text(result.to_json(), indent=2) if args.json else text.format_trace(result))

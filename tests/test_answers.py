@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from derive.core.program import trace
+from derive.present.steps import trace
 from derive.models.user import from_text
 
 

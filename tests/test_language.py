@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from derive.checks.check import check
 from derive.models.parser import ParseError, parse, parse_steps
-from derive.core.program import trace
+from derive.present.steps import trace
 from derive.models.user import from_text
 
 INF, NAN = math.inf, math.nan

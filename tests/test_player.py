@@ -12,7 +12,7 @@ import pytest
 from derive.models.families import model
 from derive.present.picture import graph
 from derive.present.player import frames
-from derive.core.program import trace
+from derive.present.steps import trace
 
 
 def printed_entries(text: str) -> list[tuple[float, float]]:

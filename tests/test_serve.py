@@ -21,7 +21,7 @@ pytest.importorskip("starlette", reason="Starlette not installed (pip install 'd
 pytest.importorskip("uvicorn", reason="uvicorn not installed (pip install 'derive[serve]')")
 
 from derive.present import explore  # noqa: E402
-from derive.core.program import trace as derive_trace  # noqa: E402
+from derive.present.steps import trace as derive_trace  # noqa: E402
 from derive.present.serve import load, percentile, request, start  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("serve")

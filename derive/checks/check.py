@@ -49,6 +49,7 @@ from derive.readings.costs import BUDGET, predict, seconds_text
 from derive.base.limits import DIFF_WORK_CAP, FD_SAMPLE
 from derive.readings.modes import forward_mode, forward_mode_ops, forward_ops
 from derive.core.program import Variable, programs
+from derive.models.names import differentiated
 from derive.readings.symbolic import Derivatives, derivatives
 from derive.base.table import Table
 
@@ -109,7 +110,7 @@ class Check:
     notes: list[str] = field(default_factory=list)
     faults: list[dict] = field(default_factory=list)
     of: str = "ℓ"
-    """What is differentiated, as printed (see :class:`derive.core.program.Trace`); ``loss``
+    """What is differentiated, as printed (see :class:`derive.present.steps.Trace`); ``loss``
     then holds its value."""
 
     @property
@@ -190,7 +191,7 @@ def check(model, tolerances: dict | None = None,
         rows, analytic, blockers, {rule.name for rule in p.rules if rule.kink is not None}, model)
     table = Table(["name", "backprop", *methods, "agree"], rows)
     return Check(model.name, loss, [str(w) for w in model.wrt], table,
-                 {m: tol[m] for m in methods}, notes, p.faults(*passes[p]), p.differentiated)
+                 {m: tol[m] for m in methods}, notes, p.faults(*passes[p]), differentiated(p))
 
 
 PASSES_PER_VARIABLE = 7

@@ -35,26 +35,21 @@ numpy operation per operation and per argument, vectorised over the batch.
 >>> value = p.forward(model("toy").values)
 >>> round(float(value[p.steps[0].node]), 3)
 1.23
->>> p.chain_rule(p.steps[2])   # ∂ℓ/∂f1 = h2·∂ℓ/∂h2: exp's rule reuses its output
-dl/dh2*h2
 """
 
 from __future__ import annotations
 
 import collections
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import sympy
-from sympy.core.parameters import distribute
 
-from derive.base.errors import require_model
 from derive.core.graph import depends_on, topological_order, users
-from derive.core.rules import NUMERIC, OPERATORS, PRIMITIVES, SYMBOLIC, rule_for
+from derive.core.rules import NUMERIC, OPERATORS, PRIMITIVES, rule_for
 from derive.core.sweep import count_total, forward, forward_count, reverse
-from derive.present.notation import Adjoint, loss_name, text_name, to_latex, to_text
-from derive.base.table import Table, plain
+from derive.base.table import plain
 
 
 @dataclass(frozen=True)
@@ -293,14 +288,6 @@ class Program:
 
     # ---- the steps a reader sees ---------------------------------------------------
 
-    @property
-    def differentiated(self) -> str:
-        """What the gradient is of, as printed: ℓ for a loss, else the output's own name
-        (the logistic map's l₄, which is not a loss)."""
-        output = next((s.name for s in self.steps if s.node is self.output), None)
-        return "ℓ" if loss_name(s.name for s in self.steps) or output is None else \
-            text_name(output, None)
-
     def _steps(self) -> list[Step]:
         return [Step(self.names[key], key, self.equation(key))
                 for key in self.nodes if key in self.names]
@@ -371,30 +358,6 @@ class Program:
                     if arg not in inside and name not in found.setdefault(arg, []):
                         found[arg].append(name)
         return found
-
-    def chain_rule(self, step: Step) -> sympy.Expr:
-        """∂ℓ/∂step as the program computes it: Σ over the steps u that use it of
-        the rows' vector-Jacobian products applied to ∂ℓ/∂u, in step names.
-
-        Each user's fused operations are swept in reverse with the table's
-        rules, so the terms are the rules that run (tanh′ as 1 − h²).  Cost:
-        the size of the users' clusters.
-        """
-        terms = []
-        steps = {s.name: s for s in self.steps}
-        for name in self.step_users.get(step.node, []):
-            user, cluster = steps[name], self.clusters[name]
-            inside = set(cluster)
-            seed = sympy.S.One if user.node is self.output else Adjoint(user.name)
-            with distribute(False):  # keep 2·(f − y) as the rule writes it
-                bar = reverse([(key, *self._op[key]) for key in cluster], user.node,
-                              inside | {step.node}, seed, self._display_share, _nested_sum)
-            terms.append(bar.get(step.node, sympy.S.Zero))
-        return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
-
-    def _display_share(self, node, rule, args, i, bar):
-        """A row's share of ∂ℓ/∂args[i] in display symbols (steps by their names)."""
-        return rule.vjp_of(SYMBOLIC, [self.display(a) for a in args], self.display(node), bar, i)
 
     # ---- numeric faults ------------------------------------------------------------
 
@@ -468,11 +431,6 @@ class Program:
 def _evaluate(node, rule, args, value):
     """A row's value from its arguments' values: Step 1 on numbers."""
     return rule.forward(*[value[a] for a in args])
-
-
-def _nested_sum(shares: list):
-    """Shares summed as a displayed chain rule adds them: ((a + b) + c), unevaluated."""
-    return functools.reduce(lambda a, b: sympy.Add(a, b, evaluate=False), shares)
 
 
 def expression_program(model) -> Program:
@@ -580,77 +538,3 @@ def _step_names(order, output, names: dict) -> dict:
         taken.add(name)
         named[node] = name
     return named
-
-
-# ---- the trace: the three steps as tables --------------------------------------------
-
-
-@dataclass
-class Trace:
-    """The notebook's three steps for one model, as tables.
-
-    ``forward``: Step 1, each intermediate's name, equation (LaTeX; ``expr``
-    holds it as SymPy) and value; ``backward``: Step 2, each adjoint ∂ℓ/∂v
-    (name, adjoint, and ``rule``, its chain rule as SymPy) in reverse order;
-    ``gradients``: Step 3, {parameter name: ∂ℓ/∂parameter}.  For a batch the
-    values are lists and ``loss`` and ``gradients`` are sums over it.  ``of`` is what
-    is differentiated, as printed: ℓ for a loss, else the output's name (the logistic
-    map's l₃), whose value ``loss`` then holds.
-    """
-
-    model: str
-    parameters: dict
-    inputs: dict
-    target: object
-    loss: float
-    forward: Table
-    backward: Table
-    gradients: dict
-    faults: list = field(default_factory=list)
-    of: str = "ℓ"
-
-    def to_json(self) -> dict:
-        """The documented ``derive trace --json`` object ("faults" only when there are)."""
-        out = {"model": self.model, "parameters": self.parameters,
-               "inputs": self.inputs, "target": self.target, "loss": self.loss,
-               "forward": [{"name": r["name"], "equation": r["equation"],
-                            "value": r["value"]} for r in self.forward],
-               "backward": [{"name": r["name"], "adjoint": r["adjoint"]}
-                            for r in self.backward],
-               "gradients": self.gradients}
-        if self.faults:
-            out["faults"] = self.faults
-        return out
-
-
-def trace(model) -> Trace:
-    """Run the three steps on ``model`` and tabulate every intermediate.
-
-    Cost: the forward and backward passes are linear in the graph; the
-    equations print only each step's own small cluster.
-
-    >>> from derive.models.families import model
-    >>> t = trace(model("toy"))
-    >>> round(t.forward["h2"]["value"], 3), round(t.backward["f1"]["adjoint"], 3)
-    (5.068, -17.06)
-    >>> round(t.gradients["omega0"], 3)
-    5.246
-    """
-    p = program(require_model(model))
-    value = p.forward(model.values)
-    adjoint = p.backward(value)
-    loss, grads = p.summed(value, adjoint)
-    ell, of = loss_name(s.name for s in p.steps), p.differentiated
-    forward = Table(["name", "equation", "value"], [
-        {"name": s.name, "equation": to_latex(s.equation),
-         "text": to_text(s.equation, ell),
-         "expr": s.equation, "value": p.shown(value[s.node])} for s in p.steps])
-    backward = Table(["name", "adjoint"], [
-        {"name": s.name, "adjoint": p.shown(adjoint.get(s.node, 0.0)),
-         "rule": p.chain_rule(s)}
-        for s in reversed(p.steps) if s.node is not p.output and s.node in p.active],
-        headers={"name": f"∂{of}/∂"})
-    return Trace(model.name, {str(s): plain(model.values[s]) for s in model.parameters},
-                 {str(s): plain(model.values[s]) for s in model.inputs},
-                 model.target_value(), loss, forward, backward,
-                 {str(w): grads[w] for w in model.wrt}, p.faults(value, adjoint), of)

@@ -56,3 +56,43 @@ def layer_of(name: str) -> int | None:
 def preactivation(name: str) -> bool:
     """Whether a name is a layer's affine step f_k, as the book counts layers."""
     return _PREACTIVATION.fullmatch(name) is not None
+
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_TYPED = re.compile(r"([A-Za-z]+)([0-9]*)")
+
+
+def loss_name(names) -> str | None:
+    """The name printed ℓ among a program's step names: l where the program names its
+    loss so, else None (then an l is a name of yours, printed l)."""
+    return "l" if "l" in set(names) else None
+
+
+def text_name(name: str, loss: str | None = "l") -> str:
+    """A name as plain text in the book's notation: ω₀, f₃, ℓ, Ω₁[2,3]; ``loss`` is
+    the name printed ℓ (None where a model's own parameter is called l).
+
+    >>> text_name("omega0"), text_name("l"), text_name("Omega1[2,3]"), text_name("x_1")
+    ('ω₀', 'ℓ', 'Ω₁[2,3]', 'x_1')
+    """
+    if name == loss:
+        return "\u2113"
+    from sympy.printing.pretty.pretty_symbology import greek_unicode  # SymPy, once asked
+
+    found = entry(name)
+    if found:
+        greek, layer, index = found
+        return f"{greek_unicode[greek]}{layer.translate(_SUBSCRIPT)}[{index}]"
+    match = _TYPED.fullmatch(name)
+    if not match:
+        return name
+    base, digits = match.groups()
+    return greek_unicode.get(base, base) + digits.translate(_SUBSCRIPT)
+
+
+def differentiated(p) -> str:
+    """What program ``p``'s gradient is of, as printed: ℓ for a loss, else the output's
+    own name (the logistic map's l₄, which is not a loss)."""
+    output = next((s.name for s in p.steps if s.node is p.output), None)
+    return "ℓ" if loss_name(s.name for s in p.steps) or output is None else \
+        text_name(output, None)

@@ -10,7 +10,7 @@ import functools
 import io
 import math
 
-from derive.present.notation import text_name
+from derive.models.names import text_name
 
 STYLE = {"svg.hashsalt": "derive", "svg.fonttype": "none", "pdf.fonttype": 42,
          "font.size": 9, "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,

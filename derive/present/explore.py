@@ -98,7 +98,7 @@ def explore(query: dict) -> dict:
     from derive.present.player import frames, width_px
     from derive.present.report import _nightmare as nightmare
     from derive.present.report import html_environment
-    from derive.core.program import trace
+    from derive.present.steps import trace
     m = load(query)
     t = trace(m)
     picture = graph(m, values=True, adjoints=True, traced=t)

@@ -26,6 +26,7 @@ from sympy.printing.str import StrPrinter
 
 from derive.core import graph
 from derive.models import names
+from derive.models.names import text_name
 from derive.base.limits import LATEX_CAP
 from derive.core.rules import by_function, row_latex
 
@@ -484,33 +485,7 @@ def _numeric_entities(text: str) -> str:
     return re.sub(r"&([A-Za-z][A-Za-z0-9]*);", numeric, text)
 
 
-def loss_name(names) -> str | None:
-    """The name printed ℓ among a program's step names: l where the program names its
-    loss so, else None (then an l is a name of yours, printed l)."""
-    return "l" if "l" in set(names) else None
-
-
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def text_name(name: str, loss: str | None = "l") -> str:
-    """A name as plain text in the book's notation: ω₀, f₃, ℓ, Ω₁[2,3]; ``loss`` is
-    the name printed ℓ (None where a model's own parameter is called l).
-
-    >>> text_name("omega0"), text_name("l"), text_name("Omega1[2,3]"), text_name("x_1")
-    ('ω₀', 'ℓ', 'Ω₁[2,3]', 'x_1')
-    """
-    if name == loss:
-        return "\u2113"
-    entry = names.entry(name)
-    if entry:
-        greek, layer, index = entry
-        return f"{greek_unicode[greek]}{layer.translate(_SUBSCRIPT)}[{index}]"
-    match = _TYPED.fullmatch(name)
-    if not match:
-        return name
-    base, digits = match.groups()
-    return greek_unicode.get(base, base) + digits.translate(_SUBSCRIPT)
 
 
 class BookTextPrinter(StrPrinter):

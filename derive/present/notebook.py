@@ -21,7 +21,7 @@ from derive.checks import check as compare
 from derive.checks import growth
 from derive.readings import modes
 from derive.present import report
-from derive.core import program
+from derive.present import steps
 from derive.readings import symbolic
 from derive.present import terminal
 
@@ -58,7 +58,7 @@ class Gradient(list):
 
 
 @dataclass
-class Trace(program.Trace):
+class Trace(steps.Trace):
     def __str__(self) -> str:
         return terminal.format_trace(self)
 
@@ -110,8 +110,8 @@ class Report(report.Report):
 
 
 def trace(model) -> Trace:
-    """:func:`derive.core.program.trace`, displayable (see its docstring for the cost)."""
-    return Trace(**vars(program.trace(model)))
+    """:func:`derive.present.steps.trace`, displayable (see its docstring for the cost)."""
+    return Trace(**vars(steps.trace(model)))
 
 
 def check(model, tolerances: dict | None = None) -> Check:

@@ -33,8 +33,10 @@ import sympy
 from derive.models import names
 from derive.present.charts import pyplot, save
 from derive.base.limits import MAX_NODES
-from derive.present.notation import loss_name, text_name, to_text
-from derive.core.program import Variable, program, trace
+from derive.models.names import loss_name, text_name
+from derive.present.notation import to_text
+from derive.core.program import Variable, program
+from derive.present.steps import trace
 
 KEEP_LAYERS = 2
 """Layers kept whole at each end of a folded graph."""

@@ -25,8 +25,10 @@ import re
 import sympy
 
 from derive.present.picture import Picture, _reads, _shown, graph, numbers
-from derive.present.notation import Adjoint, loss_name, text_name, to_text
-from derive.core.program import Step, Variable, program, trace
+from derive.models.names import loss_name, text_name
+from derive.present.notation import Adjoint, to_text
+from derive.core.program import Step, Variable, program
+from derive.present.steps import chain_rule, trace
 
 READS_SHOWN = 6
 """Values listed under a frame's equation (a step reading more says '…')."""
@@ -129,7 +131,7 @@ class _Frames:
                     place.get(str(leaf), 0))
         leaves = [a for a in sorted(self.p.leaves, key=first_use)
                   if isinstance(a, (sympy.Symbol, Variable)) and str(a) in self.adjoint]
-        return [self._adjoint(3, str(a), self.p.chain_rule(Step(str(a), a, sympy.Symbol(str(a)))),
+        return [self._adjoint(3, str(a), chain_rule(self.p, Step(str(a), a, sympy.Symbol(str(a)))),
                               self.adjoint[str(a)], self.p.step_users.get(a, []))
                 for a in leaves]
 

@@ -1,7 +1,7 @@
 """The terminal's view: traces, checks, sweeps and benchmarks as aligned text.
 
 >>> from derive.models.families import model
->>> from derive.core.program import trace
+>>> from derive.present.steps import trace
 >>> print(format_trace(trace(model("toy"))).splitlines()[0])
 model toy    loss 0.138581
 """

@@ -45,7 +45,9 @@ import numpy as np
 from derive.base import agreement
 from derive.readings import codegen
 from derive.base.errors import DeriveError, require_model
-from derive.present.notation import text_name, to_text
+from derive.models.names import text_name
+from derive.present.notation import to_text
+from derive.present.steps import chain_rule
 from derive.core.program import Variable, program
 from derive.readings.symbolic import dag_gradient
 from derive.base.table import brief
@@ -349,7 +351,7 @@ def _first_wrong(verdict: Verdict, expected: dict):
             verdict.suspect = (f"{first.given_as} is wrong {before}: the rule for "
                                f"{verdict.equation} is the suspect")
         return
-    verdict.equation = f"∂ℓ/∂{text_name(name)} = {to_text(p.chain_rule(step))}"
+    verdict.equation = f"∂ℓ/∂{text_name(name)} = {to_text(chain_rule(p, step))}"
     users = p.step_users.get(step.node, [])
     evidence = [_right_after(u, p, expected, given) for u in users]
     if users and all(evidence):
