@@ -567,11 +567,11 @@ def _jacobian(args) -> int:
 
 
 def _hessian(args) -> int:
-    from derive.readings import modes
+    from derive.readings import hessian
     from derive.present import terminal as text
     from derive.base.table import json_text
     built = _load(args)
-    result = modes.hessian(built, _variables(args, built), progress=_progress(args),
+    result = hessian.hessian(built, _variables(args, built), progress=_progress(args),
                            budget=args.budget)
     print(json_text(result.to_json(), indent=2) if args.json else text.format_hessian(result))
     return 0 if result.agree else 1

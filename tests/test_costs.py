@@ -105,7 +105,7 @@ def test_sympy_diffs_prediction_grows_with_depth_past_100_levels():
 
 
 def test_the_hessians_methods_are_predicted_from_graph_operations_and_variables():
-    from derive.readings.modes import hessian_seconds
+    from derive.readings.hessian import hessian_seconds
     from derive.core.program import program
     m = model("mlp:1-8-8-1")
     p, n = program(m), len(m.wrt)

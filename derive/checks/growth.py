@@ -31,7 +31,8 @@ from derive.base.errors import DeriveError, require_text
 from derive.models.families import axis, check_member, member, sweeps
 from derive.core.graph import sizes
 from derive.models.model import logistic
-from derive.readings.modes import diff_twice, forward_mode_ops, forward_over_reverse_ops
+from derive.readings.modes import forward_mode_ops, forward_over_reverse_ops
+from derive.readings.hessian import diff_twice
 from derive.core.program import expression_program
 from derive.readings.symbolic import dag_gradient, diff_gradient, diff_seconds, diff_skipped
 

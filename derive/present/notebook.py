@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from derive.checks import check as compare
 from derive.checks import growth
-from derive.readings import modes
+from derive.readings import hessian as second_order, modes
 from derive.present import report
 from derive.present import steps
 from derive.readings import symbolic
@@ -94,7 +94,7 @@ class Jacobian(modes.Jacobian):
 
 
 @dataclass
-class Hessian(modes.Hessian):
+class Hessian(second_order.Hessian):
     def __str__(self) -> str:
         return terminal.format_hessian(self)
 
@@ -131,8 +131,8 @@ def jacobian(model, wrt=None) -> Jacobian:
 
 
 def hessian(model, wrt=None) -> Hessian:
-    """:func:`derive.readings.modes.hessian`, displayable."""
-    return Hessian(**vars(modes.hessian(model, wrt)))
+    """:func:`derive.readings.hessian.hessian`, displayable."""
+    return Hessian(**vars(second_order.hessian(model, wrt)))
 
 
 def diff_gradient(output, wrt) -> Gradient:

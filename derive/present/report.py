@@ -45,7 +45,8 @@ from derive.models.families import largest, load, output_name, sweeps
 from derive.core.graph import sizes
 from derive.checks.growth import SIMPLER_BY, TIMING_R2, parse_depths, run_sweep
 from derive.checks.initialization import of_model
-from derive.readings.modes import hessian, jacobian
+from derive.readings.modes import jacobian
+from derive.readings.hessian import hessian
 from derive.base.writing import check_target, locked, replace_directory
 from derive.core.rules import LOSSES
 from derive.present.picture import Picture, draw, graph
