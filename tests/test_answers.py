@@ -400,7 +400,8 @@ def test_random_expressions_and_points_never_crash(run, text, x, w, command):
 
 def test_names_are_shown_as_typed_and_distinct():
     from derive.models.parser import parse
-    from derive.present.notation import mathml, to_latex
+    from derive.present.notation import to_latex
+    from derive.present.mathml import mathml
     e = parse("w*x__2 + x1 + x_1 + xAbs + xnorm + xprime")
     latex, html = to_latex(e), mathml(e)
     for shown in (r"\mathrm{x\_\_2}", "x_{1}", r"\mathrm{x\_1}", r"\mathrm{xAbs}",

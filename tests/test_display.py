@@ -16,7 +16,8 @@ from derive import parse
 from derive.models.model import from_expression
 from derive.core.graph import sizes
 from derive.present.picture import graph
-from derive.present.notation import BookLatexPrinter, mathml, mathml_flow, to_latex, to_text
+from derive.present.notation import BookLatexPrinter, to_latex, to_text
+from derive.present.mathml import mathml, mathml_flow
 
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

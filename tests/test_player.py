@@ -147,7 +147,7 @@ def test_graph_html_refuses_bad_input_and_loses_nothing(run, tmp_path, argv, mes
 def test_a_networks_chain_rules_read_as_the_book_writes_them():
     """Ω₅ᵀ, not transpose(Ω₅); the notebook's indicator 𝕀[f₄ > 0], not indicator(f₄):
     in the frames' captions, the terminal and the HTML's MathML alike."""
-    from derive.present.notation import mathml
+    from derive.present.mathml import mathml
     f = {(x["step"], x["node"]): x["equation"] for x in frames(model("mlp:udl72"))}
     assert f[2, "h5"] == "∂ℓ/∂h₅ = Ω₅ᵀ·∂ℓ/∂f₅"
     assert f[2, "f4"] == "∂ℓ/∂f₄ = 𝕀[f₄ > 0]·∂ℓ/∂h₅"

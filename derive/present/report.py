@@ -51,7 +51,8 @@ from derive.base.writing import check_target, locked, replace_directory
 from derive.core.rules import LOSSES
 from derive.present.picture import Picture, draw, graph
 from derive.present.player import frames, width_px
-from derive.present.notation import Adjoint, mathml, mathml_flow, to_latex
+from derive.present.notation import Adjoint, to_latex
+from derive.present.mathml import mathml, mathml_flow
 from derive.core.program import Variable, program
 from derive.present.steps import trace
 from derive.readings.symbolic import DIFF_DEEP_FROM, derivatives, diff_gradient
