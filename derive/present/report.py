@@ -38,8 +38,8 @@ from derive.present import policy
 from derive.version import __version__
 from derive.present.charts import pdf_pages, render_all
 from derive.readings.costs import BUDGET
-from derive.checks.check import (DIFF_WORK_CAP, central_difference, check, complex_step, evaluator,
-                      forward_difference)
+from derive.checks.check import DIFF_WORK_CAP, check, evaluator
+from derive.checks.differences import central_difference, complex_step, forward_difference
 from derive.base.errors import DeriveError
 from derive.models.families import largest, load, output_name, sweeps
 from derive.core.graph import sizes
