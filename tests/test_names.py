@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from derive.readings import codegen
+from derive.readings import backends, codegen
 from derive.base.errors import DeriveError
 from derive.models.parser import parse_name
 from derive.core.program import program
@@ -124,7 +124,7 @@ def test_the_name_test_covers_the_library(library):
 
 
 def test_identifiers_are_injective_and_never_reserved():
-    label = codegen.identifiers(VOCABULARY + ["Omega0[1,2]", "Omega0[12]", "Omega01[2]"])
+    label = backends.identifiers(VOCABULARY + ["Omega0[1,2]", "Omega0[12]", "Omega01[2]"])
     assert len(set(label.values())) == len(label)
-    assert not set(label.values()) & codegen.RESERVED
+    assert not set(label.values()) & backends.RESERVED
     assert all(v.isidentifier() and not v.startswith("_") for v in label.values())
