@@ -157,3 +157,15 @@ def test_a_toy_report_builds_each_program_once(monkeypatch):
     monkeypatch.setattr(staged.Program, "__init__", counted)
     make_report("toy", depth="1:3", formats=["html"], write=False, timestamp="t")
     assert built and max(built.values()) == 1, built.most_common(3)
+
+
+def test_backward_faults_name_each_step_once_nearest_the_loss_first():
+    """sqrt at 0 has a finite value and an infinite derivative: both square roots'
+    steps are backward faults, f1 (nearer the loss) before f0, each at its origin."""
+    from derive.models.user import from_text
+    m = from_text("sqrt(w*x) + sqrt(b*x)", {"w": 0.0, "b": 0.0}, {"x": 1.0}, {"y": 1.0})
+    assert trace(m).faults == [
+        {"pass": "backward", "step": "f1", "kind": "derivative not finite", "entries": [],
+         "count": 1},
+        {"pass": "backward", "step": "f0", "kind": "derivative not finite", "entries": [],
+         "count": 1}]

@@ -60,6 +60,54 @@ def test_a_planted_second_reverse_loop_is_found():
     assert adjoint_loops(planted) == ["backward"]
 
 
+PROGRAM_ROWS = {"rows", "rules", "nodes", "ops", "leaves"}
+"""What a program's rows are reached through (a program's attributes, or a list of rows
+passed as ``ops`` or ``rows``; a SymPy node's ``args`` are a graph walk's, not rows).  The steps a reader sees (``steps``) are not rows: the
+trace lists Step 2 in reverse for people, computing nothing."""
+
+
+def reverse_row_loops(source: str) -> list[str]:
+    """Functions that go over a program's rows in reverse order, whatever they compute:
+    ``reversed(...)`` or a ``[::-1]`` slice of something reached through the rows."""
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "reversed" and node.args):
+                target = node.args[0]
+            elif (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+                  and isinstance(node.slice.step, ast.UnaryOp)):
+                target = node.value
+            else:
+                continue
+            if any(isinstance(n, ast.Attribute) and n.attr in PROGRAM_ROWS
+                   or isinstance(n, ast.Name) and n.id in {"ops", "rows"}
+                   for n in ast.walk(target)):
+                found.append(function.name)
+                break
+    return found
+
+
+def test_every_reverse_loop_over_a_programs_rows_is_the_sweeps():
+    loops = {path.relative_to(PACKAGE).as_posix(): reverse_row_loops(path.read_text("utf-8"))
+             for path in PACKAGE.rglob("*.py")}
+    assert {name: functions for name, functions in loops.items() if functions} == {
+        "core/sweep.py": ["reverse"]}
+
+
+@pytest.mark.parametrize("planted", [
+    "def faults(p, adjoint):\n    for node in reversed([*p.leaves, *p.nodes]):\n"
+    "        print(adjoint[node])\n",
+    "def owners(self):\n    for node, args in zip(reversed(self.nodes), reversed(self.args)):\n"
+    "        pass\n",
+    "def last_first(rows):\n    return [r for r in rows[::-1]]\n"],
+    ids=["a fault scan", "owners", "a slice"])
+def test_a_planted_reverse_loop_over_rows_is_found(planted):
+    assert len(reverse_row_loops(planted)) == 1
+
+
 ROW_METHODS = {"forward", "jvp_of", "ops"}  # a row's value, tangent and count
 ROWS = {"rows", "rules", "ops", "nodes"}  # what a program's rows are reached through
 

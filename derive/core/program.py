@@ -48,6 +48,7 @@ import sympy
 
 from derive.core.graph import depends_on, topological_order, users
 from derive.core.rules import NUMERIC, OPERATORS, PRIMITIVES, rule_for
+from derive.core.faults import faults
 from derive.core.sweep import count_total, forward, forward_count, reverse
 from derive.base.table import plain
 
@@ -333,10 +334,13 @@ class Program:
     def _owners(self) -> dict:
         """The step each node is computed in: its own, or its single user's (fused)."""
         owner = {s.node: s.name for s in self.steps}
-        for node, args in zip(reversed(self.nodes), reversed(self.args)):
-            for arg in args:
-                if arg in self._op and arg not in owner:
-                    owner[arg] = owner.get(node, "?")
+        for node in self.nodes:
+            fused = []
+            while node not in owner and self.used_by[node]:
+                fused.append(node)
+                node = self.used_by[node][-1]  # its user (the last, were there several)
+            for key in fused:
+                owner[key] = owner.get(node, "?")
         return owner
 
     @functools.cached_property
@@ -362,45 +366,8 @@ class Program:
     # ---- numeric faults ------------------------------------------------------------
 
     def faults(self, value: dict, adjoint: dict | None = None) -> list[dict]:
-        """Where values first stop being finite: one entry per step and pass.
-
-        A forward fault is a node whose value is NaN or infinite at batch
-        entries where all its arguments are finite (the origin, not what it
-        spreads to); a backward fault is a node whose adjoint is not finite
-        where its value and its users' adjoints are.  Each entry: pass, step,
-        kind, entries (batch indices, at most 10; [] for a single point),
-        count.
-        """
-        found: dict = {}
-        for node, rule, args in zip(self.nodes, self.rules, self.args):
-            bad = ~_finite(value[node])
-            for a in args:
-                bad = _and_finite(bad, value[a])
-            if np.any(bad):
-                self._add(found, "forward", self.owner[node], _kind(rule, args, value, node, bad),
-                          bad)
-        if adjoint is not None:
-            for node in reversed([*self.leaves, *self.nodes]):
-                if node not in adjoint or node is self.output:
-                    continue
-                bad = ~_finite(adjoint[node]) & _finite(value[node])
-                for user in self.used_by[node]:
-                    if user in adjoint:
-                        bad = _and_finite(bad, adjoint[user])
-                if np.any(bad):
-                    self._add(found, "backward", self.owner.get(node, str(node)),
-                              "derivative not finite", bad)
-        return list(found.values())
-
-    def _add(self, found: dict, pass_: str, step: str, kind: str, bad):
-        key = (pass_, step)
-        if key in found:
-            return
-        columns = bad.reshape(-1, bad.shape[-1]).any(axis=0) if np.ndim(bad) else bad
-        single = np.ndim(bad) == 0 or (self.columns and bad.shape[-1] == 1)
-        entries = [] if single else [int(i) for i in np.flatnonzero(columns)[:10]]
-        found[key] = {"pass": pass_, "step": step, "kind": kind, "entries": entries,
-                      "count": int(np.count_nonzero(columns))}
+        """Where values first stop being finite (see :func:`derive.core.faults.faults`)."""
+        return faults(self, value, adjoint)
 
     # ---- counts --------------------------------------------------------------------
 
@@ -478,37 +445,6 @@ def _unbroadcast(bar: np.ndarray, shape: tuple) -> np.ndarray:
     """An adjoint summed down to a leaf's shape (β_k meets one column per example)."""
     axes = tuple(i for i, (b, s) in enumerate(zip(bar.shape, shape)) if s == 1 and b != 1)
     return bar.sum(axis=axes, keepdims=True) if axes else np.broadcast_to(bar, shape)
-
-
-def _finite(x):
-    return np.isfinite(np.asarray(x))
-
-
-def _and_finite(bad, x):
-    """bad where x is finite: entry by entry where shapes match, else x as a whole."""
-    finite = _finite(x)
-    try:
-        return bad & np.broadcast_to(finite, np.shape(bad))
-    except ValueError:  # a matrix argument (Ω_k) of a column value
-        return bad & bool(np.all(finite))
-
-
-def _kind(rule, args, value, node, bad) -> str:
-    """Why a node's value stopped being finite: the row's own fault, or the general kind."""
-    where = np.unravel_index(np.argmax(bad), np.shape(bad)) if np.ndim(bad) else ()
-    entries = []
-    for a in args:
-        try:
-            entries.append(np.broadcast_to(value[a], np.shape(bad))[where])
-        except ValueError:
-            entries = None
-            break
-    reason = rule.fault(*entries) if entries is not None else None
-    if reason:
-        return reason
-    if np.isnan(np.broadcast_to(value[node], np.shape(bad))[where]):
-        return "invalid operation (inf - inf or 0 * inf)"
-    return f"overflow in {rule.name}"
 
 
 def _step_names(order, output, names: dict) -> dict:
