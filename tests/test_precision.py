@@ -11,7 +11,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from derive.core.rules import NUMERIC, PRIMITIVES
+from derive.core.rules import PRIMITIVES
+from derive.core.arithmetic import NUMERIC
 
 mpmath.mp.dps = 50
 mp = mpmath.mp

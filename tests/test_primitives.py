@@ -8,8 +8,9 @@ import pytest
 import sympy
 
 from derive.core import rules
-from derive.core.rules import (AFFINE, ARITHMETIC, COMPARISONS, LOSSES, NUMERIC, PRIMITIVES,
-                               SYMBOLIC, lambdify_modules, primitive)
+from derive.core.arithmetic import NUMERIC, SYMBOLIC
+from derive.core.rules import (AFFINE, ARITHMETIC, COMPARISONS, LOSSES, PRIMITIVES,
+                               lambdify_modules, primitive)
 
 FUNCTIONS = [r for r in PRIMITIVES.values() if r.partial is not None]  # elementwise rows
 UNARY = [r for r in FUNCTIONS if r.arity == 1]

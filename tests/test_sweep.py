@@ -10,7 +10,7 @@ import pytest
 import sympy
 
 import derive
-from derive.core.rules import SYMBOLIC
+from derive.core.arithmetic import SYMBOLIC
 from derive.core.program import Program
 from derive.readings.symbolic import adjoints, dag_gradient
 

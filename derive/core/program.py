@@ -47,7 +47,8 @@ import numpy as np
 import sympy
 
 from derive.core.graph import depends_on, topological_order, users
-from derive.core.rules import NUMERIC, OPERATORS, PRIMITIVES, rule_for
+from derive.core.rules import OPERATORS, PRIMITIVES, rule_for
+from derive.core.arithmetic import NUMERIC
 from derive.core.faults import faults
 from derive.core.sweep import count_total, forward, forward_count, reverse
 from derive.base.table import plain

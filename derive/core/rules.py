@@ -21,6 +21,7 @@ losses :data:`LOSSES`, and the affine layer :data:`AFFINE` (f = β + Ω·h, on
 matrices).  Nothing outside this module names a primitive or restates a
 rule; adding a primitive is adding a row (:func:`primitive`).
 
+>>> from derive.core.arithmetic import NUMERIC, SYMBOLIC
 >>> PRIMITIVES["tanh"].partial(SYMBOLIC, (z,), sympy.tanh(z), 0)
 1 - tanh(z)**2
 >>> float(PRIMITIVES["sigmoid"].partial(NUMERIC, (0.0,), 0.5, 0))
@@ -38,15 +39,18 @@ from __future__ import annotations
 import functools
 import math
 import operator
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 import sympy
 
 from derive.base.errors import DeriveError
-from derive.core.sweep import numeric_total, symbolic_total
+from derive.core import arithmetic
+from derive.core.arithmetic import SYMBOLIC
+from derive.core.rule import NAMESPACE, Rule
+from derive.core.partials import (at_zero, binary_cross_entropy, difference, least_squares,
+                                  log_fault, pow_fault, pow_partial)
 
 z = sympy.Symbol("z")
 
@@ -54,240 +58,7 @@ z = sympy.Symbol("z")
 # ---- the two readings of a rule: numbers and symbols ---------------------------
 
 
-OTHERS_DIRECT = 8
-"""Up to this many factors a product's partials multiply the other factors directly."""
-
-
-class _Numeric:
-    """Rules read on numpy arrays: ``m.sin`` is the table's forward of sin."""
-
-    one = 1.0
-
-    @staticmethod
-    def mul(*factors):
-        return functools.reduce(operator.mul, factors)
-
-    total = staticmethod(numeric_total)  # an adjoint from its users' shares
-
-    _products = (None, None, None)
-    """The last n-ary product's factors, prefix and suffix products (see :meth:`others`)."""
-
-    def others(self, factors: list, i: int):
-        """The product of every factor but factors[i]: a product's partial.  Over many
-        factors, from prefix and suffix products made once per list of factors (its n
-        partials cost O(n), not O(n²): a product of 4,999 factors took 25 s)."""
-        if len(factors) <= OTHERS_DIRECT:
-            return self.mul(*factors[:i], *factors[i + 1:])
-        last, prefix, suffix = self._products  # one read: safe beside another thread
-        if last is not factors:
-            prefix, suffix = [self.one], [self.one]
-            for a, b in zip(factors[:-1], reversed(factors[1:])):
-                prefix.append(prefix[-1] * a)
-                suffix.append(suffix[-1] * b)
-            self._products = (factors, prefix, suffix[::-1])
-            last, prefix, suffix = self._products
-        if i == len(factors) - 1:  # the last partial asked for: keep no arrays past it
-            self._products = (None, None, None)
-        return prefix[i] * suffix[i]
-
-    @staticmethod
-    def times(local, bar):
-        return bar * local
-
-    T = staticmethod(np.transpose)
-    matmul = staticmethod(np.matmul)
-    sum = staticmethod(np.sum)
-
-    @staticmethod
-    def is_zero(x):
-        return np.real(x) == 0
-
-    def __getattr__(self, name):
-        return _row_attribute(name).forward
-
-
-class _Symbolic:
-    """Rules read on SymPy expressions: ``m.sin`` is the row's SymPy function.
-
-    Products are built unevaluated (so shared factors stay shared and a rule
-    prints as written), skipping factors of one.
-    """
-
-    one = sympy.S.One
-
-    @staticmethod
-    def mul(*factors):
-        return factors[0] if len(factors) == 1 else sympy.Mul(*factors, evaluate=False)
-
-    total = staticmethod(symbolic_total)  # an adjoint from its users' shares, one sum
-
-    def others(self, factors: list, i: int):
-        """The product of every factor but factors[i], as written."""
-        return self.mul(*factors[:i], *factors[i + 1:])
-
-    @staticmethod
-    def times(local, bar):
-        """local · bar, skipping a factor of one."""
-        if local == 1:
-            return bar
-        return local if bar == 1 else sympy.Mul(local, bar, evaluate=False)
-
-    @staticmethod
-    def T(matrix):
-        return transpose(matrix)
-
-    matmul = mul
-
-    @staticmethod
-    def sum(x):
-        return x
-
-    @staticmethod
-    def is_zero(x):
-        return sympy.Eq(x, 0)
-
-    def __getattr__(self, name):
-        return _row_attribute(name).sympy
-
-
-def _row_attribute(name: str):
-    if name not in PRIMITIVES:
-        raise AttributeError(name)
-    return PRIMITIVES[name]
-
-
-NUMERIC = _Numeric()
-SYMBOLIC = _Symbolic()
-
-
-class transpose(sympy.Function):
-    """Ωᵀ in a displayed rule (a symbol for a matrix, never evaluated)."""
-
-    def _latex(self, printer):
-        return rf"{printer._print(self.args[0])}^{{T}}"
-
-
 # ---- the row -----------------------------------------------------------------------
-
-
-def _call_ops(n: int) -> tuple[int, int]:
-    """A function call or power: one operation forward; per argument, the local
-    partial and the multiplication by the incoming adjoint."""
-    return 1, 2
-
-
-@dataclass(frozen=True, eq=False)
-class Rule:
-    """One row of the table (see the module docstring).
-
-    ``params`` names the arguments in ``code``; an n-ary row (Add, Mul) has
-    ``join``, the operator between its arguments, instead.  ``ops(n)`` is
-    (forward operations, backward operations per argument that needs an
-    adjoint) for n arguments.  ``build(*args)`` is the row applied to SymPy
-    arguments, unevaluated.  ``kink(*args)`` is the signed distance from the row's
-    kink (relu: x; max: a − b), whose sign says which side a value lies on;
-    ``inert`` lists arguments no derivative flows to; ``constants`` those a user must
-    write as constants (leaky_relu's slope); ``spelled`` rows may be
-    written by users (the indicator is relu′, not a function to call).
-    ``centre`` is where default chain parameters place an activation's argument;
-    ``domain`` is where the spec tests draw every argument; ``gain`` scales a
-    network's initial weights (Var Ω = gain/fan-in: 2 for ReLU).
-    """
-
-    name: str
-    code: str
-    latex: str
-    params: tuple[str, ...] = ("x",)
-    join: str | None = None
-    partial: Callable | None = None
-    vjp: Callable | None = None
-    jvp: Callable | None = None
-    sympy: Any = None
-    build: Callable | None = None
-    analytic: bool = True
-    kink: Callable | None = None
-    fault: Callable = field(default=lambda *args: None)
-    ops: Callable = _call_ops
-    spelled: bool = True
-    inert: tuple[int, ...] = ()
-    constants: tuple[int, ...] = ()
-    gain: float = 1.0
-    centre: float = 0.0
-    domain: tuple[float, float] = (-2.0, 2.0)
-
-    @property
-    def arity(self) -> int | None:
-        """How many arguments the row takes (None: any number, as Add and Mul)."""
-        return None if self.join is not None else len(self.params)
-
-    @property
-    def activation(self) -> bool:
-        """A unary row a user may write: chains, networks and expressions may use it."""
-        return self.spelled and self.arity == 1
-
-    def differentiable(self, args) -> list[tuple[int, Any]]:
-        """(index, argument) for the arguments a derivative flows to (not ``inert``:
-        a comparison's sides, where's condition)."""
-        return [(i, a) for i, a in enumerate(args) if i not in self.inert]
-
-    def live(self, args) -> list:
-        """The arguments a derivative flows to (those of :meth:`differentiable`)."""
-        return [a for _, a in self.differentiable(args)]
-
-    def source(self, args: list[str]) -> str:
-        """The forward as source, applied to argument texts (names or literals)."""
-        if self.join is not None:
-            return self.join.join(args)
-        names = dict(zip(self.params, args))
-        return re.sub(r"\b(" + "|".join(self.params) + r")\b",
-                      lambda match: names[match.group()], self.code)
-
-    @functools.cached_property
-    def forward(self) -> Callable:
-        """The numpy forward compiled from :attr:`code` (our own text, never user text)."""
-        if self.join is not None:
-            return lambda *args: functools.reduce(
-                operator.add if self.join.strip() == "+" else operator.mul, args)
-        params = ", ".join(self.params)
-        return eval(f"lambda {params}: {self.code}", dict(NAMESPACE))  # noqa: S307
-
-    def vjp_of(self, m, args, out, bar, i):
-        """args[i]'s share of the adjoint: bar times the local partial, or the row's own vjp."""
-        if self.vjp is not None:
-            return self.vjp(m, args, out, bar, i)
-        return m.times(self.partial(m, args, out, i), bar)
-
-    @functools.lru_cache(maxsize=None)
-    def reads(self, n: int) -> tuple[frozenset, bool]:
-        """Which values the row's vector-Jacobian products read, for n arguments:
-        (argument indices, whether the output): found by running them on symbols.
-        sin reads its argument, exp its output, add nothing (its vjp passes the
-        adjoint on); a vjp that reads no value still takes its shape from its
-        arguments (sign′ = 0·x)."""
-        args, out, bar = list(sympy.symbols(f"a0:{n}")), sympy.Symbol("out"), sympy.Symbol("bar")
-        found, passes = set(), True
-        for i, _ in self.differentiable(args):
-            share = self.vjp_of(SYMBOLIC, args, out, bar, i)
-            passes &= share == bar
-            found |= getattr(share, "free_symbols", set())
-        indices = frozenset(i for i, a in enumerate(args) if a in found)
-        if not found - {bar} and not passes:
-            indices = frozenset(range(n))
-        return indices, out in found
-
-    def jvp_of(self, m, args, out, dots):
-        """The output's tangent from the arguments' tangents (None: no tangent)."""
-        if self.jvp is not None:
-            return self.jvp(m, args, out, dots)
-        terms = [m.times(self.partial(m, args, out, i), dots[i])
-                 for i, _ in self.differentiable(args) if dots[i] is not None]
-        return functools.reduce(operator.add, terms) if terms else None
-
-    def apply(self, *args):
-        """The row applied to SymPy arguments (unevaluated): the step's equation."""
-        if self.build is not None:
-            return self.build(*args)
-        return self.sympy(*args)
 
 
 def _function(name: str, nargs: int = 1) -> type[sympy.Function]:
@@ -321,26 +92,12 @@ def primitive(name: str, code: str, partial: Callable | None, latex: str, sympy_
 # partial(m, (x,), out, 0): the derivative, in m's functions, reusing out where it can
 
 
-def _at_zero(x):
-    """A kink at zero: the signed distance is the argument itself."""
-    return x
-
-
-def _log_fault(x):
-    return "log of a negative number" if x < 0 else "log of zero" if x == 0 else None
-
-
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_ROOT_PI = 2.0 / math.sqrt(math.pi)
 _ROOT_HALF = math.sqrt(0.5)
 _ONE_OVER_ROOT_TWO_PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-SUPPORT = {"_erf": "np.vectorize(math.erf, otypes=[float])",
-           "_erfc": "np.vectorize(math.erfc, otypes=[float])"}
-"""Helpers a row's code may call besides numpy, as source (generated code defines the
-ones it uses): erf and erfc on arrays, since numpy has none and SciPy is not a
-dependency (erfc is its own function: 1 - erf(x) cancels to 0 for x past 6)."""
 # How other array libraries spell what the rows' code calls (np.NAME is torch.NAME or
 # jnp.NAME unless listed), and the helpers a spelling needs: generated code's backends.
 SPELLINGS = {"torch": {"cbrt": "_cbrt", "_erf": "torch.special.erf",
@@ -348,8 +105,6 @@ SPELLINGS = {"torch": {"cbrt": "_cbrt", "_erf": "torch.special.erf",
              "jax": {"_erf": "jax.scipy.special.erf", "_erfc": "jax.scipy.special.erfc"}}
 LIBRARY_SUPPORT = {"torch": {"_cbrt": ["def _cbrt(x):",
                                        "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)"]}}
-NAMESPACE = {"np": np, "math": math}
-NAMESPACE.update({name: eval(text, dict(NAMESPACE)) for name, text in SUPPORT.items()})  # noqa: S307
 _erf = NAMESPACE["_erf"]
 
 
@@ -364,7 +119,7 @@ _ROWS = [
               r"\exp\left[{}\right]", sympy.exp),
     primitive("log", "np.log(x)", lambda m, a, out, i: 1 / a[0],
               r"\log\left[{}\right]", sympy.log, centre=1.5, domain=(0.2, 3.0),
-              fault=_log_fault),
+              fault=log_fault),
     # ---- squashing activations: rules reuse the output ------------------------
     primitive("tanh", "np.tanh(x)", lambda m, a, out, i: 1 - out**2,
               r"\tanh\left[{}\right]", sympy.tanh),
@@ -380,7 +135,7 @@ _ROWS = [
     # ---- piecewise linear: not analytic, so no complex step; relu'(0) = 0 ------
     primitive("relu", "x * (np.real(x) > 0)",
               lambda m, a, out, i: m.indicator(a[0]),
-              r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=_at_zero,
+              r"\operatorname{{ReLU}}\left[{}\right]", analytic=False, kink=at_zero,
               centre=0.5, domain=(0.05, 2.0), gain=2.0),
     # ---- powers ---------------------------------------------------------------
     primitive("square", "x * x", lambda m, a, out, i: 2 * a[0],
@@ -420,13 +175,13 @@ _ROWS += [
     primitive("erfc", "_erfc(x)", lambda m, a, out, i: -_TWO_OVER_ROOT_PI * m.exp(-a[0]**2),
               r"\operatorname{{erfc}}\left[{}\right]", analytic=False),
     primitive("log2", "np.log2(x)", lambda m, a, out, i: 1 / (a[0] * _LN2),
-              r"\log_{{2}}\left[{}\right]", centre=1.5, domain=(0.2, 3.0), fault=_log_fault),
+              r"\log_{{2}}\left[{}\right]", centre=1.5, domain=(0.2, 3.0), fault=log_fault),
     primitive("log10", "np.log10(x)", lambda m, a, out, i: 1 / (a[0] * _LN10),
               r"\log_{{10}}\left[{}\right]", centre=1.5, domain=(0.2, 3.0),
-              fault=_log_fault),
+              fault=log_fault),
     primitive("log1p", "np.log1p(x)", lambda m, a, out, i: 1 / (1 + a[0]),
               r"\log\left[1 + {}\right]", domain=(-0.5, 2.0),
-              fault=lambda x: _log_fault(1 + x)),
+              fault=lambda x: log_fault(1 + x)),
     primitive("expm1", "np.expm1(x)", lambda m, a, out, i: m.exp(a[0]),  # out + 1 cancels
               r"\left(\exp\left[{}\right] - 1\right)"),
     primitive("exp2", "np.exp2(x)", lambda m, a, out, i: out * _LN2, r"2^{{{}}}"),
@@ -445,45 +200,40 @@ _ROWS += [
               lambda m, a, out, i: m.indicator(a[0])
               + (1 - m.indicator(a[0])) * m.exp(-m.relu(-a[0])),  # exp(min(x, 0)): out + 1
               # would cancel to 0 past x = -37
-              r"\operatorname{{ELU}}\left[{}\right]", analytic=False, kink=_at_zero,
+              r"\operatorname{{ELU}}\left[{}\right]", analytic=False, kink=at_zero,
               domain=(0.05, 2.0)),
     primitive("selu", f"{_SELU_SCALE!r} * np.where(np.real(x) > 0, x, "
               f"{_SELU_ALPHA!r} * np.expm1(np.where(np.real(x) > 0, 0.0, x)))",
               lambda m, a, out, i: _SELU_SCALE * m.indicator(a[0])
               + (1 - m.indicator(a[0])) * _SELU_SCALE * _SELU_ALPHA * m.exp(-m.relu(-a[0])),
-              r"\operatorname{{SELU}}\left[{}\right]", analytic=False, kink=_at_zero,
+              r"\operatorname{{SELU}}\left[{}\right]", analytic=False, kink=at_zero,
               domain=(0.05, 2.0)),
     primitive("softsign", "x / (1.0 + np.abs(x))", lambda m, a, out, i: 1 / (1 + m.abs(a[0]))**2,
-              r"\operatorname{{softsign}}\left[{}\right]", analytic=False, kink=_at_zero,
+              r"\operatorname{{softsign}}\left[{}\right]", analytic=False, kink=at_zero,
               centre=0.5, domain=(0.05, 2.0)),
     primitive("logsigmoid", "-np.logaddexp(0.0, -x)", lambda m, a, out, i: m.sigmoid(-a[0]),
               r"\log\operatorname{{sig}}\left[{}\right]", analytic=False),
     # ---- kinks: abs'(0) = 0, sign' = 0 everywhere ------------------------------------
     primitive("abs", "np.abs(x)", lambda m, a, out, i: m.sign(a[0]),
-              r"\left|{}\right|", analytic=False, kink=_at_zero, centre=0.5, domain=(0.05, 2.0)),
+              r"\left|{}\right|", analytic=False, kink=at_zero, centre=0.5, domain=(0.05, 2.0)),
     primitive("sign", "np.sign(x)", lambda m, a, out, i: 0 * a[0],
-              r"\operatorname{{sign}}\left[{}\right]", analytic=False, kink=_at_zero, centre=0.5,
+              r"\operatorname{{sign}}\left[{}\right]", analytic=False, kink=at_zero, centre=0.5,
               domain=(0.05, 2.0)),
 ]
 # the notebook's indicator 𝕀[x > 0]: relu's derivative, not an activation itself
 _ROWS.append(primitive("indicator", "np.where(np.real(x) > 0, 1.0, 0.0)",
                        lambda m, a, out, i: 0 * a[0], r"\mathbb{{I}}\left[{} > 0\right]",
-                       analytic=False, kink=_at_zero, spelled=False))
-
-
-def _difference(a, b):
-    """A kink where two arguments meet (max, min, a comparison): a − b."""
-    return a - b
+                       analytic=False, kink=at_zero, spelled=False))
 
 
 _ROWS += [
     # ---- functions of two arguments: max and min split a tie 0.5/0.5, as PyTorch and JAX --
     primitive("max", "np.maximum(a, b)", lambda m, a, out, i: m.heaviside(a[i] - a[1 - i]),
               r"\max\left[{}, {}\right]", params=("a", "b"), analytic=False,
-              kink=_difference),
+              kink=difference),
     primitive("min", "np.minimum(a, b)", lambda m, a, out, i: m.heaviside(a[1 - i] - a[i]),
               r"\min\left[{}, {}\right]", params=("a", "b"), analytic=False,
-              kink=_difference),
+              kink=difference),
     # numpy's arctan2 and hypot take no complex argument: no complex step
     # at (0, 0), where atan2 has no derivative, 0 in both arguments, as PyTorch (JAX: NaN)
     primitive("arctan2", "np.arctan2(y, x)",
@@ -502,7 +252,7 @@ _ROWS += [
               analytic=False, kink=lambda x, slope: x, constants=(1,)),
     # the Heaviside step with H(0) = 1/2: max's and min's derivative
     primitive("heaviside", "np.heaviside(np.real(x), 0.5)", lambda m, a, out, i: 0 * a[0],
-              r"H\left[{}\right]", analytic=False, kink=_at_zero, spelled=False),
+              r"H\left[{}\right]", analytic=False, kink=at_zero, spelled=False),
 ]
 
 
@@ -574,7 +324,7 @@ _ROWS.append(Rule(
 def _comparison(name: str, relation, latex: str, operator_: str) -> Rule:
     """A comparison row: true or false per entry (of the real parts), no derivative."""
     return Rule(name, f"np.real(a) {operator_} np.real(b)", "{} %s {}" % latex,
-                params=("a", "b"), sympy=relation, inert=(0, 1), kink=_difference,
+                params=("a", "b"), sympy=relation, inert=(0, 1), kink=difference,
                 build=lambda a, b: relation(a, b, evaluate=False), ops=lambda n: (1, 0))
 
 
@@ -591,6 +341,7 @@ RELATIONS: dict[str, Any] = {op: relation for _, relation, _, op in _RELATIONS}
 """The comparison operators as users write them, to their SymPy classes."""
 
 PRIMITIVES: dict[str, Rule] = {r.name: r for r in _ROWS}
+arithmetic.bind(PRIMITIVES)
 """The function rows, by name; the activations are the unary ones users may write."""
 
 RELU_73 = replace(PRIMITIVES["relu"], partial=lambda m, a, out, i: 1 - m.indicator(-a[0]),
@@ -630,21 +381,6 @@ DEFAULT_ACTIVATION = "relu"
 # ---- arithmetic ----------------------------------------------------------------------
 
 
-def _pow_partial(m, args, out, i):
-    """c·x^(c−1) and x^c·log x, except that x^0 has derivative 0 in x and 0^y has
-    derivative 0 in y (as PyTorch, autograd and JAX define them)."""
-    base, exponent = args
-    if i == 0:
-        return m.where(m.is_zero(exponent), 0, exponent * base ** (exponent - 1))
-    return m.where(m.is_zero(base), 0, out * m.log(base))
-
-
-def _pow_fault(base, exponent):
-    if base == 0 and np.real(exponent) < 0:
-        return "division by zero"
-    return "power of a negative number" if np.real(base) < 0 else None
-
-
 ARITHMETIC: dict[Any, Rule] = {
     sympy.Add: Rule("add", "+", "{} + {}", params=(), join=" + ", sympy=sympy.Add,
                     vjp=lambda m, args, out, bar, i: bar,
@@ -657,7 +393,7 @@ ARITHMETIC: dict[Any, Rule] = {
                     build=lambda *a: sympy.Mul(*a, evaluate=False),
                     ops=lambda n: (n - 1, max(n - 2, 0) + 1)),
     sympy.Pow: Rule("pow", "x ** p", "{}^{{{}}}", params=("x", "p"), sympy=sympy.Pow,
-                    partial=_pow_partial, fault=_pow_fault,
+                    partial=pow_partial, fault=pow_fault,
                     build=lambda a, b: sympy.Pow(a, b, evaluate=False)),
 }
 
@@ -669,27 +405,10 @@ OPERATORS: dict[Any, Rule] = {**ARITHMETIC, **COMPARISONS}
 # ---- losses: ℓ(f, y), summed over their entries ----------------------------------------
 
 
-def _least_squares(f, y):
-    """ℓ = (f − y)², unevaluated so that f stays one node of the graph."""
-    return sympy.Pow(sympy.Add(f, sympy.Mul(-1, y, evaluate=False), evaluate=False), 2,
-                     evaluate=False)
-
-
-def _binary_cross_entropy(f, y):
-    """ℓ = −[y·log f + (1 − y)·log(1 − f)], unevaluated so f stays one node."""
-    def neg(e):
-        return sympy.Mul(-1, e, evaluate=False)
-
-    positive = sympy.Mul(y, sympy.log(f), evaluate=False)
-    negative = sympy.Mul(sympy.Add(1, neg(y), evaluate=False),
-                         sympy.log(sympy.Add(1, neg(f), evaluate=False)), evaluate=False)
-    return neg(sympy.Add(positive, negative, evaluate=False))
-
-
 LOSSES: dict[str, Rule] = {
     "least_squares": Rule(
         "least_squares", "np.sum((f - y) ** 2)", r"\left({0} - {1}\right)^{{2}}",
-        params=("f", "y"), build=_least_squares,
+        params=("f", "y"), build=least_squares,
         vjp=lambda m, a, out, bar, i: m.times(m.mul(2 if i == 0 else -2, a[0] - a[1]), bar),
         jvp=lambda m, a, out, d: m.sum(m.mul(2, a[0] - a[1],
                                              (d[0] if d[0] is not None else 0)
@@ -698,7 +417,7 @@ LOSSES: dict[str, Rule] = {
     "binary_cross_entropy": Rule(
         "binary_cross_entropy", "-np.sum(y * np.log(f) + (1 - y) * np.log(1 - f))",
         r"-\left[{1} \log {0} + \left(1 - {1}\right) \log\left(1 - {0}\right)\right]",
-        params=("f", "y"), build=_binary_cross_entropy,
+        params=("f", "y"), build=binary_cross_entropy,
         fault=lambda f, y: "log of a negative number" if not 0 <= np.real(f) <= 1 else
         "log of zero" if f in (0, 1) else None,
         vjp=lambda m, a, out, bar, i: m.times(

@@ -39,7 +39,8 @@ from derive.base.limits import MAX_NETWORK_LAYERS as MAX_LAYERS
 from derive.base.limits import MAX_NETWORK_PARAMETERS as MAX_PARAMETERS
 from derive.base.limits import MAX_NETWORK_WIDTH as MAX_WIDTH
 from derive.models.model import Model
-from derive.core.rules import AFFINE, DEFAULT_ACTIVATION, LOSSES, PRIMITIVES, Rule, activations
+from derive.core.rules import AFFINE, DEFAULT_ACTIVATION, LOSSES, PRIMITIVES, activations
+from derive.core.rule import Rule
 from derive.core.program import Layer, Program, Variable
 
 UDL72 = {"dims": (1, 6, 6, 6, 6, 6, 1), "act": DEFAULT_ACTIVATION, "input": 1.2,

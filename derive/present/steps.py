@@ -22,7 +22,7 @@ from sympy.core.parameters import distribute
 from derive.base.errors import require_model
 from derive.base.table import Table, plain
 from derive.core.program import Program, Step, program
-from derive.core.rules import SYMBOLIC
+from derive.core.arithmetic import SYMBOLIC
 from derive.core.sweep import reverse
 from derive.models.names import differentiated, loss_name
 from derive.present.notation import Adjoint, to_latex, to_text

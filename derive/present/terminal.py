@@ -21,7 +21,7 @@ from derive.base.table import Table, cell
 if TYPE_CHECKING:  # the types only: trace's text needs none of check, sizes or bench
     from derive.checks.check import Check
     from derive.checks.growth import Sweep
-    from derive.core.program import Trace
+    from derive.present.steps import Trace
 
 
 def _heading(result) -> str:

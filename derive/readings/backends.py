@@ -14,7 +14,8 @@ import keyword
 import re
 
 from derive.base.limits import BACKENDS
-from derive.core.rules import LIBRARY_SUPPORT, SPELLINGS, SUPPORT
+from derive.core.rules import LIBRARY_SUPPORT, SPELLINGS
+from derive.core.rule import SUPPORT
 
 def _free(name: str, taken) -> str:
     """``name``, or ``name`` with ``_`` appended until it is not ``taken``."""

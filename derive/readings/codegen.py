@@ -35,7 +35,8 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from derive.core.graph import sizes, topological_order
-from derive.core.rules import SUPPORT, lambdify_modules
+from derive.core.rules import lambdify_modules
+from derive.core.rule import SUPPORT
 from derive.core.program import expression_program
 from derive.readings.symbolic import adjoints
 from derive.readings.costs import predict

@@ -41,7 +41,8 @@ import numpy as np
 from derive.base import agreement
 from derive.base.errors import DeriveError, require_model
 from derive.core.graph import topological_order
-from derive.core.rules import NUMERIC, PRIMITIVES, rule_for
+from derive.core.rules import PRIMITIVES, rule_for
+from derive.core.arithmetic import NUMERIC
 from derive.core.program import Program, program
 from derive.core.sweep import forward, forward_count
 

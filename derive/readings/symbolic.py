@@ -31,7 +31,8 @@ from sympy import S
 
 from derive.readings.costs import Prediction, predict
 from derive.core.graph import depends_on, sizes, topological_order
-from derive.core.rules import SYMBOLIC, rule_for
+from derive.core.rules import rule_for
+from derive.core.arithmetic import SYMBOLIC
 from derive.core.sweep import reverse
 
 
