@@ -288,7 +288,7 @@ def test_a_kernel_that_dies_starting_is_started_again(monkeypatch):
     cell has run, so the grader starts one again, up to KERNEL_STARTS in all."""
     from nbclient import NotebookClient
 
-    from derive.usercode import grading
+    from derive.usercode import grading, running
     real, starts = NotebookClient.execute, []
 
     def dies_at_first(self, **kwargs):
@@ -308,5 +308,5 @@ def test_a_kernel_that_dies_starting_is_started_again(monkeypatch):
     starts.clear()
     monkeypatch.setattr(NotebookClient, "execute", always_dies)
     graded = grading.grade(NOTEBOOKS / "completed_7_1.ipynb")
-    assert not graded.passed and len(starts) == grading.KERNEL_STARTS
+    assert not graded.passed and len(starts) == running.KERNEL_STARTS
     assert graded.errors == [{"cell": None, "error": "RuntimeError: stopped", "limit": None}]
