@@ -96,7 +96,7 @@ def explore(query: dict) -> dict:
     from derive.models.families import sweeps
     from derive.present.picture import graph
     from derive.present.player import frames, width_px
-    from derive.present.report import _nightmare as nightmare
+    from derive.present.gather import _nightmare as nightmare
     from derive.present.report import html_environment
     from derive.present.steps import trace
     m = load(query)
@@ -140,7 +140,7 @@ def sizes_answer(query: dict) -> dict:
     measures them."""
     from derive.present.charts import sizes_chart
     from derive.models.families import sweeps
-    from derive.present.report import _growth_section as growth
+    from derive.present.gather import _growth_section as growth
     from derive.present.report import html_environment
     spec = _spec(query)
     if not _names_a_family(spec):

@@ -21,7 +21,7 @@ class Model(models.Model):
 
     def _repr_html_(self) -> str:
         from derive.present.notebook import fragment
-        from derive.present.report import formula
+        from derive.present.gather import formula
         rows = [{"symbol": symbol, "value": _value(value)} for symbol, value in self.values.items()]
         return fragment("model.html.j2", name=self.name, summary=self.summary(),
                         f=formula(self.output),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from derive.checks import check as compare
 from derive.checks import growth
 from derive.readings import hessian as second_order, modes
-from derive.present import report
+from derive.present import gather, report
 from derive.present import steps
 from derive.readings import symbolic
 from derive.present import terminal
@@ -54,7 +54,7 @@ class Gradient(list):
 
     def _repr_html_(self) -> str:
         return fragment("gradient.html.j2", rows=[
-            {"symbol": w, **report.formula(e)} for w, e in zip(self.wrt, self)])
+            {"symbol": w, **gather.formula(e)} for w, e in zip(self.wrt, self)])
 
 
 @dataclass

@@ -24,7 +24,8 @@ import re
 
 import sympy
 
-from derive.present.picture import Picture, _reads, _shown, graph, numbers
+from derive.present.picture import _reads, _shown, graph, numbers
+from derive.present.drawing import Picture
 from derive.models.names import loss_name, text_name
 from derive.present.notation import Adjoint, to_text
 from derive.core.program import Step, Variable, program
