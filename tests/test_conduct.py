@@ -351,8 +351,8 @@ def test_version_and_debug_anywhere(run):
 
 
 def test_the_internal_error_hint_says_how_to_use_debug(run, monkeypatch):
-    import derive.core.program  # the command imports trace from here when it runs
-    monkeypatch.setattr(derive.core.program, "trace", lambda m: 1 / 0)
+    import derive.present.steps  # the command imports trace from here when it runs
+    monkeypatch.setattr(derive.present.steps, "trace", lambda m: 1 / 0)
     code, _, err = run("trace")
     assert code == 3 and "add --debug anywhere on the command line" in err
     with pytest.raises(ZeroDivisionError):

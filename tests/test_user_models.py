@@ -258,8 +258,8 @@ def test_max_seconds_stops_a_sweep_and_keeps_finished_rows(run):
 
 
 def test_an_internal_error_exits_3_with_a_hint(run, monkeypatch):
-    import derive.core.program  # the command imports trace from here when it runs
-    monkeypatch.setattr(derive.core.program, "trace", lambda m: 1 / 0)
+    import derive.present.steps  # the command imports trace from here when it runs
+    monkeypatch.setattr(derive.present.steps, "trace", lambda m: 1 / 0)
     code, _, err = run("trace")
     assert code == 3 and "--debug" in err and err.count("\n") == 1
 
