@@ -233,3 +233,12 @@ def test_the_published_73_is_not_completed(graded_73):
     statuses = {q["quantity"]: q["status"] for q in published["quantities"]}
     assert statuses["forward experiment: K, D"] == "fail"
     assert statuses["forward std of h_k by layer"] == "pass"  # its cells compute as published
+
+
+def test_the_documented_import_path_still_works():
+    """The README's `from derive.initialization import experiment` (the module lives in
+    derive.checks.initialization since the layout by layers)."""
+    from derive.checks import initialization
+    from derive.initialization import Initialization, experiment
+    assert experiment is initialization.experiment
+    assert Initialization is initialization.Initialization
