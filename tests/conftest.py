@@ -126,8 +126,8 @@ settings.load_profile("derive")
 
 
 LONGEST = ("tests/test_names.py::",
-           "tests/test_conduct.py::test_an_implied_sweep",
-           "tests/test_conduct.py::test_the_main_job_in_a_fresh_clone",
+           "tests/test_output_safety.py::test_an_implied_sweep",
+           "tests/test_output_safety.py::test_the_main_job_in_a_fresh_clone",
            "tests/test_user_models.py::test_a_report_killed_midway",
            "tests/test_packaging.py::", "tests/test_language.py::test_random_programs",
            "tests/test_serve.py::", "tests/test_sandbox.py::",
