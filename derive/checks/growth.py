@@ -29,6 +29,7 @@ from derive.checks.check import DIFF_WORK_CAP
 from derive.readings.costs import BUDGET, Prediction, predict, seconds_text
 from derive.base.errors import DeriveError, require_text
 from derive.models.families import axis, check_member, member, sweeps
+from derive.checks.measures import MEASURES
 from derive.core.graph import sizes
 from derive.models.model import logistic
 from derive.readings.modes import forward_mode_ops, forward_over_reverse_ops
@@ -36,17 +37,11 @@ from derive.readings.hessian import diff_twice
 from derive.core.program import expression_program
 from derive.readings.symbolic import dag_gradient, diff_gradient, diff_seconds, diff_skipped
 
-ROW_KEYS = ["depth", "parameters", "loss_tree_nodes", "loss_dag_nodes",
-            "gradient_tree_nodes", "sympy_diff_tree_nodes", "gradient_dag_nodes",
-            "gradient_ops", "gradient_cse_ops", "backprop_ops", "forward_mode_ops",
-            "reverse_mode_ops", "seconds_sympy_diff", "seconds_dag_gradient"]
-ORDER2_KEYS = ["hessian_tree_nodes", "hessian_dag_nodes", "sympy_diff_hessian_tree_nodes",
-               "forward_over_reverse_ops"]
+ROW_KEYS = ["depth", *(m.key for m in MEASURES if m.order == 1)]
+"""A row's keys: the depth, then the measures (:mod:`derive.checks.measures`)."""
+ORDER2_KEYS = [m.key for m in MEASURES if m.order == 2]
 """Added to each row by ``--order 2``."""
-FIT_KEYS = ["loss_tree_nodes", "loss_dag_nodes", "gradient_tree_nodes",
-            "sympy_diff_tree_nodes", "gradient_dag_nodes", "gradient_ops",
-            "gradient_cse_ops", "backprop_ops", "forward_mode_ops", "reverse_mode_ops",
-            "seconds_sympy_diff"]
+FIT_KEYS = [m.key for m in MEASURES if m.order == 1 and m.fitted]
 MAX_DEPTH = 512
 
 

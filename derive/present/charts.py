@@ -10,6 +10,7 @@ import functools
 import io
 import math
 
+from derive.checks.measures import MEASURE
 from derive.models.names import text_name
 
 STYLE = {"svg.hashsalt": "derive", "svg.fonttype": "none", "pdf.fonttype": 42,
@@ -21,12 +22,9 @@ MARKERS = ["o", "s", "^", "D", "v"]
 STYLES = ["-", "--", "-.", ":", "-"]
 """Series differ by marker and line as well as colour, so that two that coincide
 (ops after sharing and backprop ops) both show."""
-SIZE_SERIES = [("gradient_tree_nodes", "symbolic gradient, tree"),
-               ("gradient_dag_nodes", "symbolic gradient, DAG nodes"),
-               ("gradient_cse_ops", "ops after sharing"),
-               ("backprop_ops", "backprop ops")]
-TIME_SERIES = [("seconds_sympy_diff", "per-parameter sympy.diff"),
-               ("seconds_dag_gradient", "DAG sweep")]
+SIZE_SERIES = [(key, MEASURE[key].series) for key in
+               ["gradient_tree_nodes", "gradient_dag_nodes", "gradient_cse_ops", "backprop_ops"]]
+TIME_SERIES = [(key, MEASURE[key].series) for key in ["seconds_sympy_diff", "seconds_dag_gradient"]]
 
 
 @functools.cache

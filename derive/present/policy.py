@@ -4,6 +4,7 @@ The text tables, the Jupyter display and both report templates read these;
 no template or formatter keeps its own list of columns, caps or names.
 """
 
+from derive.checks.measures import MEASURE, MEASURES
 from derive.checks.methods import GRADIENT, STAGED
 
 METHODS = [*GRADIENT[1:], *STAGED]
@@ -25,24 +26,19 @@ CHECK_HEADERS = {"name": "parameter", "central_estimate": "central's error estim
                  "central_flag": "central not compared", "kink": "at a kink", "agree": "agree"}
 """The check table's other columns, as Jupyter heads them."""
 
-GROWTH_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tree"),
-                  ("backprop_ops", "backprop ops"), ("gradient_dag_nodes", "gradient DAG"),
-                  ("sympy_diff_tree_nodes", "sympy.diff tree"), ("gradient_ops", "ops"),
-                  ("gradient_cse_ops", "ops after sharing"),
-                  ("seconds_sympy_diff", "s sympy.diff"), ("seconds_dag_gradient", "s DAG sweep")]
+def columns(keys: list[str]) -> list[tuple[str, str]]:
+    """(row key, its report header) for a report table's columns, in this order."""
+    return [(key, MEASURE[key].column) for key in keys]
+
+
+GROWTH_COLUMNS = columns(["parameters", "gradient_tree_nodes", "backprop_ops",
+                          "gradient_dag_nodes", "sympy_diff_tree_nodes", "gradient_ops",
+                          "gradient_cse_ops", "seconds_sympy_diff", "seconds_dag_gradient"])
 """The growth table of a report, after the depth column: (row key, header); the
 columns read first (what backprop costs beside the tree) come first, so that they stay
 in view on a narrow screen."""
 
-SIZE_HEADERS = {"loss_tree_nodes": "loss tree", "loss_dag_nodes": "loss dag",
-                "gradient_tree_nodes": "grad tree", "sympy_diff_tree_nodes": "diff tree",
-                "gradient_dag_nodes": "grad dag", "gradient_ops": "grad ops",
-                "gradient_cse_ops": "cse ops", "backprop_ops": "backprop ops",
-                "forward_mode_ops": "fwd-mode ops", "reverse_mode_ops": "rev-mode ops",
-                "seconds_sympy_diff": "s diff", "seconds_dag_gradient": "s dag",
-                "hessian_tree_nodes": "hess tree", "hessian_dag_nodes": "hess dag",
-                "sympy_diff_hessian_tree_nodes": "diff hess tree",
-                "forward_over_reverse_ops": "FoR ops"}
+SIZE_HEADERS = {m.key: m.short for m in MEASURES if m.short}
 """Short headers of ``derive sizes``'s text table."""
 
 PARAMETER_CAP = 40
@@ -64,11 +60,9 @@ def method_names(methods) -> dict:
     """{method: display name} for the methods a check compared."""
     return {m: METHOD_NAMES[m] for m in methods}
 
-ORDER2_COLUMNS = [("parameters", "params"), ("gradient_tree_nodes", "gradient tree"),
-                  ("hessian_tree_nodes", "Hessian tree"),
-                  ("sympy_diff_hessian_tree_nodes", "sympy.diff twice tree"),
-                  ("hessian_dag_nodes", "Hessian DAG"),
-                  ("forward_over_reverse_ops", "forward-over-reverse ops")]
+ORDER2_COLUMNS = columns(["parameters", "gradient_tree_nodes", "hessian_tree_nodes",
+                          "sympy_diff_hessian_tree_nodes", "hessian_dag_nodes",
+                          "forward_over_reverse_ops"])
 """The second-order growth table, after the depth column."""
 
 HESSIAN_METHODS = {"symbolic": "DAG sweep twice", "sympy_diff": "sympy.diff twice",
@@ -90,19 +84,7 @@ def hessian_verdict(agree: bool, differences: dict) -> str:
     return f"all {total} ways agree" if ran == total else \
         f"the {ran} ways that ran agree ({total - ran} skipped)"
 
-MEASURE_WORDS = {"loss_tree_nodes": "the loss's tree", "loss_dag_nodes": "the loss's graph",
-                 "gradient_tree_nodes": "the gradient's tree",
-                 "sympy_diff_tree_nodes": "sympy.diff's tree",
-                 "gradient_dag_nodes": "the gradient's graph",
-                 "gradient_ops": "the gradient's operations",
-                 "gradient_cse_ops": "its operations after sharing",
-                 "backprop_ops": "backprop's operations",
-                 "forward_mode_ops": "forward mode's operations (whole gradient)",
-                 "reverse_mode_ops": "reverse mode's operations (whole gradient)",
-                 "seconds_sympy_diff": "sympy.diff's time",
-                 "hessian_tree_nodes": "the Hessian's tree", "hessian_dag_nodes": "the Hessian's graph",
-                 "sympy_diff_hessian_tree_nodes": "sympy.diff twice, its tree",
-                 "forward_over_reverse_ops": "forward-over-reverse's operations"}
+MEASURE_WORDS = {m.key: m.words for m in MEASURES if m.words}
 """Each measure of a size sweep in words, for the fitted laws of the reports."""
 
 GRAPH_WRAP = 560
