@@ -2,6 +2,7 @@
 the same program for PyTorch and JAX, and `derive bench --against`."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from derive import model, parse, program
 from derive.readings import codegen
 from derive.checks.bench import peak_bytes
 from derive.models.model import from_expression
-from derive.core.rules import ARITHMETIC, PRIMITIVES, functions
+from derive.core.rules import ARITHMETIC, LOSSES, PRIMITIVES, functions
 from derive.readings.symbolic import dag_gradient
 
 
@@ -153,6 +154,25 @@ def test_an_unknown_backend_is_refused(run):
     assert code == 2 and out == "" and "invalid choice" in err
     with pytest.raises(ValueError, match="unknown backend"):
         codegen.source([sympy.Symbol("x")], [sympy.Symbol("x")], backend="tf")
+
+
+@pytest.mark.parametrize("name", [*PRIMITIVES, *LOSSES])
+def test_each_backend_prints_every_rows_code_from_the_table(name):
+    """Issue 23: a printer per backend, as SymPy's printers are classes.  numpy prints a
+    row's code as the table writes it; torch and jax print it in their own spelling,
+    valid Python with no numpy left in it, and torch turns each number a function
+    takes into a tensor."""
+    import ast
+    from derive.readings.backends import JaxPrinter, Printer, TorchPrinter
+    rule = {**PRIMITIVES, **LOSSES}[name]
+    args = {p: f"v{i}" for i, p in enumerate(rule.params)}
+    assert Printer().template(rule.code, args) == rule.source(list(args.values()))
+    for printer in (TorchPrinter(), JaxPrinter()):
+        text = printer.template(rule.code, args)
+        ast.parse(text)
+        assert not re.search(r"\bnp\.|\b_erfc?\(", text), text
+    if "0.0" in rule.code:  # elu, selu, indicator: np.where(..., 0.0, x)
+        assert "_t(0.0)" in TorchPrinter().template(rule.code, args)
 
 
 def test_module_names_taken_by_arguments_are_renamed():

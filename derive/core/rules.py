@@ -99,12 +99,12 @@ _ONE_OVER_ROOT_TWO_PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 # How other array libraries spell what the rows' code calls (np.NAME is torch.NAME or
-# jnp.NAME unless listed), and the helpers a spelling needs: generated code's backends.
+# jnp.NAME unless listed), and the helpers a spelling needs, as (parameters, numpy source)
+# that the backend's printer prints: generated code's backends.
 SPELLINGS = {"torch": {"cbrt": "_cbrt", "_erf": "torch.special.erf",
                        "_erfc": "torch.special.erfc"},
              "jax": {"_erf": "jax.scipy.special.erf", "_erfc": "jax.scipy.special.erfc"}}
-LIBRARY_SUPPORT = {"torch": {"_cbrt": ["def _cbrt(x):",
-                                       "    return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)"]}}
+LIBRARY_SUPPORT = {"torch": {"_cbrt": (("x",), "np.sign(x) * np.abs(x) ** (1.0 / 3.0)")}}
 _erf = NAMESPACE["_erf"]
 
 

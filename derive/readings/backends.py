@@ -1,21 +1,32 @@
-"""The array libraries generated code is written for: numpy, PyTorch and JAX.
+"""The array libraries generated code is written for: numpy, PyTorch and JAX, a printer each.
 
-derive writes a program's straight-line code once, in numpy's spelling
-(:mod:`derive.readings.codegen`); for torch and jax each numpy call, and the erf
-helper, is spelled as that library spells it (the rule table's ``SPELLINGS``), torch
-converts the arguments to float64 tensors first and jax compiles the function.
-Argument names that clash with a module alias move the alias (``np_``).
+A row's code in the rule table is numpy source (``np.sin(x)``); generated code is
+printed from the rows, never rewritten afterwards.  :class:`Printer` prints numpy:
+a row's code with its arguments' texts put in, numbers, constants and the module's
+head; :class:`TorchPrinter` and :class:`JaxPrinter` print the same pieces as those
+libraries spell them (the rule table's ``SPELLINGS``), torch converting arguments
+and numbers to float64 tensors and jax compiling the function.  A module an argument's
+name takes is bound under another name (``np_``), chosen when the printer is made.
+
+>>> Printer().template("np.where(np.real(x) > 0, x, 0.0)", {"x": "h1"})
+'np.where(np.real(h1) > 0, h1, 0.0)'
+>>> TorchPrinter().template("np.heaviside(np.real(x), 0.5)", {"x": "h1"})
+'torch.heaviside(torch.real(h1), _t(0.5))'
+>>> JaxPrinter({"jnp"}).template("_erf(np.sqrt(x))", {"x": "2.0"})
+'jax.scipy.special.erf(jnp_.sqrt(2.0))'
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import re
 
 from derive.base.limits import BACKENDS
 from derive.core.rules import LIBRARY_SUPPORT, SPELLINGS
 from derive.core.rule import SUPPORT
+
 
 def _free(name: str, taken) -> str:
     """``name``, or ``name`` with ``_`` appended until it is not ``taken``."""
@@ -29,70 +40,33 @@ def check_backend(backend: str) -> None:
         raise ValueError(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
 
 
-_HEADS = {
-    "torch": ["import torch", "", "", "def _t(value):",
-              "    # a float64 tensor (a tensor given stays on its device)",
-              "    return torch.as_tensor(value, dtype=torch.float64)", ""],
-    "jax": ["import jax", "import jax.numpy as jnp", "import jax.scipy.special", "",
-            'jax.config.update("jax_enable_x64", True)', ""],
-}
+_PIECE = re.compile(rf"\b(np|math)\.(\w+)(\()?|\b({'|'.join(sorted(SUPPORT, reverse=True))})\(")
 
 
-def _for_backend(backend, head, signature, body, result, arguments, taken, tail="") -> str:
-    """The numpy program's lines written for another array library: each ``np.f(...)``
-    call (and the erf helper) spelled as that library spells it; torch converts the
-    arguments to tensors first, jax compiles the function."""
-    helpers = [line for line in head
-               if not line.startswith(("import", *(f"{name} =" for name in SUPPORT)))]
-    top, decorator = list(_HEADS[backend]), ["@jax.jit"] if backend == "jax" else []
-    if backend == "torch":
-        names = ", ".join(arguments) + ("," if len(arguments) == 1 else "")
-        documented = bool(body) and body[0].lstrip().startswith('"""')
-        body = body[:documented] + [f"    {names} = map(_t, ({names}))"] + body[documented:]
-    text = _translate("\n".join([*helpers, "", *decorator, signature, *body,
-                                 f"    return ({result},)"]), backend) + tail
-    for helper, definition in LIBRARY_SUPPORT.get(backend, {}).items():
-        if f"{helper}(" in text:
-            top += ["", *definition, ""]
-    text = "\n".join(_rename_modules(top + text.split("\n"), taken, _MODULES[backend]))
-    return re.sub(r"\n{4,}", "\n\n\n", text)
+@functools.lru_cache(maxsize=None)
+def parsed(code: str) -> tuple:
+    """A row's numpy source in pieces: text (holding the row's parameters), module
+    attributes ``("attribute", module, name)`` and calls ``("call", module, name, args)``
+    (module None for a helper of ``SUPPORT``), each argument parsed in turn.  Parsed
+    once per row: it is the table's text, never generated code.
 
-
-_CALL = re.compile(rf"\bnp\.(\w+)(\()?|\b({'|'.join(sorted(SUPPORT, reverse=True))})\(")
-
-
-_NUMBER = r"\(?-?[0-9.]+(?:e[-+]?[0-9]+)?\)?"
-
-
-_LITERAL = re.compile(rf"{_NUMBER}|\({_NUMBER} / {_NUMBER}\)")
-
-
-def _translate(text: str, backend: str) -> str:
-    """numpy source rewritten call by call (arguments first) for ``backend``."""
-    out, position = [], 0
-    while match := _CALL.search(text, position):
-        out.append(text[position:match.start()])
-        name = match.group(1) or match.group(3)
-        if match.group(1) and not match.group(2):  # an attribute: np.inf, np.nan
-            out.append(("jnp." if backend == "jax" else "torch.") + name)
+    >>> parsed("1.0 / (1.0 + np.exp(-x))")
+    ('1.0 / (1.0 + ', ('call', 'np', 'exp', (('-x',),)), ')')
+    """
+    pieces, position = [], 0
+    while match := _PIECE.search(code, position):
+        pieces.append(code[position:match.start()])
+        module, name, opening, helper = match.groups()
+        if module and not opening:
+            pieces.append(("attribute", module, name))
             position = match.end()
             continue
-        close = _closing(text, match.end() - 1)
-        args = [_translate(a, backend) for a in _split(text[match.end():close])]
-        out.append(_spell(backend, name, args))
+        close = _closing(code, match.end() - 1)
+        arguments = tuple(parsed(a) for a in _split(code[match.end():close]))
+        pieces.append(("call", module, name or helper, arguments))
         position = close + 1
-    return "".join(out) + text[position:]
-
-
-def _spell(backend: str, name: str, args: list[str]) -> str:
-    """One numpy call as ``backend`` writes it."""
-    function = SPELLINGS[backend].get(name, ("jnp." if backend == "jax" else "torch.") + name)
-    if backend == "torch":
-        if name == "float64":
-            return f"_t({args[0]})"
-        # torch's functions take tensors: a number written in the code becomes one
-        args = [f"_t({a})" if _LITERAL.fullmatch(a) else a for a in args]
-    return f"{function}({', '.join(args)})"
+    pieces.append(code[position:])
+    return tuple(p for p in pieces if p != "")
 
 
 def _closing(text: str, opening: int) -> int:
@@ -117,29 +91,180 @@ def _split(arguments: str) -> list[str]:
     return parts + [last] if last else parts
 
 
-_MODULES = {"numpy": ("np", "math"), "torch": ("torch",), "jax": ("jnp", "jax")}
-"""The module names each backend's code binds (renamed where an argument takes one)."""
+class Printer:
+    """numpy's printer: the pieces of a generated module as numpy writes them.
+
+    ``taken`` holds every name the function binds; a module among them is bound under
+    ``name_`` (``import numpy as np_``).  :attr:`used` collects the helpers the
+    printed code calls (erf's, defined at the top of the module).
+    """
+
+    backend = "numpy"
+    modules = {"np": "numpy", "math": "math"}
+    """The names the code binds to modules, and the modules."""
+    spellings: dict = {}
+
+    def __init__(self, taken=frozenset()):
+        self.alias = {m: _free(m + "_", taken) if m in taken else m for m in self.modules}
+        self.used: dict = {}
+
+    def module(self, name: str) -> str:
+        """The name the code binds the module ``name`` to."""
+        return self.alias.get(name, name)
+
+    def dotted(self, path: str) -> str:
+        """A dotted name with its module as bound (``torch.special.erf``)."""
+        head, dot, rest = path.partition(".")
+        return self.module(head) + dot + rest if dot else path
+
+    def template(self, code: str, args: dict) -> str:
+        """A row's ``code`` with each parameter's text of ``args`` put in."""
+        return "".join(self._piece(piece, args) for piece in parsed(code))
+
+    def _piece(self, piece, args: dict) -> str:
+        if isinstance(piece, str):
+            if not args:
+                return piece
+            return re.sub(r"\b(" + "|".join(args) + r")\b", lambda m: args[m.group()], piece)
+        if piece[0] == "attribute":
+            return self.attribute(piece[1], piece[2])
+        _, module, name, arguments = piece
+        texts = ["".join(self._piece(p, args) for p in argument) for argument in arguments]
+        return self.call(name, texts, module)
+
+    def attribute(self, module: str, name: str) -> str:
+        """``np.inf``, ``math.erf``."""
+        return f"{self.module(module)}.{name}"
+
+    def function(self, name: str, module: str | None = "np") -> str:
+        """How the code names numpy's function ``name`` (or a helper, module None)."""
+        if module is None:
+            self.used[name] = True
+        spelled = self.spellings.get(name)
+        if spelled is None:
+            return f"{self.module(module)}.{name}" if module else name
+        if spelled in LIBRARY_SUPPORT.get(self.backend, {}):
+            self.used[spelled] = True
+        return self.dotted(spelled)
+
+    def call(self, name: str, args: list[str], module: str | None = "np") -> str:
+        return f"{self.function(name, module)}({', '.join(args)})"
+
+    def scalar(self, text: str) -> str:
+        """A number computed alone, as a float64 (IEEE rules, not Python's)."""
+        return self.call("float64", [text])
+
+    def support(self) -> list[str]:
+        """The helpers of ``SUPPORT`` the printed code calls, in the table's order."""
+        return [name for name in SUPPORT if name in self.used]
+
+    def imported(self, path: str, name: str) -> str:
+        """The import binding ``name`` to module ``path``."""
+        bound = self.module(name)
+        return f"import {path}" if bound == path else f"import {path} as {bound}"
+
+    def head(self) -> list[str]:
+        """The module's imports and the helpers its code calls."""
+        if not self.support():
+            return [self.imported("numpy", "np"), ""]
+        return [self.imported("math", "math"), "", self.imported("numpy", "np"), "",
+                *(f"{name} = {self.template(SUPPORT[name], {})}" for name in self.support()),
+                ""]
+
+    def function_lines(self, signature: str, body: list[str], arguments: list[str]) -> list[str]:
+        """The function's lines (a decorator, conversions of its arguments)."""
+        return [signature, *body]
+
+    def module_text(self, helpers: list[str], signature: str, body: list[str], result: str,
+                    arguments: list[str], tail: str) -> str:
+        """The whole module: head, helper functions, the function, then ``tail``."""
+        code = self.head() + helpers + ["", signature, *body, f"    return ({result},)"]
+        return "\n".join(code + (tail.split("\n") if tail else []))
 
 
-def _rename_modules(lines: list[str], taken: set, modules=_MODULES["numpy"]) -> list[str]:
-    """The lines with the modules renamed where an argument takes the name."""
-    for module in modules:
-        if module not in taken:
-            continue
-        alias = _free(module + "_", taken)
-        lines = [_renamed_import(line, module, alias) if line.startswith("import ")
-                 else re.sub(rf"\b{module}\.", f"{alias}.", line) for line in lines]
-    return lines
+class TorchPrinter(Printer):
+    """PyTorch's printer: torch's functions on float64 tensors; the arguments, and each
+    number a function takes, converted by ``_t``."""
+
+    backend = "torch"
+    modules = {"torch": "torch"}
+    spellings = SPELLINGS["torch"]
+
+    def function(self, name: str, module: str | None = "np") -> str:
+        return super().function(name, "torch" if module == "np" else module)
+
+    def attribute(self, module: str, name: str) -> str:
+        return super().attribute("torch" if module == "np" else module, name)
+
+    def call(self, name: str, args: list[str], module: str | None = "np") -> str:
+        if name == "float64":
+            return f"_t({args[0]})"
+        # torch's functions take tensors: a number written in the code becomes one
+        return super().call(name, [f"_t({a})" if _LITERAL.fullmatch(a) else a for a in args],
+                            module)
+
+    def head(self) -> list[str]:
+        torch = self.module("torch")
+        return [self.imported("torch", "torch"), "", "", "def _t(value):",
+                "    # a float64 tensor (a tensor given stays on its device)",
+                f"    return {torch}.as_tensor(value, dtype={torch}.float64)", ""]
+
+    def function_lines(self, signature, body, arguments):
+        names = ", ".join(arguments) + ("," if len(arguments) == 1 else "")
+        documented = bool(body) and body[0].lstrip().startswith('"""')
+        return [signature, *body[:documented], f"    {names} = map(_t, ({names}))",
+                *body[documented:]]
+
+    def module_text(self, helpers, signature, body, result, arguments, tail) -> str:
+        # blank lines where numpy's module has its imports; runs of blanks close up below
+        blanks = [""] * (3 if self.support() else 1)
+        text = "\n".join([*blanks, *helpers, "", *self.function_lines(signature, body, arguments),
+                          f"    return ({result},)"]) + tail
+        top = self.head()
+        for helper, (params, code) in LIBRARY_SUPPORT.get(self.backend, {}).items():
+            if helper in self.used:
+                top += ["", f"def {helper}({', '.join(params)}):",
+                        f"    return {self.template(code, {})}", ""]
+        return re.sub(r"\n{4,}", "\n\n\n", "\n".join(top + text.split("\n")))
 
 
-def _renamed_import(line: str, module: str, alias: str) -> str:
-    """An import line binding ``alias`` where it bound ``module`` (a submodule's import,
-    ``import jax.numpy as jnp``, stays)."""
-    if line == f"import {module}":
-        return f"import {module} as {alias}"
-    if line.endswith(f" as {module}"):
-        return line[:-len(module)] + alias
-    return line
+class JaxPrinter(TorchPrinter):
+    """JAX's printer: ``jax.numpy``'s functions, in float64, the function jitted."""
+
+    backend = "jax"
+    modules = {"jnp": "jax.numpy", "jax": "jax"}
+    spellings = SPELLINGS["jax"]
+
+    def function(self, name: str, module: str | None = "np") -> str:
+        return Printer.function(self, name, "jnp" if module == "np" else module)
+
+    def attribute(self, module: str, name: str) -> str:
+        return Printer.attribute(self, "jnp" if module == "np" else module, name)
+
+    def call(self, name: str, args: list[str], module: str | None = "np") -> str:
+        return Printer.call(self, name, args, module)
+
+    def head(self) -> list[str]:
+        return [self.imported("jax", "jax"), self.imported("jax.numpy", "jnp"),
+                "import jax.scipy.special", "",
+                f'{self.module("jax")}.config.update("jax_enable_x64", True)', ""]
+
+    def function_lines(self, signature, body, arguments):
+        return [f"@{self.module('jax')}.jit", signature, *body]
+
+
+PRINTERS = {"numpy": Printer, "torch": TorchPrinter, "jax": JaxPrinter}
+"""The printer of each backend of :data:`derive.base.limits.BACKENDS`."""
+
+
+def printer(backend: str, taken=frozenset()) -> Printer:
+    """A fresh printer for ``backend`` around the names ``taken``."""
+    check_backend(backend)
+    return PRINTERS[backend](taken)
+
+
+_NUMBER = r"\(?-?[0-9.]+(?:e[-+]?[0-9]+)?\)?"
+_LITERAL = re.compile(rf"{_NUMBER}|\({_NUMBER} / {_NUMBER}\)")
 
 
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))

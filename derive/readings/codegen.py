@@ -28,21 +28,18 @@ def g(w, b, x):
 from __future__ import annotations
 
 import functools
-import re
-
 import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from derive.core.graph import sizes, topological_order
 from derive.core.rules import lambdify_modules
-from derive.core.rule import SUPPORT
 from derive.core.program import expression_program
 from derive.readings.symbolic import adjoints
 from derive.readings.costs import predict
 from derive.base.limits import LAMBDIFY_DEPTH_CAP, LAMBDIFY_TREE_CAP
-from derive.readings.backends import _for_backend, _free, _rename_modules, check_backend, identifiers
-from derive.readings.straightline import WIDEST_LINE, _Plan, _assignments, _text
+from derive.readings.backends import _free, check_backend, identifiers, printer
+from derive.readings.straightline import WIDEST_LINE, _Lines, _Plan, _assignments, _text
 
 
 def source(outputs, arguments, names: dict | None = None, name: str = "gradient",
@@ -63,7 +60,10 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
     :func:`identifiers`; every name the code introduces (temporaries, step and
     adjoint names, module aliases, the function itself) is chosen around them.
     ``tail`` is module code put after the function (``{function}`` in it is the
-    function's final name).  Cost: linear in the distinct nodes of all outputs together.
+    function's final name, ``{np}``, ``{torch}``, ``{jnp}`` the modules' as the code
+    binds them).  Each backend has its printer (:mod:`derive.readings.backends`): the
+    lines are printed for it, not rewritten from numpy's.  Cost: linear in the distinct
+    nodes of all outputs together.
 
     >>> x, w = sympy.symbols("x w")
     >>> print(source([sympy.tanh(w * x) ** 2], [w, x], backend="torch"))
@@ -85,9 +85,9 @@ def source(outputs, arguments, names: dict | None = None, name: str = "gradient"
 
 def sources(outputs, arguments, names: dict | None = None, name: str = "gradient",
             doc: str = "", batch=None, backends=("numpy",), tail: str | dict = "") -> dict:
-    """:func:`source` for each of ``backends`` at once ({backend: text}): the plan and
-    the numpy lines, which cost the most, are made once for all.  ``tail`` may be a
-    {backend: text} dict.
+    """:func:`source` for each of ``backends`` at once ({backend: text}): the plan,
+    which costs the most, is made once for all; each backend's printer writes its lines.
+    ``tail`` may be a {backend: text} dict.
 
     >>> x, w = sympy.symbols("x w")
     >>> texts = sources([sympy.tanh(w * x)], [w, x], backends=("numpy", "torch", "jax"))
@@ -97,36 +97,22 @@ def sources(outputs, arguments, names: dict | None = None, name: str = "gradient
     for backend in backends:
         check_backend(backend)
     plan = _Plan(outputs, arguments, names or {}, batch)
-    lines, helpers = [], {}
-    for node in plan.bound:
-        lines += _assignments(plan.label[node], node, plan, helpers)
-        dead = plan.dead_after(node)
-        if dead:
-            lines.append(f"    del {', '.join(dead)}")
-    head = ["import numpy as np", ""]
-    support = [name for name in SUPPORT
-               if any(re.search(rf"\b{name}\(", line) for line in lines)
-               or any(re.search(rf"\b{name}\(", rule.code) for rule in helpers.values())]
-    if support:
-        head = ["import math", "", "import numpy as np", ""]
-        head += [f"{name} = {SUPPORT[name]}" for name in support] + [""]
-    for fname, rule in helpers.items():
-        head += ["", f"def {fname}({', '.join(rule.params)}):", f"    return {rule.code}", ""]
-    label = plan.label
     name = _free(name, plan.taken)
-    signature = f"def {name}({', '.join(label[a] for a in arguments)}):"
-    body = ([f'    """{doc}"""'] if doc else []) + lines
-    result = ", ".join(_text(o, plan, helpers)[0] for o in outputs)
+    signature = f"def {name}({', '.join(plan.label[a] for a in arguments)}):"
     texts = {}
     for backend in backends:
-        end = (tail.get(backend, "") if isinstance(tail, dict) else tail).format(function=name)
-        if backend != "numpy":
-            texts[backend] = _for_backend(backend, head, signature, body, result,
-                                          [label[a] for a in arguments], plan.taken, end)
-            continue
-        code = head + ["", signature, *body, f"    return ({result},)"]
-        code += end.split("\n") if end else []
-        texts[backend] = "\n".join(_rename_modules(code, plan.taken))
+        out = _Lines(printer(backend, plan.taken))
+        body = [f'    """{doc}"""'] if doc else []
+        for node in plan.bound:
+            body += _assignments(plan.label[node], node, plan, out)
+            dead = plan.dead_after(node)
+            if dead:
+                body.append(f"    del {', '.join(dead)}")
+        result = ", ".join(_text(o, plan, out)[0] for o in outputs)
+        end = tail.get(backend, "") if isinstance(tail, dict) else tail
+        texts[backend] = out.printer.module_text(
+            out.helper_lines(), signature, body, result, [plan.label[a] for a in arguments],
+            end.format(function=name, **out.printer.alias))
     return texts
 
 
@@ -306,6 +292,7 @@ def _literal(value, backend: str = "numpy") -> str:
     array = np.asarray(value, dtype=float)
     if array.ndim == 0:
         return repr(float(array))
-    make = {"numpy": "np.array({})", "jax": "jnp.array({})",
-            "torch": "torch.tensor({}, dtype=torch.float64)"}[backend]
+    # the modules as the code binds them: the tail is formatted with the printer's names
+    make = {"numpy": "{{np}}.array({})", "jax": "{{jnp}}.array({})",
+            "torch": "{{torch}}.tensor({}, dtype={{torch}}.float64)"}[backend]
     return make.format(repr(array.tolist()))

@@ -4,8 +4,9 @@
 than once, or past :data:`INLINE_OPERATIONS` operations written inline) and when an
 array dies; :func:`_assignments` and :func:`_text` write a node as numpy source, each
 row's own code applied to its arguments' texts, with the parentheses Python needs and
-no more.  Sums and products of many terms take several lines (:data:`WIDEST_LINE`).
-Cost: linear in the distinct nodes.
+no more, printed by a backend's printer (:mod:`derive.readings.backends`).  Sums and
+products of many terms take several lines (:data:`WIDEST_LINE`).  Cost: linear in the
+distinct nodes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sympy
 
 from derive.core.graph import topological_order
 from derive.core.rules import rule_for
-from derive.readings.backends import _closing, identifier, identifiers
+from derive.readings.backends import Printer, _closing, identifier, identifiers
 
 
 INLINE_OPERATIONS = 12
@@ -114,7 +115,24 @@ class _Plan:
         return sorted(set(self._dies.get(node, [])))
 
 
-def _number(node: sympy.Basic) -> str:
+class _Lines:
+    """What writing a plan's lines needs and collects: the backend's printer, and the
+    rows written as helper functions (by name)."""
+
+    def __init__(self, printer: Printer):
+        self.printer = printer
+        self.helpers: dict = {}
+
+    def helper_lines(self) -> list[str]:
+        """The helper functions' definitions, each between blank lines."""
+        lines = []
+        for name, rule in self.helpers.items():
+            lines += ["", f"def {name}({', '.join(rule.params)}):",
+                      f"    return {self.printer.template(rule.code, {})}", ""]
+        return lines
+
+
+def _number(node: sympy.Basic, printer: Printer) -> str:
     if node.is_Integer:
         text = str(int(node)) if abs(int(node)) < 2**53 else repr(float(node))
     elif node.is_Rational:
@@ -122,7 +140,8 @@ def _number(node: sympy.Basic) -> str:
     elif node.is_Number or node.is_NumberSymbol:
         value = float(node)
         text = repr(value) if np.isfinite(value) else \
-            "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+            printer.attribute("np", "nan") if np.isnan(value) else \
+            ("" if value > 0 else "-") + printer.attribute("np", "inf")
     else:
         raise ValueError(f"cannot generate code for the atom {node!r}")
     return f"({text})" if text.startswith("-") or "/" in text else text
@@ -133,17 +152,17 @@ WIDEST_LINE = 64
 recurses once per operator)."""
 
 
-def _assignments(target: str, node, plan, helpers) -> list[str]:
+def _assignments(target: str, node, plan, out) -> list[str]:
     """``target = <the node's operation>``; a sum or product of many terms over
     several lines, each adding the next terms to the one before."""
     if rule_for(node).join is None:
-        return [f"    {target} = {_text(node, plan, helpers, top=True)[0]}"]
+        return [f"    {target} = {_text(node, plan, out, top=True)[0]}"]
     terms = _terms(node, plan)
     chunks = [terms[i:i + WIDEST_LINE] for i in range(0, len(terms), WIDEST_LINE)]
-    first = _joined(node, chunks[0], plan, helpers)[0]
+    first = _joined(node, chunks[0], plan, out)[0]
     join = rule_for(node).join
     return ([f"    {target} = {first}"]
-            + [f"    {target} = {target}{join}({_joined(node, chunk, plan, helpers)[0]})"
+            + [f"    {target} = {target}{join}({_joined(node, chunk, plan, out)[0]})"
                for chunk in chunks[1:]])
 
 
@@ -152,23 +171,23 @@ def _assignments(target: str, node, plan, helpers) -> list[str]:
 ATOM, POWER, UNARY, PRODUCT, SUM, LOOSE = 6, 5, 4, 3, 2, 0
 
 
-def _text(node, plan, helpers, top=False) -> tuple[str, int]:
+def _text(node, plan, out, top=False) -> tuple[str, int]:
     """The node as Python source (its label, or its operation written out) and how
     tightly that text binds."""
     if not top and node in plan.label:
         return plan.label[node], ATOM
     if not node.args:
-        return _number(node), ATOM
+        return _number(node, out.printer), ATOM
     rule = rule_for(node)
     if rule.join is not None:
-        return _joined(node, _terms(node, plan), plan, helpers)
-    args = [_text(a, plan, helpers) for a in node.args]
+        return _joined(node, _terms(node, plan), plan, out)
+    args = [_text(a, plan, out) for a in node.args]
     if all(a.is_Number for a in node.args):  # numbers alone follow IEEE rules as float64
-        args = [(f"np.float64({text})", ATOM) for text, _ in args]
+        args = [(out.printer.scalar(text), ATOM) for text, _ in args]
     if isinstance(node, sympy.Pow):
         (base, b), (exponent, e) = args
         return f"{_wrap(base, b, ATOM)} ** {_wrap(exponent, e, UNARY)}", POWER
-    return _call(rule, args, helpers)
+    return _call(rule, args, out)
 
 
 def _wrap(text: str, binds: int, needed: int) -> str:
@@ -187,17 +206,17 @@ def _terms(node, plan) -> list:
     return sorted(found, key=lambda a: plan.batched[a])
 
 
-def _joined(node, terms, plan, helpers) -> tuple[str, int]:
+def _joined(node, terms, plan, out) -> tuple[str, int]:
     if isinstance(node, sympy.Mul):
-        return _product(terms, plan, helpers)
+        return _product(terms, plan, out)
     text = ""
     for term in terms:
         negative = _negative(term, plan)
         if negative:
-            part, binds = (_number(-term), ATOM) if term.is_Number else \
-                _product(_terms(term, plan), plan, helpers, negate=True)
+            part, binds = (_number(-term, out.printer), ATOM) if term.is_Number else \
+                _product(_terms(term, plan), plan, out, negate=True)
         else:
-            part, binds = _text(term, plan, helpers)
+            part, binds = _text(term, plan, out)
         if not text:
             text = ("-" + _wrap(part, binds, PRODUCT)) if negative else _wrap(part, binds, SUM)
         else:
@@ -216,7 +235,7 @@ def _negative(term, plan) -> bool:
     return False
 
 
-def _product(factors, plan, helpers, negate=False) -> tuple[str, int]:
+def _product(factors, plan, out, negate=False) -> tuple[str, int]:
     """Factors multiplied left to right (in :func:`_terms`' order); ``negate``
     drops the sign of the leading number (the caller subtracts)."""
     factors = list(factors)
@@ -228,23 +247,24 @@ def _product(factors, plan, helpers, negate=False) -> tuple[str, int]:
         factors[0] = number
     if len(factors) > 1 and factors[0] == 1:
         factors = factors[1:]
-    texts = [_text(f, plan, helpers) for f in factors]
+    texts = [_text(f, plan, out) for f in factors]
     text = " * ".join(_wrap(t, b, UNARY) for t, b in texts)
     if sign:
         return f"-{text}", (PRODUCT if len(texts) > 1 else UNARY)
     return text, (PRODUCT if len(texts) > 1 else texts[0][1])
 
 
-def _call(rule, args, helpers) -> tuple[str, int]:
+def _call(rule, args, out) -> tuple[str, int]:
     """The row's own source applied to argument texts; a row whose code uses an
     argument more than once becomes a helper function defined at the top of the
     file, so each argument is computed once."""
     if any(len(re.findall(rf"\b{p}\b", rule.code)) > 1 for p in rule.params):
-        helpers[rule.name] = rule
+        out.helpers[rule.name] = rule
         return f"{rule.name}({', '.join(text for text, _ in args)})", ATOM
     texts = [text if _argument_position(rule.code, p) else _wrap(text, binds, ATOM)
              for p, (text, binds) in zip(rule.params, args)]
-    return rule.source(texts), (ATOM if _one_call(rule.code) else LOOSE)
+    return (out.printer.template(rule.code, dict(zip(rule.params, texts))),
+            ATOM if _one_call(rule.code) else LOOSE)
 
 
 @functools.lru_cache(maxsize=None)
