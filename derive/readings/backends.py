@@ -101,7 +101,7 @@ class Printer:
 
     backend = "numpy"
     modules = {"np": "numpy", "math": "math"}
-    """The names the code binds to modules, and the modules."""
+    """The names the code binds to modules (each renamed where an argument takes it)."""
     spellings: dict = {}
 
     def __init__(self, taken=frozenset()):
@@ -178,7 +178,8 @@ class Printer:
     def module_text(self, helpers: list[str], signature: str, body: list[str], result: str,
                     arguments: list[str], tail: str) -> str:
         """The whole module: head, helper functions, the function, then ``tail``."""
-        code = self.head() + helpers + ["", signature, *body, f"    return ({result},)"]
+        code = [*self.head(), *helpers, "", *self.function_lines(signature, body, arguments),
+                f"    return ({result},)"]
         return "\n".join(code + (tail.split("\n") if tail else []))
 
 
