@@ -102,6 +102,8 @@ class Printer:
     backend = "numpy"
     modules = {"np": "numpy", "math": "math"}
     """The names the code binds to modules (each renamed where an argument takes it)."""
+    home = "np"
+    """The module the rows' ``np.`` calls and attributes are printed under."""
     spellings: dict = {}
 
     def __init__(self, taken=frozenset()):
@@ -133,11 +135,12 @@ class Printer:
         return self.call(name, texts, module)
 
     def attribute(self, module: str, name: str) -> str:
-        """``np.inf``, ``math.erf``."""
-        return f"{self.module(module)}.{name}"
+        """``np.inf``, ``math.erf`` (numpy's in the :attr:`home` module)."""
+        return f"{self.module(self.home if module == 'np' else module)}.{name}"
 
     def function(self, name: str, module: str | None = "np") -> str:
         """How the code names numpy's function ``name`` (or a helper, module None)."""
+        module = self.home if module == "np" else module
         if module is None:
             self.used[name] = True
         spelled = self.spellings.get(name)
@@ -183,19 +186,31 @@ class Printer:
         return "\n".join(code + (tail.split("\n") if tail else []))
 
 
-class TorchPrinter(Printer):
+class _LibraryPrinter(Printer):
+    """What torch's and jax's modules share: numpy's module laid out with the library's
+    head, and the helpers its spellings need (the rule table's ``LIBRARY_SUPPORT``)."""
+
+    def module_text(self, helpers, signature, body, result, arguments, tail) -> str:
+        # blank lines where numpy's module has its imports; runs of blanks close up below
+        blanks = [""] * (3 if self.support() else 1)
+        text = "\n".join([*blanks, *helpers, "", *self.function_lines(signature, body, arguments),
+                          f"    return ({result},)"]) + tail
+        top = self.head()
+        for helper, (params, code) in LIBRARY_SUPPORT.get(self.backend, {}).items():
+            if helper in self.used:
+                top += ["", f"def {helper}({', '.join(params)}):",
+                        f"    return {self.template(code, {})}", ""]
+        return re.sub(r"\n{4,}", "\n\n\n", "\n".join(top + text.split("\n")))
+
+
+class TorchPrinter(_LibraryPrinter):
     """PyTorch's printer: torch's functions on float64 tensors; the arguments, and each
     number a function takes, converted by ``_t``."""
 
     backend = "torch"
     modules = {"torch": "torch"}
+    home = "torch"
     spellings = SPELLINGS["torch"]
-
-    def function(self, name: str, module: str | None = "np") -> str:
-        return super().function(name, "torch" if module == "np" else module)
-
-    def attribute(self, module: str, name: str) -> str:
-        return super().attribute("torch" if module == "np" else module, name)
 
     def call(self, name: str, args: list[str], module: str | None = "np") -> str:
         if name == "float64":
@@ -216,34 +231,14 @@ class TorchPrinter(Printer):
         return [signature, *body[:documented], f"    {names} = map(_t, ({names}))",
                 *body[documented:]]
 
-    def module_text(self, helpers, signature, body, result, arguments, tail) -> str:
-        # blank lines where numpy's module has its imports; runs of blanks close up below
-        blanks = [""] * (3 if self.support() else 1)
-        text = "\n".join([*blanks, *helpers, "", *self.function_lines(signature, body, arguments),
-                          f"    return ({result},)"]) + tail
-        top = self.head()
-        for helper, (params, code) in LIBRARY_SUPPORT.get(self.backend, {}).items():
-            if helper in self.used:
-                top += ["", f"def {helper}({', '.join(params)}):",
-                        f"    return {self.template(code, {})}", ""]
-        return re.sub(r"\n{4,}", "\n\n\n", "\n".join(top + text.split("\n")))
 
-
-class JaxPrinter(TorchPrinter):
+class JaxPrinter(_LibraryPrinter):
     """JAX's printer: ``jax.numpy``'s functions, in float64, the function jitted."""
 
     backend = "jax"
     modules = {"jnp": "jax.numpy", "jax": "jax"}
+    home = "jnp"
     spellings = SPELLINGS["jax"]
-
-    def function(self, name: str, module: str | None = "np") -> str:
-        return Printer.function(self, name, "jnp" if module == "np" else module)
-
-    def attribute(self, module: str, name: str) -> str:
-        return Printer.attribute(self, "jnp" if module == "np" else module, name)
-
-    def call(self, name: str, args: list[str], module: str | None = "np") -> str:
-        return Printer.call(self, name, args, module)
 
     def head(self) -> list[str]:
         return [self.imported("jax", "jax"), self.imported("jax.numpy", "jnp"),
