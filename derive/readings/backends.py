@@ -157,6 +157,11 @@ class Printer:
         """A number computed alone, as a float64 (IEEE rules, not Python's)."""
         return self.call("float64", [text])
 
+    def definition(self, name: str, params, code: str) -> list[str]:
+        """A helper function ``name`` returning a row's ``code``, between blank lines."""
+        return ["", f"def {name}({', '.join(params)}):",
+                f"    return {self.template(code, {})}", ""]
+
     def support(self) -> list[str]:
         """The helpers of ``SUPPORT`` the printed code calls, in the table's order."""
         return [name for name in SUPPORT if name in self.used]
@@ -198,8 +203,7 @@ class _LibraryPrinter(Printer):
         top = self.head()
         for helper, (params, code) in LIBRARY_SUPPORT.get(self.backend, {}).items():
             if helper in self.used:
-                top += ["", f"def {helper}({', '.join(params)}):",
-                        f"    return {self.template(code, {})}", ""]
+                top += self.definition(helper, params, code)
         return re.sub(r"\n{4,}", "\n\n\n", "\n".join(top + text.split("\n")))
 
 

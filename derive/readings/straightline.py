@@ -125,11 +125,8 @@ class _Lines:
 
     def helper_lines(self) -> list[str]:
         """The helper functions' definitions, each between blank lines."""
-        lines = []
-        for name, rule in self.helpers.items():
-            lines += ["", f"def {name}({', '.join(rule.params)}):",
-                      f"    return {self.printer.template(rule.code, {})}", ""]
-        return lines
+        return [line for name, rule in self.helpers.items()
+                for line in self.printer.definition(name, rule.params, rule.code)]
 
 
 def _number(node: sympy.Basic, printer: Printer) -> str:
